@@ -1,0 +1,40 @@
+// Package operators is segmentd's rule language: it parses and validates segment
+// definitions (SPEC §6), compiles them into predicates, evaluates them against a
+// contact's attributes (SPEC §5), and indexes the predicates of a workspace so that an
+// attribute change touches only the segments it can affect. It is pure code: no I/O,
+// no clocks (now is always an argument), no package-level mutable state.
+//
+// # Types
+//
+// A Definition is a segment as written on the segments topic; ParseDefinition
+// decodes and validates one, reporting the first problem as a *ValidationError that
+// names its JSON path ("groups[1].conditions[0].op"). RulesKey is its canonical rules
+// encoding: equal keys mean equal rules. Compile turns a valid definition into a
+// Segment: ORed groups of ANDed conditions, each a predicate plus a negation flag.
+// Attrs is the evaluation view of one contact, derived by the state package.
+// A RuleSet holds the compiled segments of one workspace and the indexes over their
+// predicates; Explain reports a segment's evaluation condition by condition.
+//
+// # Invariants
+//
+// Segments and RuleSets are immutable once built and safe for concurrent use; Match
+// and Affected do not allocate (Affected reuses the caller's dst).
+//
+// Absent values: a condition on an absent value (no phone, country, language, order,
+// message, engagement, or average order value) is false whatever its operator, the
+// negations is_not and not_in included. Sets are never absent: no tags, lists or
+// purchases is the empty set, so has_not, not_in_list, not_in and not_between hold for
+// a contact with nothing. Counters are present, zero, for every contact. An excluded
+// contact matches no segment.
+//
+// Affected is a superset: for old and new attributes of one contact at one instant it
+// returns every segment whose match may differ — never fewer — and finds them through
+// the indexes without evaluating the other segments (DESIGN invariant 3). Ordered
+// fields keep their predicates' bounds sorted, so a value change from a to b costs a
+// binary search and a scan of the bounds in [a, b]; string and set fields map each
+// value to the predicates that mention it; identical predicates of several segments
+// are indexed once. Time alone flips only the time-relative predicates (days since,
+// in_last_days, more_than_days_ago, lifecycle_stage); NextFlip says when the next one
+// flips for a contact, so the processor arms a timer instead of sweeping (DESIGN
+// invariant 4). Absolute before/after/between never flip with time.
+package operators
