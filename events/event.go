@@ -104,8 +104,9 @@ type Redact struct {
 type Summary struct {
 	NumberOfOrders int64
 	AmountSpent    decimal.Decimal
-	CurrencyCode   string
-	LastOrderID    string
+	CurrencyCode   string    // upper case; "" if absent
+	LastOrderID    string    // numeric order id (a gid is reduced to it); "" if none
+	OccurredAt     time.Time // the payload's occurredAt, else the event's time
 }
 
 // Order is the subset of a Shopify order object segmentd uses.

@@ -1,0 +1,431 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Header is one Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is the part of a Kafka record the decoders read.
+type Record struct {
+	Key, Value []byte
+	Headers    []Header
+	Timestamp  time.Time
+}
+
+// DefaultMaxRecordBytes is the default of Options.MaxRecordBytes: 1 MiB.
+const DefaultMaxRecordBytes = 1 << 20
+
+// Options configure decoding. The zero value means the defaults.
+type Options struct {
+	// MaxRecordBytes is the largest record value accepted, in bytes; a larger one is
+	// dead-lettered as record_too_large. 0 means DefaultMaxRecordBytes.
+	MaxRecordBytes int
+}
+
+// Validate reports whether the options are usable.
+func (o *Options) Validate() error {
+	if o.MaxRecordBytes < 0 {
+		return fmt.Errorf("events: max record bytes %d is negative", o.MaxRecordBytes)
+	}
+	return nil
+}
+
+func (o *Options) maxRecordBytes() int {
+	if o == nil || o.MaxRecordBytes <= 0 {
+		return DefaultMaxRecordBytes
+	}
+	return o.MaxRecordBytes
+}
+
+// Header names (SPEC §4, Form A), without the optional "X-" prefix. Matched
+// case-insensitively.
+const (
+	headerTopic       = "Shopify-Topic"
+	headerShop        = "Shopify-Shop-Domain"
+	headerWebhookID   = "Shopify-Webhook-Id"
+	headerTriggeredAt = "Shopify-Triggered-At"
+	headerEventID     = "Shopify-Event-Id"
+	headerAPIVersion  = "Shopify-API-Version"
+)
+
+// shopifyHeaders are the headers Decode reads; a nil value is an absent header.
+type shopifyHeaders struct {
+	topic, shop, webhookID, triggeredAt, eventID, apiVersion []byte
+	hasTopic                                                 bool
+}
+
+// readHeaders collects the Shopify headers of r. Of repeated headers the first wins.
+func readHeaders(hs []Header) (shopifyHeaders, error) {
+	var h shopifyHeaders
+	for i := range hs {
+		name := hs[i].Key
+		if len(name) > 2 && (name[0] == 'x' || name[0] == 'X') && name[1] == '-' {
+			name = name[2:]
+		}
+		if len(name) < len("Shopify-") || !strings.EqualFold(name[:len("Shopify-")], "Shopify-") {
+			continue
+		}
+		var dst *[]byte
+		switch {
+		case strings.EqualFold(name, headerTopic):
+			dst = &h.topic
+			h.hasTopic = true
+		case strings.EqualFold(name, headerShop):
+			dst = &h.shop
+		case strings.EqualFold(name, headerWebhookID):
+			dst = &h.webhookID
+		case strings.EqualFold(name, headerTriggeredAt):
+			dst = &h.triggeredAt
+		case strings.EqualFold(name, headerEventID):
+			dst = &h.eventID
+		case strings.EqualFold(name, headerAPIVersion):
+			dst = &h.apiVersion
+		default:
+			continue
+		}
+		if *dst != nil {
+			continue
+		}
+		v := hs[i].Value
+		if !utf8.Valid(v) {
+			return h, newError(ReasonInvalidUTF8, "header X-"+canonicalHeader(name), "not valid UTF-8")
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		*dst = v
+	}
+	return h, nil
+}
+
+// canonicalHeader returns the documented spelling of a Shopify header name.
+func canonicalHeader(name string) string {
+	for _, n := range [...]string{headerTopic, headerShop, headerWebhookID, headerTriggeredAt, headerEventID, headerAPIVersion} {
+		if strings.EqualFold(name, n) {
+			return n
+		}
+	}
+	return name
+}
+
+// envelope holds the raw members of a Form B value (nil when absent).
+type envelope struct {
+	topic, shop, id, occurredAt, payload []byte
+}
+
+// Decode decodes and validates one record of an events topic (SPEC §4). Errors are
+// *Error (dead-letter) or ErrGuestOrder (count and skip). opts may be nil.
+//
+// The checks run in this order, so that a record with several problems always gets the
+// same reason: size, empty value, UTF-8, JSON syntax, form and topic, shop, envelope and
+// header fields, the payload, and last the record key.
+func Decode(r *Record, opts *Options) (*Event, error) {
+	if max := opts.maxRecordBytes(); len(r.Value) > max {
+		return nil, newError(ReasonRecordTooLarge, "value",
+			strconv.Itoa(len(r.Value))+" bytes, more than the limit of "+strconv.Itoa(max))
+	}
+	value := trimWS(r.Value)
+	switch {
+	case len(value) == 0:
+		return nil, newError(ReasonEmptyValue, "value", "empty")
+	case string(value) == "null":
+		return nil, newError(ReasonEmptyValue, "value", "null")
+	}
+	if !utf8.Valid(r.Value) {
+		return nil, newError(ReasonInvalidUTF8, "value", "not valid UTF-8 (first bad byte at offset "+
+			strconv.Itoa(firstInvalidUTF8(r.Value))+")")
+	}
+	if err := checkJSON(r.Value); err != nil {
+		return nil, newError(ReasonInvalidJSON, "value",
+			"invalid JSON at byte "+strconv.Itoa(err.off)+": "+err.msg)
+	}
+	h, err := readHeaders(r.Headers)
+	if err != nil {
+		return nil, err
+	}
+
+	ev := &Event{}
+	payload, err := decodeCommon(r, value, &h, ev)
+	if err != nil {
+		return nil, err
+	}
+	if err := decodePayload(payload, ev); err != nil {
+		return nil, within(err, "payload")
+	}
+	if ev.Kind == OrderDelete && ev.CustomerID == 0 {
+		if ev.CustomerID, err = routeByKey(r.Key, ev.Workspace); err != nil {
+			return nil, err
+		}
+		return ev, nil
+	}
+	if err := checkKey(r.Key, ev.Workspace, ev.CustomerID); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// decodeCommon recognizes the form of the record, fills in the fields of ev that do not
+// come from the payload and returns the payload.
+//
+// The form: a value that is a JSON object with both a "topic" and a "payload" member is
+// an envelope (Form B), whatever the headers; otherwise a record with a topic header is a
+// forwarded webhook (Form A); otherwise a value with one of "topic" or "payload" is taken
+// for an incomplete envelope, and anything else lacks its topic header.
+func decodeCommon(r *Record, value []byte, h *shopifyHeaders, ev *Event) (payload []byte, err error) {
+	var env envelope
+	for m := newMembers(value); m.next(); {
+		switch string(m.key) {
+		case "topic":
+			env.topic = m.val
+		case "shop":
+			env.shop = m.val
+		case "id":
+			env.id = m.val
+		case "occurred_at":
+			env.occurredAt = m.val
+		case "payload":
+			env.payload = m.val
+		}
+	}
+	formB := (env.topic != nil && env.payload != nil) ||
+		(!h.hasTopic && (env.topic != nil || env.payload != nil))
+
+	var topic, shop []byte
+	if formB {
+		if topic, err = envelopeString(env.topic, "topic"); err != nil {
+			return nil, err
+		}
+		if shop, err = envelopeString(env.shop, "shop"); err != nil {
+			return nil, err
+		}
+	} else {
+		if !h.hasTopic {
+			return nil, newError(ReasonMissingField, "header X-Shopify-Topic",
+				`missing, and the value is not an envelope with "topic" and "payload"`)
+		}
+		if topic = h.topic; len(trimWS(topic)) == 0 {
+			return nil, newError(ReasonMissingField, "header X-Shopify-Topic", "empty")
+		}
+		if shop = h.shop; len(trimWS(shop)) == 0 {
+			return nil, newError(ReasonMissingField, "header X-Shopify-Shop-Domain", "missing")
+		}
+	}
+
+	spec, ok := lookupTopic(topic)
+	if !ok {
+		path := "header X-Shopify-Topic"
+		if formB {
+			path = "topic"
+		}
+		return nil, newError(ReasonUnknownTopic, path, strconv.Quote(string(topic))+" is not a known topic")
+	}
+	ev.Kind, ev.Topic = spec.kind, spec.canonical
+
+	if ev.Workspace, ok = parseWorkspace(shop); !ok {
+		path := "header X-Shopify-Shop-Domain"
+		if formB {
+			path = "shop"
+		}
+		return nil, newError(ReasonInvalidID, path, strconv.Quote(string(shop))+" is not a shop domain")
+	}
+
+	// Delivery id: the envelope's id, else the webhook id header; "" is none.
+	if formB && string(env.id) != `""` {
+		if ev.DeliveryID, _, err = parseStringID(env.id, "id", ""); err != nil {
+			return nil, err
+		}
+	}
+	if ev.DeliveryID == "" && len(h.webhookID) > 0 {
+		if len(h.webhookID) > maxIDLen {
+			return nil, newError(ReasonInvalidID, "header X-Shopify-Webhook-Id", "longer than 255 bytes")
+		}
+		ev.DeliveryID = string(h.webhookID)
+	}
+	ev.EventID = string(h.eventID)
+	ev.APIVersion = string(h.apiVersion)
+
+	// Occurred at: the envelope's occurred_at, else the triggered-at header, else the
+	// record timestamp.
+	var have bool
+	if formB {
+		if ev.OccurredAt, have, err = parseTimestamp(env.occurredAt, "occurred_at"); err != nil {
+			return nil, err
+		}
+	}
+	if !have && len(h.triggeredAt) > 0 {
+		if ev.OccurredAt, have = parseTimestampText(h.triggeredAt); !have {
+			return nil, newError(ReasonInvalidTimestamp, "header X-Shopify-Triggered-At",
+				strconv.Quote(string(h.triggeredAt))+" is not an RFC 3339 timestamp")
+		}
+	}
+	if !have {
+		ev.OccurredAt = r.Timestamp.UTC()
+	}
+
+	payload = value
+	if formB {
+		payload = env.payload
+	}
+	switch kindOf(payload) {
+	case jsonObject:
+		return payload, nil
+	case jsonInvalid, jsonNull:
+		return nil, newError(ReasonMissingField, "payload", "missing")
+	}
+	return nil, wrongType("payload", "an object", payload)
+}
+
+// envelopeString reads a required string member of the envelope.
+func envelopeString(v []byte, path string) ([]byte, error) {
+	switch kindOf(v) {
+	case jsonInvalid, jsonNull:
+		return nil, missing(path)
+	case jsonString:
+		s := v[1 : len(v)-1]
+		if len(trimWS(s)) == 0 {
+			return nil, newError(ReasonMissingField, path, "empty")
+		}
+		if strings.IndexByte(string(s), '\\') >= 0 {
+			s = unescape(s)
+		}
+		return s, nil
+	}
+	return nil, wrongType(path, "a string", v)
+}
+
+// parseWorkspace returns the lower-cased shop domain, if s is one: dot-separated labels
+// of letters, digits and inner hyphens, at most 253 bytes.
+func parseWorkspace(s []byte) (string, bool) {
+	if len(s) == 0 || len(s) > 253 {
+		return "", false
+	}
+	upper := false
+	label := 0
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', isDigit(c):
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case c == '-':
+			if label == 0 || i+1 == len(s) || s[i+1] == '.' {
+				return "", false
+			}
+		case c == '.':
+			if label == 0 {
+				return "", false
+			}
+			label = 0
+			continue
+		default:
+			return "", false
+		}
+		if label++; label > 63 {
+			return "", false
+		}
+	}
+	if label == 0 {
+		return "", false
+	}
+	if upper {
+		return strings.ToLower(string(s)), true
+	}
+	return string(s), true
+}
+
+// checkKey checks that key is the contact key of (workspace, id).
+func checkKey(key []byte, workspace string, id int64) error {
+	var buf [20]byte
+	digits := strconv.AppendInt(buf[:0], id, 10)
+	if len(key) == len(workspace)+1+len(digits) &&
+		string(key[:len(workspace)]) == workspace &&
+		key[len(workspace)] == '/' &&
+		string(key[len(workspace)+1:]) == string(digits) {
+		return nil
+	}
+	want := ContactKey(workspace, id)
+	if len(key) == 0 {
+		return newError(ReasonKeyMismatch, "key", "missing, want "+strconv.Quote(want))
+	}
+	return newError(ReasonKeyMismatch, "key", strconv.Quote(string(key))+
+		" does not match the payload's contact key "+strconv.Quote(want))
+}
+
+// routeByKey returns the customer id of the contact key of an orders/delete record,
+// whose payload names no customer.
+func routeByKey(key []byte, workspace string) (int64, error) {
+	if len(key) == 0 {
+		return 0, newError(ReasonUnroutable, "key",
+			"missing; orders/delete is routed by the contact key <shop>/<customer_id>")
+	}
+	i := strings.LastIndexByte(string(key), '/')
+	if i > 0 {
+		id, idOK := parsePositiveInt64(key[i+1:])
+		ws, wsOK := parseWorkspace(key[:i])
+		switch {
+		case idOK && wsOK && ws == workspace && string(key[:i]) == workspace:
+			return id, nil
+		case idOK && wsOK:
+			return 0, newError(ReasonKeyMismatch, "key", strconv.Quote(string(key))+
+				" is not the contact key of a customer of "+strconv.Quote(workspace))
+		}
+	}
+	return 0, newError(ReasonUnroutable, "key", strconv.Quote(string(key))+
+		" is not a contact key (<shop>/<customer_id>); orders/delete is routed by it")
+}
+
+// firstInvalidUTF8 returns the offset of the first byte of b that is not valid UTF-8.
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// decodePayload decodes the payload object p according to ev.Kind.
+func decodePayload(p []byte, ev *Event) error {
+	switch ev.Kind {
+	case CustomerUpsert:
+		return decodeCustomer(p, ev)
+	case CustomerDelete:
+		return decodeCustomerDelete(p, ev)
+	case CustomerRedact:
+		return decodeRedact(p, ev)
+	case SMSConsentUpdate, WhatsAppConsentUpdate, EmailConsentUpdate:
+		return decodeConsent(p, ev)
+	case TagsAdded, TagsRemoved:
+		return decodeTags(p, ev)
+	case PurchasingSummary:
+		return decodeSummary(p, ev)
+	case OrderUpsert:
+		return decodeOrder(p, ev)
+	case OrderDelete:
+		return decodeOrderDelete(p, ev)
+	case MessageStatus, MessageInbound:
+		return decodeMessage(p, ev)
+	case AutomationCompleted:
+		return decodeAutomation(p, ev)
+	case ListMemberAdded, ListMemberRemoved:
+		return decodeList(p, ev)
+	case BackInStockSubscribed, BackInStockUnsubscribed:
+		return decodeBackInStock(p, ev)
+	case ConversationUpdated:
+		return decodeConversation(p, ev)
+	case LifecycleStageSet:
+		return decodeStage(p, ev)
+	}
+	return errors.New("events: no decoder for kind " + ev.Kind.String())
+}

@@ -1,0 +1,600 @@
+package events
+
+import (
+	"bytes"
+	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// This file holds the JSON machinery of the decoders. A record value is first checked
+// in full by checkJSON (strict RFC 8259 grammar, bounded nesting); everything after that
+// reads spans of the already-checked value in place: members and elements walk an object
+// or an array without copying it, and only the values a decoder uses become Go values.
+// Nothing builds a map[string]any of a payload and numbers are never read through a
+// float64, so ids keep their exact digits.
+//
+// The readers are defensive nonetheless: given a span that is not valid JSON they stop
+// early or return zero values, and they never index out of range.
+
+// maxDepth bounds the nesting of arrays and objects in a record value.
+const maxDepth = 512
+
+// jsonSyntaxError is where and why checkJSON rejected a value.
+type jsonSyntaxError struct {
+	off int
+	msg string
+}
+
+// checkJSON reports whether b holds exactly one JSON value, surrounded by optional
+// whitespace. UTF-8 is checked separately (the grammar here lets any byte ≥ 0x20 through
+// inside strings).
+func checkJSON(b []byte) *jsonSyntaxError {
+	c := checker{b: b}
+	if err := c.value(); err != nil {
+		return err
+	}
+	c.skipWS()
+	if c.i != len(c.b) {
+		return c.fail("unexpected data after the top-level value")
+	}
+	return nil
+}
+
+type checker struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+func (c *checker) fail(msg string) *jsonSyntaxError { return &jsonSyntaxError{off: c.i, msg: msg} }
+
+func (c *checker) eof() *jsonSyntaxError { return c.fail("unexpected end of input") }
+
+func (c *checker) skipWS() {
+	for c.i < len(c.b) {
+		switch c.b[c.i] {
+		case ' ', '\t', '\n', '\r':
+			c.i++
+		default:
+			return
+		}
+	}
+}
+
+func (c *checker) value() *jsonSyntaxError {
+	c.skipWS()
+	if c.i >= len(c.b) {
+		return c.eof()
+	}
+	switch ch := c.b[c.i]; {
+	case ch == '{':
+		return c.object()
+	case ch == '[':
+		return c.array()
+	case ch == '"':
+		return c.str()
+	case ch == 't':
+		return c.literal("true")
+	case ch == 'f':
+		return c.literal("false")
+	case ch == 'n':
+		return c.literal("null")
+	case ch == '-' || isDigit(ch):
+		return c.number()
+	default:
+		return c.fail(fmt.Sprintf("unexpected character %q", ch))
+	}
+}
+
+func (c *checker) object() *jsonSyntaxError {
+	if c.depth++; c.depth > maxDepth {
+		return c.fail(fmt.Sprintf("nested deeper than %d levels", maxDepth))
+	}
+	c.i++ // '{'
+	c.skipWS()
+	if c.i < len(c.b) && c.b[c.i] == '}' {
+		c.i++
+		c.depth--
+		return nil
+	}
+	for {
+		c.skipWS()
+		if c.i >= len(c.b) {
+			return c.eof()
+		}
+		if c.b[c.i] != '"' {
+			return c.fail("expected a member name")
+		}
+		if err := c.str(); err != nil {
+			return err
+		}
+		c.skipWS()
+		if c.i >= len(c.b) {
+			return c.eof()
+		}
+		if c.b[c.i] != ':' {
+			return c.fail("expected ':' after a member name")
+		}
+		c.i++
+		if err := c.value(); err != nil {
+			return err
+		}
+		c.skipWS()
+		if c.i >= len(c.b) {
+			return c.eof()
+		}
+		switch c.b[c.i] {
+		case ',':
+			c.i++
+		case '}':
+			c.i++
+			c.depth--
+			return nil
+		default:
+			return c.fail("expected ',' or '}' after an object member")
+		}
+	}
+}
+
+func (c *checker) array() *jsonSyntaxError {
+	if c.depth++; c.depth > maxDepth {
+		return c.fail(fmt.Sprintf("nested deeper than %d levels", maxDepth))
+	}
+	c.i++ // '['
+	c.skipWS()
+	if c.i < len(c.b) && c.b[c.i] == ']' {
+		c.i++
+		c.depth--
+		return nil
+	}
+	for {
+		if err := c.value(); err != nil {
+			return err
+		}
+		c.skipWS()
+		if c.i >= len(c.b) {
+			return c.eof()
+		}
+		switch c.b[c.i] {
+		case ',':
+			c.i++
+		case ']':
+			c.i++
+			c.depth--
+			return nil
+		default:
+			return c.fail("expected ',' or ']' after an array element")
+		}
+	}
+}
+
+func (c *checker) str() *jsonSyntaxError {
+	c.i++ // opening quote
+	for c.i < len(c.b) {
+		switch ch := c.b[c.i]; {
+		case ch == '"':
+			c.i++
+			return nil
+		case ch == '\\':
+			c.i++
+			if c.i >= len(c.b) {
+				return c.eof()
+			}
+			switch c.b[c.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				c.i++
+			case 'u':
+				for k := 1; k <= 4; k++ {
+					if c.i+k >= len(c.b) {
+						return c.eof()
+					}
+					if !isHex(c.b[c.i+k]) {
+						c.i += k
+						return c.fail("invalid \\u escape in string")
+					}
+				}
+				c.i += 5
+			default:
+				return c.fail(fmt.Sprintf("invalid escape %q in string", c.b[c.i]))
+			}
+		case ch < 0x20:
+			return c.fail("control character in string")
+		default:
+			c.i++
+		}
+	}
+	return c.eof()
+}
+
+func (c *checker) literal(lit string) *jsonSyntaxError {
+	if !bytes.HasPrefix(c.b[c.i:], []byte(lit)) {
+		if len(c.b)-c.i < len(lit) && bytes.HasPrefix([]byte(lit), c.b[c.i:]) {
+			c.i = len(c.b)
+			return c.eof()
+		}
+		return c.fail("invalid literal")
+	}
+	c.i += len(lit)
+	return nil
+}
+
+func (c *checker) number() *jsonSyntaxError {
+	if c.b[c.i] == '-' {
+		c.i++
+	}
+	if c.i >= len(c.b) {
+		return c.eof()
+	}
+	switch {
+	case c.b[c.i] == '0':
+		c.i++
+	case isDigit(c.b[c.i]):
+		for c.i < len(c.b) && isDigit(c.b[c.i]) {
+			c.i++
+		}
+	default:
+		return c.fail("invalid number")
+	}
+	if c.i < len(c.b) && c.b[c.i] == '.' {
+		c.i++
+		if c.i >= len(c.b) {
+			return c.eof()
+		}
+		if !isDigit(c.b[c.i]) {
+			return c.fail("invalid number: no digit after the decimal point")
+		}
+		for c.i < len(c.b) && isDigit(c.b[c.i]) {
+			c.i++
+		}
+	}
+	if c.i < len(c.b) && (c.b[c.i] == 'e' || c.b[c.i] == 'E') {
+		c.i++
+		if c.i < len(c.b) && (c.b[c.i] == '+' || c.b[c.i] == '-') {
+			c.i++
+		}
+		if c.i >= len(c.b) {
+			return c.eof()
+		}
+		if !isDigit(c.b[c.i]) {
+			return c.fail("invalid number: no digit in the exponent")
+		}
+		for c.i < len(c.b) && isDigit(c.b[c.i]) {
+			c.i++
+		}
+	}
+	return nil
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isHex(c byte) bool {
+	return isDigit(c) || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+// jsonKind is the type of a JSON value.
+type jsonKind uint8
+
+const (
+	jsonInvalid jsonKind = iota
+	jsonNull
+	jsonBool
+	jsonNumber
+	jsonString
+	jsonObject
+	jsonArray
+)
+
+// kindOf returns the type of the checked JSON value v (no surrounding whitespace).
+func kindOf(v []byte) jsonKind {
+	if len(v) == 0 {
+		return jsonInvalid
+	}
+	switch c := v[0]; {
+	case c == 'n':
+		return jsonNull
+	case c == 't' || c == 'f':
+		return jsonBool
+	case c == '"':
+		return jsonString
+	case c == '{':
+		return jsonObject
+	case c == '[':
+		return jsonArray
+	case c == '-' || isDigit(c):
+		return jsonNumber
+	}
+	return jsonInvalid
+}
+
+// String names the kind for error details: "got an array".
+func (k jsonKind) String() string {
+	switch k {
+	case jsonNull:
+		return "null"
+	case jsonBool:
+		return "a boolean"
+	case jsonNumber:
+		return "a number"
+	case jsonString:
+		return "a string"
+	case jsonObject:
+		return "an object"
+	case jsonArray:
+		return "an array"
+	}
+	return "nothing"
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// trimWS returns b without surrounding JSON whitespace.
+func trimWS(b []byte) []byte {
+	b = b[skipWS(b, 0):]
+	for len(b) > 0 {
+		switch b[len(b)-1] {
+		case ' ', '\t', '\n', '\r':
+			b = b[:len(b)-1]
+		default:
+			return b
+		}
+	}
+	return b
+}
+
+// skipString returns the index just past the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	i++
+	for i < len(b) {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return len(b)
+		}
+		i += j
+		// The quote closes the string unless an odd number of backslashes precede it.
+		n := 0
+		for k := i - 1; k >= 0 && b[k] == '\\'; k-- {
+			n++
+		}
+		i++
+		if n%2 == 0 {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index just past the checked JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	default: // number or literal
+		for i < len(b) {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+			i++
+		}
+		return i
+	}
+}
+
+// members walks the members of a checked JSON object:
+//
+//	for m := newMembers(obj); m.next(); { switch string(m.key) { ... } }
+type members struct {
+	b        []byte
+	i        int
+	key, val []byte // the current member: name (unescaped) and raw value
+}
+
+func newMembers(obj []byte) members {
+	if kindOf(obj) != jsonObject {
+		return members{}
+	}
+	return members{b: obj, i: 1}
+}
+
+func (m *members) next() bool {
+	b := m.b
+	i := skipWS(b, m.i)
+	if i < len(b) && b[i] == ',' {
+		i = skipWS(b, i+1)
+	}
+	if i >= len(b) || b[i] != '"' {
+		m.i = len(b)
+		return false
+	}
+	end := skipString(b, i)
+	if end-1 <= i {
+		m.i = len(b)
+		return false
+	}
+	key := b[i+1 : end-1]
+	if bytes.IndexByte(key, '\\') >= 0 {
+		key = unescape(key)
+	}
+	i = skipWS(b, end)
+	if i >= len(b) || b[i] != ':' {
+		m.i = len(b)
+		return false
+	}
+	i = skipWS(b, i+1)
+	vend := skipValue(b, i)
+	m.key, m.val, m.i = key, b[i:vend], vend
+	return len(m.val) > 0
+}
+
+// elements walks the elements of a checked JSON array:
+//
+//	for e := newElements(arr); e.next(); { use(e.n, e.val) }
+type elements struct {
+	b   []byte
+	i   int
+	n   int // index of the current element, from 0
+	val []byte
+}
+
+func newElements(arr []byte) elements {
+	if kindOf(arr) != jsonArray {
+		return elements{}
+	}
+	return elements{b: arr, i: 1, n: -1}
+}
+
+func (e *elements) next() bool {
+	b := e.b
+	i := skipWS(b, e.i)
+	if i < len(b) && b[i] == ',' {
+		i = skipWS(b, i+1)
+	}
+	if i >= len(b) || b[i] == ']' {
+		e.i = len(b)
+		return false
+	}
+	end := skipValue(b, i)
+	e.val, e.i = b[i:end], end
+	e.n++
+	return len(e.val) > 0
+}
+
+// count returns the number of elements of the checked JSON array arr.
+func count(arr []byte) int {
+	n := 0
+	for e := newElements(arr); e.next(); {
+		n++
+	}
+	return n
+}
+
+// unquote returns the string value of the checked JSON string v (with its quotes).
+func unquote(v []byte) string {
+	if len(v) < 2 {
+		return ""
+	}
+	s := v[1 : len(v)-1]
+	if bytes.IndexByte(s, '\\') < 0 {
+		return string(s)
+	}
+	return string(unescape(s))
+}
+
+// unescape decodes the escapes of the inside of a JSON string. Lone surrogates become
+// U+FFFD, as encoding/json does.
+func unescape(s []byte) []byte {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(s) {
+			break
+		}
+		switch s[i+1] {
+		case '"', '\\', '/':
+			out = append(out, s[i+1])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(s, i+2)
+			if !ok {
+				return out
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				r2, ok2 := rune(-1), false
+				if i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					r2, ok2 = hex4(s, i+2)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok2 && dec != utf8.RuneError {
+					i += 6
+					r = dec
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		}
+		i += 2
+	}
+	return out
+}
+
+func hex4(s []byte, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[i : i+4] {
+		switch {
+		case isDigit(c):
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// quoteForDetail renders a raw JSON value for an error detail, shortened to a readable
+// length.
+func quoteForDetail(v []byte) string {
+	const max = 64
+	if len(v) <= max {
+		return string(v)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return string(v[:cut]) + "…"
+}
