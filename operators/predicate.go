@@ -112,12 +112,12 @@ func (s *span[T]) empty(cmp func(T, T) int) bool {
 // Preds are deduplicated across the segments of a RuleSet by key.
 type pred struct {
 	dim        dim
-	automation string                 // dimCompletions: "" = total over automations
-	ints       intSpan                // integer dims
-	decs       span[decimal.Decimal]  // decimal dims and dimPrices (closed)
-	times      span[time.Time]        // instant dims
-	set        []string               // string and set dims: sorted, unique
-	key        string                 // identity of the predicate within a RuleSet
+	automation string                // dimCompletions: "" = total over automations
+	ints       intSpan               // integer dims
+	decs       span[decimal.Decimal] // decimal dims and dimPrices (closed)
+	times      span[time.Time]       // instant dims
+	set        []string              // string and set dims: sorted, unique
+	key        string                // identity of the predicate within a RuleSet
 }
 
 // eval returns the predicate's outcome for a at now, and whether the value it reads is

@@ -1,0 +1,214 @@
+package operators
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/govalues/decimal"
+)
+
+// The reference model: a deliberately naive evaluator written straight from SPEC §5–§6,
+// interpreting the definition's JSON on every call. Tests check the compiled
+// evaluation, the indexes and NextFlip against it.
+
+// refMatch reports whether a matches d at now.
+func refMatch(d *Definition, a *Attrs, now time.Time) bool {
+	if a.Excluded {
+		return false
+	}
+	for _, g := range d.Groups {
+		all := true
+		for i := range g.Conditions {
+			all = all && refCond(&g.Conditions[i], a, now)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// refTimeRelative reports whether c's outcome can change with now alone.
+func refTimeRelative(c *Condition) bool {
+	switch c.Field {
+	case "days_since_last_order", "days_since_first_order", "lifecycle_stage":
+		return true
+	}
+	return c.Op == "in_last_days" || c.Op == "more_than_days_ago"
+}
+
+// refCond evaluates one (valid) condition.
+func refCond(c *Condition, a *Attrs, now time.Time) bool {
+	dec := json.NewDecoder(bytes.NewReader(c.Value))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		panic(err)
+	}
+	str := func(x any) string {
+		if n, ok := x.(json.Number); ok {
+			return string(n)
+		}
+		return x.(string)
+	}
+	strs := func(fold func(string) string) []string {
+		var out []string
+		for _, e := range v.([]any) {
+			out = append(out, fold(e.(string)))
+		}
+		return out
+	}
+	num := func(x any) decimal.Decimal { return decimal.MustParse(string(x.(json.Number))) }
+	lower := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+	upper := func(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+	has := func(set []string, x string) bool { return slices.Contains(set, x) }
+	anyOf := func(set, xs []string) bool {
+		for _, x := range xs {
+			if has(set, x) {
+				return true
+			}
+		}
+		return false
+	}
+
+	switch c.Field {
+	case "phone":
+		p, err := NormalizePhone(str(v))
+		return err == nil && a.Phone != "" && a.Phone == p
+	case "list":
+		return has(a.Lists, str(v)) == (c.Op == "in_list")
+	case "tag":
+		return has(a.Tags, lower(str(v))) == (c.Op == "has")
+	case "purchased_brand":
+		return anyOf(a.PurchasedBrands, strs(lower)) == (c.Op == "in")
+	case "purchased_collection":
+		return anyOf(a.PurchasedCollections, strs(lower)) == (c.Op == "in")
+	case "purchased_price_range":
+		lo, hi := num(v.([]any)[0]), num(v.([]any)[1])
+		bought := false
+		for _, p := range a.PurchasedPrices {
+			bought = bought || lo.Cmp(p) <= 0 && p.Cmp(hi) <= 0
+		}
+		return bought == (c.Op == "between")
+	case "country", "language", "lifecycle_stage", "consent_status":
+		var actual string
+		fold := lower
+		switch c.Field {
+		case "country":
+			actual, fold = a.Country, upper
+		case "language":
+			actual = a.Language
+		case "lifecycle_stage":
+			actual = a.LifecycleStage(now).String()
+		case "consent_status":
+			actual = a.Consent.String()
+		}
+		if actual == "" {
+			return false
+		}
+		switch c.Op {
+		case "is":
+			return actual == fold(str(v))
+		case "is_not":
+			return actual != fold(str(v))
+		case "in":
+			return has(strs(fold), actual)
+		default:
+			return !has(strs(fold), actual)
+		}
+	case "last_message_received_at", "last_engaged_at":
+		t := a.LastMessageReceivedAt
+		if c.Field == "last_engaged_at" {
+			t = a.LastEngagedAt
+		}
+		if t.IsZero() {
+			return false
+		}
+		days := decimal.MustNew(DaysSince(t, now), 0)
+		day := func(x any) (time.Time, bool) {
+			s := x.(string)
+			if d, err := time.Parse("2006-01-02", s); err == nil {
+				return d, true
+			}
+			ts, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s))
+			if err != nil {
+				panic(err)
+			}
+			return ts, false
+		}
+		switch c.Op {
+		case "in_last_days":
+			return days.Cmp(num(v)) < 0
+		case "more_than_days_ago":
+			return days.Cmp(num(v)) > 0
+		case "before":
+			d, _ := day(v)
+			return t.Before(d)
+		case "after":
+			d, isDate := day(v)
+			if isDate {
+				return !t.Before(d.AddDate(0, 0, 1)) // later than the day's last instant
+			}
+			return t.After(d)
+		default: // between
+			lo, _ := day(v.([]any)[0])
+			hi, hiDate := day(v.([]any)[1])
+			if hiDate {
+				return !t.Before(lo) && t.Before(hi.AddDate(0, 0, 1))
+			}
+			return !t.Before(lo) && !t.After(hi)
+		}
+	}
+
+	// Numbers.
+	var x decimal.Decimal
+	switch c.Field {
+	case "orders_count":
+		x = decimal.MustNew(a.OrdersCount, 0)
+	case "total_spent":
+		x = a.TotalSpent
+	case "average_order_value":
+		if !a.HasAOV {
+			return false
+		}
+		x = a.AOV
+	case "messages_received":
+		x = decimal.MustNew(a.MessagesReceived, 0)
+	case "messages_read":
+		x = decimal.MustNew(a.MessagesRead, 0)
+	case "automation_completions":
+		n := a.AutomationCompletions
+		if c.AutomationID != "" {
+			n = a.CompletionsByAutomation[c.AutomationID]
+		}
+		x = decimal.MustNew(n, 0)
+	case "days_since_last_order", "days_since_first_order":
+		t := a.LastOrderAt
+		if c.Field == "days_since_first_order" {
+			t = a.FirstOrderAt
+		}
+		if t.IsZero() {
+			return false
+		}
+		x = decimal.MustNew(DaysSince(t, now), 0)
+	default:
+		panic("reference model: unknown field " + c.Field)
+	}
+	switch c.Op {
+	case "gt":
+		return x.Cmp(num(v)) > 0
+	case "gte":
+		return x.Cmp(num(v)) >= 0
+	case "lt":
+		return x.Cmp(num(v)) < 0
+	case "lte":
+		return x.Cmp(num(v)) <= 0
+	case "eq":
+		return x.Cmp(num(v)) == 0
+	default: // between
+		return num(v.([]any)[0]).Cmp(x) <= 0 && x.Cmp(num(v.([]any)[1])) <= 0
+	}
+}
