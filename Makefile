@@ -1,0 +1,64 @@
+# segmentd — run `make` to see what it can do.
+
+GO        ?= go
+BIN       := bin/segmentd
+PKGS      := ./...
+GOTESTFLAGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@echo "segmentd make targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/segmentd.
+	$(GO) build -o $(BIN) ./cmd/segmentd
+
+.PHONY: run
+run: build ## Start segmentd on its embedded broker with a demo shop and segments.
+	./$(BIN) run --demo --http-addr 127.0.0.1:8080
+
+.PHONY: tail
+tail: build ## Follow the membership topic of a running segmentd (embedded broker by default).
+	./$(BIN) tail
+
+.PHONY: test-deps
+test-deps: ## Install what the tests need (kcat; the Kafka broker is fetched by its script).
+	./scripts/ensure-tools.sh kcat
+
+.PHONY: test
+test: test-deps ## Install test tools, then run vet and every test (kfake and a real Kafka broker).
+	$(GO) vet $(PKGS)
+	./scripts/test.sh $(GOTESTFLAGS)
+
+.PHONY: test-short
+test-short: ## Unit tests and kfake suites only (no real broker).
+	SEGMENTD_TEST_BROKERS=kfake $(GO) test -short $(PKGS)
+
+.PHONY: kafka-up
+kafka-up: ## Start the local Apache Kafka broker used by the tests (downloaded once from Maven Central).
+	./deploy/local-kafka/kafka.sh up
+
+.PHONY: kafka-down
+kafka-down: ## Stop the local Kafka broker.
+	./deploy/local-kafka/kafka.sh down
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for 30s.
+	$(GO) test ./operators -run '^$$' -fuzz FuzzParseDefinition -fuzztime 30s
+	$(GO) test ./events -run '^$$' -fuzz FuzzDecode -fuzztime 30s
+	$(GO) test ./state -run '^$$' -fuzz FuzzContactUnmarshal -fuzztime 30s
+
+.PHONY: bench
+bench: ## Run the Go micro-benchmarks (compare runs with benchstat).
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./operators ./state ./events ./bench/...
+
+.PHONY: fmt
+fmt: ## gofmt the tree.
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: clean
+clean: ## Remove build output and the default data dir.
+	rm -rf bin segmentd-data

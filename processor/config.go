@@ -1,0 +1,136 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmentd/segmentd/state"
+)
+
+// Topics names the topics of SPEC §3. The zero value means the defaults.
+type Topics struct {
+	Events     []string // default ["segmentd.events"]
+	Segments   string   // default "segmentd.segments"
+	Catalog    string   // default "segmentd.catalog"
+	Membership string   // default "segmentd.membership"
+	Changelog  string   // default "segmentd.changelog"
+	DLQ        string   // default "segmentd.dlq"
+}
+
+func (t *Topics) ensureDefaults() {
+	if len(t.Events) == 0 {
+		t.Events = []string{"segmentd.events"}
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&t.Segments, "segmentd.segments")
+	def(&t.Catalog, "segmentd.catalog")
+	def(&t.Membership, "segmentd.membership")
+	def(&t.Changelog, "segmentd.changelog")
+	def(&t.DLQ, "segmentd.dlq")
+}
+
+// Config configures a Processor. The zero value of every field means its default.
+type Config struct {
+	// Brokers are the Kafka seed brokers. Required.
+	Brokers []string
+	// KafkaOptions are extra client options (TLS, SASL, client id, logging), applied
+	// to every client the processor creates.
+	KafkaOptions []kgo.Opt
+	// Group is the consumer group. Default "segmentd".
+	Group string
+	// TransactionalID identifies this process's producer; it must be unique per
+	// process of the group and stable across its restarts. Default: Group + "-" +
+	// InstanceID, or Group + "-" + a random suffix when InstanceID is empty.
+	TransactionalID string
+	// InstanceID is the static group instance id (optional).
+	InstanceID string
+	// Topics names the topics.
+	Topics Topics
+	// Partitions and ReplicationFactor for topics created at start. Defaults 6 and 1.
+	// The changelog always gets the partition count of the first events topic.
+	Partitions        int32
+	ReplicationFactor int16
+	// CommitInterval is the length of a commit window: the longest a processed event
+	// waits before its transaction commits. Default 100ms.
+	CommitInterval time.Duration
+	// MaxWindowRecords caps the input records of one window. Default 10000.
+	MaxWindowRecords int
+	// BackfillChunk is how many contacts a backfill evaluates per window. Default 2000.
+	BackfillChunk int
+	// ExclusionTag is the tag that excludes a contact from all segments. Default
+	// "exclude_from_galantis".
+	ExclusionTag string
+	// MaxRecordBytes is the largest input value accepted. Default 1 MiB.
+	MaxRecordBytes int
+	// Store is the opened local state store. Required.
+	Store *state.Store
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the processor's metrics. Default: a private registry.
+	Registerer prometheus.Registerer
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("no brokers configured")
+	}
+	if c.Store == nil {
+		return errors.New("no state store configured")
+	}
+	if c.CommitInterval < 0 || c.MaxWindowRecords < 0 || c.BackfillChunk < 0 || c.MaxRecordBytes < 0 {
+		return errors.New("negative limits are not allowed")
+	}
+	if c.Partitions < 0 || c.ReplicationFactor < 0 {
+		return fmt.Errorf("invalid topic settings: partitions %d, replication %d", c.Partitions, c.ReplicationFactor)
+	}
+	return nil
+}
+
+func (c *Config) ensureDefaults() {
+	if c.Group == "" {
+		c.Group = "segmentd"
+	}
+	c.Topics.ensureDefaults()
+	if c.Partitions == 0 {
+		c.Partitions = 6
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = 1
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = 100 * time.Millisecond
+	}
+	if c.MaxWindowRecords == 0 {
+		c.MaxWindowRecords = 10000
+	}
+	if c.BackfillChunk == 0 {
+		c.BackfillChunk = 2000
+	}
+	if c.ExclusionTag == "" {
+		c.ExclusionTag = "exclude_from_galantis"
+	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}

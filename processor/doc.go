@@ -1,0 +1,53 @@
+// Package processor is segmentd's Kafka loop: it consumes the events topics in a
+// consumer group, applies each event to its contact's state, re-evaluates the segments
+// the event can change, and produces membership transitions, changelog records and
+// dead letters in one Kafka transaction per commit window.
+//
+// # Main types
+//
+// Processor (processor.go) owns the loop. Config (config.go) configures it; its zero
+// value means the documented defaults. Transition (output.go) is one output record of
+// SPEC §7.
+//
+// # Exactly once
+//
+// A window (window.go, window_run.go) begins a transaction, processes input records
+// for up to Config.CommitInterval, advances backfills, and ends the transaction. The
+// transaction carries the transitions, the dead letters, one changelog record per
+// changed contact (its full encoded record, memberships included) and per changed
+// partition meta, and the input offsets (franz-go's GroupTransactSession). The
+// window's state changes live in an overlay and a Pebble batch; only when the
+// transaction has committed is the batch applied, together with the changelog offset
+// it reflects, and are the in-memory bitmaps and partition metas updated. An aborted
+// window is discarded and its input re-consumed. Pebble therefore never runs ahead of
+// Kafka, and a crash between commit and batch is repaired by restoring the changelog
+// tail (partition.go) before the partition is processed again.
+//
+// # Incremental evaluation
+//
+// For an event, the contact's attributes before and after are compared by the
+// operators package's predicate indexes (RuleSet.Affected): only segments containing a
+// predicate whose outcome changed are evaluated (evaluate.go). Each contact record
+// carries its memberships: per segment incarnation, a transition counter N whose parity
+// is membership, which also numbers transitions for deterministic output ids. The
+// roaring bitmaps of members per (partition, segment) are an index derived from the
+// records and rebuilt when a partition is opened.
+//
+// # Definitions and catalog
+//
+// Every process reads the segments and catalog topics whole (globals.go) into
+// append-only logs; the loop applies new entries to its rules (rules.go) at the start
+// of a window. Each partition's meta records which definitions (incarnation, rules,
+// version) and catalog offsets it has applied; differences become backfills
+// (backfill.go), evaluated in bounded chunks inside ordinary windows, so they commit
+// with their transitions and resume after a crash. Invalid records of these topics are
+// dead-lettered once per group, by the owner of partition 0.
+//
+// # Goroutines
+//
+// Run is the loop goroutine; it owns rules, partitions and windows. It starts the
+// globals reader goroutine and waits for it before returning. franz-go calls the
+// assignment callbacks on its own goroutine: they restore partitions into the Store
+// and hand them over to the loop under Processor.mu; the loop picks them up after
+// each poll. Produce promises run on franz-go goroutines and only touch window.mu.
+package processor

@@ -1,0 +1,185 @@
+package processor
+
+import (
+	"context"
+	"slices"
+	"sort"
+
+	"github.com/segmentd/segmentd/events"
+	"github.com/segmentd/segmentd/operators"
+	"github.com/segmentd/segmentd/state"
+)
+
+// applyEvent applies one decoded event to its contact and produces the transitions it
+// causes: only the segments containing a predicate whose outcome changed are
+// evaluated (DESIGN invariant 3).
+func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event) error {
+	key := ev.ContactKey()
+	o, err := w.contact(pt.id, key)
+	if err != nil {
+		return err
+	}
+	c := o.c
+	fresh := c.IsNew() || c.IsTombstone()
+	ws := ev.Workspace
+	var before operators.Attrs
+	if !fresh {
+		before = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
+	}
+	out := c.Apply(ev, w.now)
+	w.p.m.events.WithLabelValues(ev.Topic, outcomeNames[out]).Inc()
+	switch out {
+	case state.Duplicate, state.Missing:
+		return nil
+	case state.Stale, state.Unchanged:
+		// Nothing a rule can see changed, but the record did (the delivery id is
+		// now remembered).
+		w.markDirty(pt.id, key, o)
+		return nil
+	case state.Deleted:
+		cause := Cause{Topic: ev.Topic, DeliveryID: ev.DeliveryID}
+		w.removeAll(ctx, pt, key, o, ReasonEvent, cause)
+		w.markDirty(pt.id, key, o)
+		return nil
+	}
+	if c.DenseID == 0 {
+		c.DenseID = w.nextDense(pt)
+	}
+	o.exists = true
+	w.markDirty(pt.id, key, o)
+	wr := w.p.rules.ws[ws]
+	if wr == nil {
+		return nil
+	}
+	after := c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
+	cand := wr.rs.Affected(&before, &after, w.now, w.p.cand[:0])
+	if fresh {
+		cand = unionSorted(cand, wr.rs.MatchEmpty())
+	}
+	if due := c.NextDue; !due.IsZero() && !due.After(w.now) {
+		cand = unionSorted(cand, wr.rs.TimeRelative())
+	}
+	w.p.cand = cand
+	cause := Cause{Topic: ev.Topic, DeliveryID: ev.DeliveryID}
+	for _, i := range cand {
+		w.evalSegment(ctx, pt, key, o, wr.segs[i], &after, ReasonEvent, cause)
+	}
+	w.p.m.evaluationsPerEvent.Observe(float64(len(cand)))
+	c.NextDue = wr.rs.NextFlip(&after, w.now)
+	return nil
+}
+
+// outcomeNames label the events metric by what Apply did.
+var outcomeNames = [...]string{
+	state.Applied:   "applied",
+	state.Unchanged: "unchanged",
+	state.Duplicate: "duplicate",
+	state.Stale:     "stale",
+	state.Missing:   "missing",
+	state.Deleted:   "deleted",
+}
+
+// unionSorted merges the ascending unique b into the ascending unique a.
+func unionSorted(a, b []int) []int {
+	if len(b) == 0 {
+		return a
+	}
+	for _, x := range b {
+		i, found := slices.BinarySearch(a, x)
+		if !found {
+			a = slices.Insert(a, i, x)
+		}
+	}
+	return a
+}
+
+// membership finds the entry of (segment, incarnation) in c, or returns the index
+// where it would be inserted and false.
+func membership(c *state.Contact, seg string, inc int64) (int, bool) {
+	ms := c.Memberships
+	i := sort.Search(len(ms), func(i int) bool {
+		if ms[i].Segment != seg {
+			return ms[i].Segment > seg
+		}
+		return ms[i].Incarnation >= inc
+	})
+	return i, i < len(ms) && ms[i].Segment == seg && ms[i].Incarnation == inc
+}
+
+// evalSegment evaluates one segment for one contact and produces the transition if
+// its membership changed.
+func (w *window) evalSegment(ctx context.Context, pt *partition, key string, o *overlay, si *segInfo, a *operators.Attrs, reason string, cause Cause) bool {
+	w.settleOldIncarnations(ctx, pt, key, o, si.ID, si.Incarnation, si.Version)
+	match := si.Seg.Match(a, w.now)
+	w.p.m.evaluations.Inc()
+	c := o.c
+	i, found := membership(c, si.ID, si.Incarnation)
+	if match == (found && c.Memberships[i].Member()) {
+		return false
+	}
+	if !found {
+		c.Memberships = slices.Insert(c.Memberships, i, state.Membership{Segment: si.ID, Incarnation: si.Incarnation})
+	}
+	if reason == ReasonDefinition {
+		cause.SegmentVersion = si.Version
+	}
+	w.transition(ctx, pt, key, o, i, si.Workspace, si.Version, reason, cause)
+	return true
+}
+
+// transition flips membership entry i of a contact and produces the record.
+func (w *window) transition(ctx context.Context, pt *partition, key string, o *overlay, i int, ws string, version int64, reason string, cause Cause) {
+	c := o.c
+	m := &c.Memberships[i]
+	m.N++
+	added := m.Member()
+	t := Transition{
+		Added:          added,
+		ID:             transitionID(key, c.DenseID, m.Segment, m.Incarnation, m.N),
+		Workspace:      ws,
+		SegmentID:      m.Segment,
+		SegmentVersion: version,
+		CustomerID:     customerIDOf(key),
+		OccurredAt:     w.now,
+		Reason:         reason,
+		Cause:          cause,
+	}
+	w.emit(ctx, &t, key)
+	w.deltas = append(w.deltas, memberDelta{p: pt.id, seg: ws + "/" + m.Segment, dense: c.DenseID, add: added})
+	w.markDirty(pt.id, key, o)
+}
+
+// settleOldIncarnations removes a contact from earlier incarnations of a segment (a
+// segment deleted and re-created), so that records keep alternating per segment id.
+func (w *window) settleOldIncarnations(ctx context.Context, pt *partition, key string, o *overlay, segID string, inc, version int64) {
+	c := o.c
+	for i := 0; i < len(c.Memberships); i++ {
+		m := c.Memberships[i]
+		if m.Segment != segID || m.Incarnation == inc {
+			continue
+		}
+		if m.Member() {
+			w.transition(ctx, pt, key, o, i, workspaceOf(key), version, ReasonDefinition, Cause{SegmentVersion: version})
+		}
+		c.Memberships = slices.Delete(c.Memberships, i, i+1)
+		i--
+		w.markDirty(pt.id, key, o)
+	}
+}
+
+// removeAll removes a contact from every segment it is a member of (it was deleted).
+func (w *window) removeAll(ctx context.Context, pt *partition, key string, o *overlay, reason string, cause Cause) {
+	ws := workspaceOf(key)
+	for i := range o.c.Memberships {
+		if !o.c.Memberships[i].Member() {
+			continue
+		}
+		version := int64(1)
+		if si := w.p.rules.segs[ws+"/"+o.c.Memberships[i].Segment]; si != nil {
+			version = si.Version
+		} else if sm, ok := w.meta(pt).Segments[ws+"/"+o.c.Memberships[i].Segment]; ok {
+			version = sm.Version
+		}
+		w.transition(ctx, pt, key, o, i, ws, version, reason, cause)
+	}
+}

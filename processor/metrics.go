@@ -1,0 +1,98 @@
+package processor
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/segmentd/segmentd/events"
+)
+
+// metrics are the processor's Prometheus metrics, registered on Config.Registerer.
+// No label carries contact data.
+type metrics struct {
+	events              *prometheus.CounterVec
+	deadLetters         *prometheus.CounterVec
+	guestOrders         prometheus.Counter
+	transitions         *prometheus.CounterVec
+	evaluations         prometheus.Counter
+	evaluationsPerEvent prometheus.Histogram
+	windows             *prometheus.CounterVec
+	commitSeconds       prometheus.Histogram
+	windowRecords       prometheus.Histogram
+	restoredRecords     prometheus.Counter
+	partitions          prometheus.Gauge
+	restoring           prometheus.Gauge
+	backfillContacts    prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segmentd_events_total",
+			Help: "Input events decoded, by canonical topic and by what applying them did (applied, unchanged, duplicate, stale, missing, deleted).",
+		}, []string{"topic", "result"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segmentd_dead_letters_total",
+			Help: "Records sent to the dead-letter topic, by reason code.",
+		}, []string{"reason"}),
+		guestOrders: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segmentd_guest_orders_total",
+			Help: "Orders without a customer (guest checkouts), counted and skipped.",
+		}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segmentd_transitions_total",
+			Help: "Membership transitions produced, by type and reason (counted when produced; a window that aborts is produced again).",
+		}, []string{"type", "reason"}),
+		evaluations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segmentd_segment_evaluations_total",
+			Help: "Segment evaluations of one contact (events, backfills, catalog changes).",
+		}),
+		evaluationsPerEvent: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "segmentd_segment_evaluations_per_event",
+			Help:    "Segments evaluated per applied event: only those containing a predicate whose outcome changed.",
+			Buckets: []float64{0, 1, 2, 4, 8, 16, 32, 64, 128},
+		}),
+		windows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segmentd_transactions_total",
+			Help: "Commit windows (Kafka transactions), by result: committed or aborted.",
+		}, []string{"result"}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "segmentd_transaction_commit_seconds",
+			Help:    "Time to flush and commit a window's transaction.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		windowRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "segmentd_window_records",
+			Help:    "Input records per commit window.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		restoredRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segmentd_restore_records_total",
+			Help: "Changelog records applied while restoring partitions.",
+		}),
+		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "segmentd_partitions_assigned",
+			Help: "Partitions owned by this process.",
+		}),
+		restoring: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "segmentd_partitions_restoring",
+			Help: "Partitions being restored from the changelog.",
+		}),
+		backfillContacts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segmentd_backfill_contacts_total",
+			Help: "Contacts visited by definition and catalog backfills.",
+		}),
+	}
+	reg.MustRegister(m.events, m.deadLetters, m.guestOrders, m.transitions, m.evaluations,
+		m.evaluationsPerEvent, m.windows, m.commitSeconds, m.windowRecords, m.restoredRecords,
+		m.partitions, m.restoring, m.backfillContacts)
+	for _, r := range events.Reasons() {
+		m.deadLetters.WithLabelValues(string(r))
+	}
+	m.deadLetters.WithLabelValues(string(reasonInvalidDefinition))
+	for _, t := range []string{TypeAdded, TypeRemoved} {
+		for _, r := range []string{ReasonEvent, ReasonTime, ReasonDefinition, ReasonCatalog} {
+			m.transitions.WithLabelValues(t, r)
+		}
+	}
+	return m
+}

@@ -1,0 +1,177 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmentd/segmentd/state"
+)
+
+// partition is the in-memory state of one owned partition (of every events topic and
+// of the changelog, which share partition numbers). It is owned by the processing
+// loop; nothing in it changes until a window's transaction has committed.
+type partition struct {
+	id   int32
+	meta state.PartitionMeta // as of the last committed window
+	// members: "<ws>/<segment id>" → dense ids of current members. Derived from the
+	// contact records (DESIGN invariant 2); each bitmap has one owner, the loop.
+	members map[string]*roaring.Bitmap
+	// products: "<ws>/<product id>" → dense ids of contacts who bought it, for
+	// catalog changes. A superset is harmless (re-evaluation is idempotent).
+	products map[string]*roaring.Bitmap
+}
+
+func newPartition(id int32) *partition {
+	return &partition{id: id, members: map[string]*roaring.Bitmap{}, products: map[string]*roaring.Bitmap{}}
+}
+
+func (pt *partition) bitmap(m map[string]*roaring.Bitmap, key string) *roaring.Bitmap {
+	b := m[key]
+	if b == nil {
+		b = roaring.New()
+		m[key] = b
+	}
+	return b
+}
+
+// index adds a contact's memberships and purchases to the bitmaps.
+func (pt *partition) index(key string, c *state.Contact) {
+	if c.DenseID == 0 || c.IsTombstone() {
+		return
+	}
+	ws := workspaceOf(key)
+	for _, m := range c.Memberships {
+		if m.Member() {
+			pt.bitmap(pt.members, ws+"/"+m.Segment).Add(c.DenseID)
+		}
+	}
+	for _, prod := range c.PurchasedProducts() {
+		pt.bitmap(pt.products, ws+"/"+prod).Add(c.DenseID)
+	}
+}
+
+// load reads the partition's meta and rebuilds its bitmaps from the stored records.
+func (pt *partition) load(store *state.Store) error {
+	meta, err := store.Meta(pt.id)
+	if err != nil {
+		return err
+	}
+	pt.meta = meta
+	return store.ScanContacts(pt.id, "", "", func(key string, c *state.Contact) (bool, error) {
+		pt.index(key, c)
+		return true, nil
+	})
+}
+
+// restore brings the store's copy of partition p up to the end of its changelog
+// (read_committed), from the offset checkpointed with the last applied batch.
+func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (restored int, err error) {
+	store := cfg.Store
+	from, err := store.ChangelogOffset(p)
+	if err != nil {
+		return 0, err
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			cfg.Topics.Changelog: {p: kgo.NewOffset().At(from)},
+		}),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	}, cfg.KafkaOptions...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return 0, fmt.Errorf("restore partition %d: %w", p, err)
+	}
+	defer cl.Close()
+	// The last stable offset: every committed transaction below it is complete.
+	listed, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, cfg.Topics.Changelog)
+	if err != nil {
+		return 0, fmt.Errorf("restore partition %d: list changelog offsets: %w", p, err)
+	}
+	lo, ok := listed.Lookup(cfg.Topics.Changelog, p)
+	if !ok || lo.Err != nil {
+		return 0, fmt.Errorf("restore partition %d: no changelog offset: %v", p, lo.Err)
+	}
+	end := lo.Offset
+	if from >= end {
+		return 0, nil
+	}
+	log.Info("restoring partition from changelog", "partition", p, "from", from, "to", end)
+	start := time.Now()
+	next := from
+	batch := store.NewBatch()
+	defer func() { batch.Close() }()
+	flush := func() error {
+		if err := batch.PutChangelogOffset(p, next); err != nil {
+			return err
+		}
+		if err := batch.Commit(false); err != nil {
+			return err
+		}
+		batch = store.NewBatch()
+		return nil
+	}
+	var c state.Contact
+	sinceFlush := 0
+	for next < end {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return restored, err
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = errors.Join(ferr, err) })
+		if ferr != nil {
+			return restored, fmt.Errorf("restore partition %d: %w", p, ferr)
+		}
+		var aerr error
+		fs.EachRecord(func(r *kgo.Record) {
+			if aerr != nil || r.Offset < next {
+				return
+			}
+			next = r.Offset + 1
+			if r.Attrs.IsControl() {
+				return
+			}
+			restored++
+			sinceFlush++
+			key := string(r.Key)
+			switch {
+			case key == state.MetaKey:
+				var m state.PartitionMeta
+				if aerr = m.UnmarshalBinary(r.Value); aerr == nil {
+					aerr = batch.PutMeta(p, &m)
+				}
+			case r.Value == nil:
+				aerr = batch.DeleteContact(p, key, 0)
+			default:
+				c = state.Contact{}
+				if aerr = c.UnmarshalBinary(r.Value); aerr == nil {
+					aerr = batch.PutContactEncoded(p, key, c.DenseID, r.Value)
+				}
+			}
+		})
+		if aerr != nil {
+			return restored, fmt.Errorf("restore partition %d at offset %d: %w", p, next, aerr)
+		}
+		if sinceFlush >= 10000 {
+			if err := flush(); err != nil {
+				return restored, err
+			}
+			sinceFlush = 0
+		}
+	}
+	if err := flush(); err != nil {
+		return restored, err
+	}
+	log.Info("restored partition", "partition", p, "records", restored, "took", time.Since(start).Round(time.Millisecond))
+	return restored, nil
+}

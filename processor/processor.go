@@ -1,0 +1,324 @@
+package processor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmentd/segmentd/events"
+)
+
+// Processor is one segmentd process: it consumes the events topics in a consumer
+// group, keeps the owned partitions' contacts in the Store, and produces membership
+// transitions, changelog records and dead letters in one transaction per window.
+//
+// Goroutines: Run is the processing loop and owns rules, parts and every window;
+// Run starts the globals reader and waits for it before returning. franz-go calls
+// the assignment callbacks on its own goroutine: they restore partitions into the
+// Store and hand them to the loop through mu.
+type Processor struct {
+	cfg  Config
+	m    *metrics
+	logs *globalLogs
+	sess *kgo.GroupTransactSession
+
+	// Owned by the loop goroutine.
+	rules      *rules
+	parts      map[int32]*partition
+	segCursor  int // entries of logs.segments applied to rules
+	catCursor  int
+	reconcile  map[int32]bool // partitions needing a full reconcile with the global topics
+	cand       []int
+	decodeOpts events.Options
+
+	mu struct {
+		sync.Mutex
+		assigned map[int32]int // partition → number of events topics assigned
+		handoff  []handoff     // assignment changes for the loop, in order
+	}
+	restoring atomic.Int32
+	ready     atomic.Bool
+}
+
+// handoff is an assignment change from a callback to the loop: pt != nil adds a
+// restored partition, pt == nil drops partition id.
+type handoff struct {
+	id int32
+	pt *partition
+}
+
+// New validates cfg and builds a Processor. It starts nothing: see Run.
+func New(cfg Config) (*Processor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid processor config: %w", err)
+	}
+	cfg.ensureDefaults()
+	if cfg.TransactionalID == "" {
+		suffix := cfg.InstanceID
+		if suffix == "" {
+			var b [6]byte
+			_, _ = rand.Read(b[:])
+			suffix = hex.EncodeToString(b[:])
+		}
+		cfg.TransactionalID = cfg.Group + "-" + suffix
+	}
+	p := &Processor{
+		cfg:        cfg,
+		m:          newMetrics(cfg.Registerer),
+		logs:       newGlobalLogs(),
+		rules:      newRules(),
+		parts:      map[int32]*partition{},
+		reconcile:  map[int32]bool{},
+		decodeOpts: events.Options{MaxRecordBytes: cfg.MaxRecordBytes},
+	}
+	p.mu.assigned = map[int32]int{}
+	return p, nil
+}
+
+// Ready reports whether the process has read the definitions and catalog and
+// restored every assigned partition.
+func (p *Processor) Ready() bool { return p.ready.Load() && p.restoring.Load() == 0 }
+
+// Run creates the topics if needed, reads the segments and catalog topics, joins the
+// group and processes until ctx is canceled or a fatal error occurs.
+func (p *Processor) Run(ctx context.Context) error {
+	if err := ensureTopics(ctx, &p.cfg); err != nil {
+		return err
+	}
+	reader, err := newGlobalsReader(&p.cfg, p.logs)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); reader.run(ctx) }()
+	defer wg.Wait()
+	defer cancel()
+
+	p.cfg.Logger.Info("reading segment definitions and catalog", "segments_topic", p.cfg.Topics.Segments, "catalog_topic", p.cfg.Topics.Catalog)
+	for !p.logs.caughtUp() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.logs.changed:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	p.applyGlobalsToRules()
+	p.cfg.Logger.Info("definitions loaded", "segments", len(p.rules.segs))
+
+	if err := p.joinGroup(); err != nil {
+		return err
+	}
+	defer p.sess.Close()
+	p.ready.Store(true)
+	p.cfg.Logger.Info("processing", "group", p.cfg.Group, "events_topics", p.cfg.Topics.Events, "transactional_id", p.cfg.TransactionalID)
+	return p.loop(ctx)
+}
+
+func (p *Processor) joinGroup() error {
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(p.cfg.Brokers...),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(p.cfg.Topics.Events...),
+		kgo.TransactionalID(p.cfg.TransactionalID),
+		kgo.TransactionTimeout(60 * time.Second),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(outputPartitioner(p.cfg.Topics.Changelog)),
+		kgo.OnPartitionsAssigned(p.onAssigned),
+		kgo.OnPartitionsRevoked(p.onRevoked),
+		kgo.OnPartitionsLost(p.onRevoked),
+		kgo.FetchMaxWait(100 * time.Millisecond),
+		kgo.ProducerLinger(5 * time.Millisecond),
+	}, p.cfg.KafkaOptions...)
+	if p.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(p.cfg.InstanceID))
+	}
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("create transactional group client: %w", err)
+	}
+	p.sess = sess
+	return nil
+}
+
+// outputPartitioner sends changelog records to the partition set on the record (the
+// input partition) and everything else by key hash, as Kafka's default partitioner.
+func outputPartitioner(changelog string) kgo.Partitioner {
+	byKey := kgo.StickyKeyPartitioner(nil)
+	return partitionerFunc(func(topic string) kgo.TopicPartitioner {
+		if topic == changelog {
+			return kgo.ManualPartitioner().ForTopic(topic)
+		}
+		return byKey.ForTopic(topic)
+	})
+}
+
+type partitionerFunc func(string) kgo.TopicPartitioner
+
+func (f partitionerFunc) ForTopic(t string) kgo.TopicPartitioner { return f(t) }
+
+// onAssigned restores newly assigned partitions (franz-go's goroutine; fetching of
+// these partitions starts after it returns).
+func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	var fresh []int32
+	p.mu.Lock()
+	for _, ps := range assigned {
+		for _, id := range ps {
+			p.mu.assigned[id]++
+			if p.mu.assigned[id] == 1 {
+				fresh = append(fresh, id)
+			}
+		}
+	}
+	p.mu.Unlock()
+	slices.Sort(fresh)
+	for _, id := range fresh {
+		p.restoring.Add(1)
+		p.m.restoring.Inc()
+		pt, err := p.openPartition(ctx, id)
+		p.restoring.Add(-1)
+		p.m.restoring.Dec()
+		if err != nil {
+			// Without its state the partition cannot be processed; leaving the
+			// group lets another process (or this one, after a restart) take it.
+			p.cfg.Logger.Error("restore partition failed; leaving the group", "partition", id, "err", err)
+			go p.sess.Client().LeaveGroup()
+			return
+		}
+		p.mu.Lock()
+		p.mu.handoff = append(p.mu.handoff, handoff{id: id, pt: pt})
+		p.mu.Unlock()
+	}
+}
+
+func (p *Processor) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ps := range revoked {
+		for _, id := range ps {
+			if p.mu.assigned[id]--; p.mu.assigned[id] <= 0 {
+				delete(p.mu.assigned, id)
+				p.mu.handoff = append(p.mu.handoff, handoff{id: id})
+			}
+		}
+	}
+}
+
+func (p *Processor) openPartition(ctx context.Context, id int32) (*partition, error) {
+	n, err := restore(ctx, &p.cfg, id, p.cfg.Logger)
+	p.m.restoredRecords.Add(float64(n))
+	if err != nil {
+		return nil, err
+	}
+	pt := newPartition(id)
+	if err := pt.load(p.cfg.Store); err != nil {
+		return nil, fmt.Errorf("load partition %d: %w", id, err)
+	}
+	return pt, nil
+}
+
+// drainHandoffs applies assignment changes handed over by the callbacks.
+func (p *Processor) drainHandoffs() {
+	p.mu.Lock()
+	hs := p.mu.handoff
+	p.mu.handoff = nil
+	p.mu.Unlock()
+	for _, h := range hs {
+		if h.pt != nil {
+			p.parts[h.id] = h.pt
+			p.reconcile[h.id] = true
+			p.cfg.Logger.Info("partition assigned", "partition", h.id, "next_dense", h.pt.meta.NextDense)
+		} else {
+			delete(p.parts, h.id)
+			delete(p.reconcile, h.id)
+			p.cfg.Logger.Info("partition revoked", "partition", h.id)
+		}
+	}
+	p.m.partitions.Set(float64(len(p.parts)))
+}
+
+// applyGlobalsToRules applies new segments and catalog entries to the rules and
+// returns them.
+func (p *Processor) applyGlobalsToRules() (seg, cat []globalEntry) {
+	seg, cat = p.logs.snapshot(p.segCursor, p.catCursor)
+	p.segCursor += len(seg)
+	p.catCursor += len(cat)
+	for i := range seg {
+		if seg[i].Err == nil {
+			p.rules.applySegment(&seg[i])
+		}
+	}
+	for i := range cat {
+		if cat[i].Err == nil {
+			p.rules.applyCatalog(&cat[i])
+		}
+	}
+	return seg, cat
+}
+
+func (p *Processor) pendingWork() bool {
+	if len(p.reconcile) > 0 {
+		return true
+	}
+	seg, cat := p.logs.snapshot(p.segCursor, p.catCursor)
+	if len(seg)+len(cat) > 0 {
+		return true
+	}
+	for _, pt := range p.parts {
+		if len(pt.meta.CatalogScans) > 0 {
+			return true
+		}
+		for _, sm := range pt.meta.Segments {
+			if sm.Backfilling {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (p *Processor) loop(ctx context.Context) error {
+	for ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, p.cfg.CommitInterval)
+		fs := p.sess.PollRecords(pctx, p.cfg.MaxWindowRecords)
+		cancel()
+		if fs.IsClientClosed() || ctx.Err() != nil {
+			return nil
+		}
+		p.logFetchErrors(fs)
+		p.drainHandoffs()
+		if fs.NumRecords() == 0 && !p.pendingWork() {
+			continue
+		}
+		if err := p.runWindow(ctx, fs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Processor) logFetchErrors(fs kgo.Fetches) {
+	fs.EachError(func(t string, part int32, err error) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return
+		}
+		p.cfg.Logger.Warn("fetch error", "topic", t, "partition", part, "err", err)
+	})
+}

@@ -1,0 +1,115 @@
+package processor
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/segmentd/segmentd/operators"
+)
+
+// segInfo is one live segment as the processing loop knows it.
+type segInfo struct {
+	Key         string // "<workspace>/<id>"
+	Workspace   string
+	ID          string
+	Incarnation int64 // identifies this creation of the segment (see incarnationOf)
+	Version     int64 // segment_version: 1, +1 per accepted change of the rules
+	RulesKey    string
+	Def         *operators.Definition
+	Seg         *operators.Segment
+}
+
+// wsRules is the compiled rule set of one workspace; segs[i] is rs.Segment(i).
+type wsRules struct {
+	rs   *operators.RuleSet
+	segs []*segInfo
+}
+
+// rules is the processing loop's view of the segments and catalog topics: live
+// segments, one RuleSet per workspace, and the product → collections catalog. It is
+// owned by the loop goroutine; the admin API reads published copies (see Processor).
+type rules struct {
+	segs    map[string]*segInfo
+	ws      map[string]*wsRules
+	catalog map[string]map[string][]string // workspace → product id → collections
+}
+
+func newRules() *rules {
+	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, catalog: map[string]map[string][]string{}}
+}
+
+// incarnationOf identifies the creation of a segment by the position of the record
+// that created it: stable across processes that read the same topic.
+func incarnationOf(partition int32, offset int64) int64 {
+	return int64(partition)<<48 | offset
+}
+
+// applySegment applies one valid segments-topic entry. It returns the workspace whose
+// rules changed, or "" if nothing changed (an identical definition, a name change
+// only, or the deletion of an unknown segment).
+func (r *rules) applySegment(e *globalEntry) string {
+	old := r.segs[e.Key]
+	ws, id, _ := strings.Cut(e.Key, "/")
+	switch {
+	case e.Def == nil && old == nil:
+		return ""
+	case e.Def == nil:
+		delete(r.segs, e.Key)
+	case old != nil && old.RulesKey == e.Def.RulesKey():
+		old.Def = e.Def // the name may change without a new version
+		return ""
+	default:
+		seg, err := operators.Compile(e.Def)
+		if err != nil { // ParseDefinition validated it: a compile error is a bug
+			panic("compile validated definition " + e.Key + ": " + err.Error())
+		}
+		si := &segInfo{Key: e.Key, Workspace: ws, ID: id, Def: e.Def, Seg: seg, RulesKey: e.Def.RulesKey(), Version: 1,
+			Incarnation: incarnationOf(e.Partition, e.Offset)}
+		if old != nil {
+			si.Incarnation = old.Incarnation
+			si.Version = old.Version + 1
+		}
+		r.segs[e.Key] = si
+	}
+	r.rebuild(ws)
+	return ws
+}
+
+// rebuild recompiles the RuleSet of workspace ws.
+func (r *rules) rebuild(ws string) {
+	var segs []*segInfo
+	prefix := ws + "/"
+	for k, s := range r.segs {
+		if strings.HasPrefix(k, prefix) {
+			segs = append(segs, s)
+		}
+	}
+	if len(segs) == 0 {
+		delete(r.ws, ws)
+		return
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i].ID < segs[j].ID })
+	compiled := make([]*operators.Segment, len(segs))
+	for i, s := range segs {
+		compiled[i] = s.Seg
+	}
+	r.ws[ws] = &wsRules{rs: operators.NewRuleSet(compiled), segs: segs}
+}
+
+// applyCatalog applies one valid catalog entry.
+func (r *rules) applyCatalog(e *globalEntry) {
+	c := e.Catalog
+	if c.Collections == nil {
+		delete(r.catalog[c.Workspace], c.ProductID)
+		return
+	}
+	if r.catalog[c.Workspace] == nil {
+		r.catalog[c.Workspace] = map[string][]string{}
+	}
+	r.catalog[c.Workspace][c.ProductID] = c.Collections
+}
+
+// Collections implements state.Catalog.
+func (r *rules) Collections(workspace, productID string) []string {
+	return r.catalog[workspace][productID]
+}

@@ -1,0 +1,227 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmentd/segmentd/events"
+	"github.com/segmentd/segmentd/state"
+)
+
+// window is one commit window: everything decided between Begin and End of one
+// Kafka transaction. Contacts read during the window are kept in an overlay; at the
+// end each changed contact is written once to the changelog (in the transaction)
+// and to a Pebble batch, which is committed only if the transaction commits
+// (DESIGN invariant 1). Bitmaps and partition metas change only after the commit.
+type window struct {
+	p        *Processor
+	now      time.Time
+	contacts map[contactRef]*overlay
+	dirty    []contactRef
+	metas    map[int32]*state.PartitionMeta // copies being modified
+	deltas   []memberDelta                  // bitmap changes to apply after commit
+	records  int                            // input records processed
+	outputs  int                            // transitions produced
+
+	mu struct {
+		sync.Mutex
+		err           error           // first produce error: the window must abort
+		changelogNext map[int32]int64 // per partition, offset after the last changelog record
+	}
+	buf []byte
+}
+
+type contactRef struct {
+	p   int32
+	key string
+}
+
+type overlay struct {
+	c       *state.Contact
+	exists  bool // a record exists in the store (or was written in this window)
+	isDirty bool
+}
+
+type memberDelta struct {
+	p     int32
+	seg   string // "<ws>/<segment id>"
+	dense uint32
+	add   bool
+}
+
+func (p *Processor) newWindow() *window {
+	w := &window{p: p, now: p.cfg.Now(), contacts: map[contactRef]*overlay{}, metas: map[int32]*state.PartitionMeta{}}
+	w.mu.changelogNext = map[int32]int64{}
+	return w
+}
+
+// contact returns the window's copy of a contact, reading the store on first use.
+func (w *window) contact(p int32, key string) (*overlay, error) {
+	ref := contactRef{p, key}
+	if o := w.contacts[ref]; o != nil {
+		return o, nil
+	}
+	o := &overlay{c: &state.Contact{}}
+	err := w.p.cfg.Store.Contact(p, key, o.c)
+	switch {
+	case err == nil:
+		o.exists = true
+	case errors.Is(err, state.ErrNotFound):
+		o.c = &state.Contact{}
+	default:
+		return nil, err
+	}
+	w.contacts[ref] = o
+	return o, nil
+}
+
+// adopt puts a contact read by a scan into the overlay unless the window already has
+// its own copy, and returns the window's copy.
+func (w *window) adopt(p int32, key string, c *state.Contact) *overlay {
+	ref := contactRef{p, key}
+	if o := w.contacts[ref]; o != nil {
+		return o
+	}
+	cc := *c
+	cc.Memberships = slices.Clone(c.Memberships)
+	o := &overlay{c: &cc, exists: true}
+	w.contacts[ref] = o
+	return o
+}
+
+func (w *window) markDirty(p int32, key string, o *overlay) {
+	if !o.isDirty {
+		o.isDirty = true
+		w.dirty = append(w.dirty, contactRef{p, key})
+	}
+}
+
+// meta returns the window's modifiable copy of partition pt's meta.
+func (w *window) meta(pt *partition) *state.PartitionMeta {
+	if m := w.metas[pt.id]; m != nil {
+		return m
+	}
+	m := pt.meta.Clone()
+	w.metas[pt.id] = &m
+	return &m
+}
+
+// nextDense assigns the next dense id of a partition.
+func (w *window) nextDense(pt *partition) uint32 {
+	m := w.meta(pt)
+	if m.NextDense == 0 {
+		m.NextDense = 1
+	}
+	d := m.NextDense
+	m.NextDense++
+	return d
+}
+
+// produce sends a record in the window's transaction.
+func (w *window) produce(ctx context.Context, r *kgo.Record) {
+	w.p.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil {
+			if w.mu.err == nil {
+				w.mu.err = fmt.Errorf("produce to %s: %w", r.Topic, err)
+			}
+			return
+		}
+		if r.Topic == w.p.cfg.Topics.Changelog && r.Offset+1 > w.mu.changelogNext[r.Partition] {
+			w.mu.changelogNext[r.Partition] = r.Offset + 1
+		}
+	})
+}
+
+// emit produces a transition record.
+func (w *window) emit(ctx context.Context, t *Transition, key string) {
+	w.buf = t.AppendJSON(w.buf[:0])
+	w.produce(ctx, &kgo.Record{
+		Topic:   w.p.cfg.Topics.Membership,
+		Key:     []byte(key),
+		Value:   append([]byte(nil), w.buf...),
+		Headers: []kgo.RecordHeader{{Key: "type", Value: []byte(t.Type())}},
+	})
+	w.outputs++
+	w.p.m.transitions.WithLabelValues(t.Type(), t.Reason).Inc()
+}
+
+// deadLetter produces a record to the dead-letter topic.
+func (w *window) deadLetter(ctx context.Context, r *events.Record, reason events.Reason, detail string) {
+	w.produce(ctx, deadLetter(w.p.cfg.Topics.DLQ, r, reason, detail))
+	w.p.m.deadLetters.WithLabelValues(string(reason)).Inc()
+	w.p.cfg.Logger.Debug("dead-lettered record", "reason", reason, "detail", detail)
+}
+
+// flush writes every changed contact and meta of the window to the changelog and to
+// the Pebble batch.
+func (w *window) flush(ctx context.Context, batch *state.Batch) error {
+	for _, ref := range w.dirty {
+		o := w.contacts[ref]
+		enc, err := o.c.AppendBinary(nil)
+		if err != nil {
+			return fmt.Errorf("encode contact %s: %w", ref.key, err)
+		}
+		if err := batch.PutContactEncoded(ref.p, ref.key, o.c.DenseID, enc); err != nil {
+			return err
+		}
+		w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: ref.p, Key: []byte(ref.key), Value: enc})
+	}
+	for p, m := range w.metas {
+		enc, err := m.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if err := batch.PutMeta(p, m); err != nil {
+			return err
+		}
+		w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: p, Key: []byte(state.MetaKey), Value: enc})
+	}
+	return nil
+}
+
+// err returns the first produce error of the window.
+func (w *window) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mu.err
+}
+
+// committed applies the window to the in-memory partition state after its
+// transaction committed: metas, bitmaps and the product index.
+func (w *window) committed() {
+	for p, m := range w.metas {
+		if pt := w.p.parts[p]; pt != nil {
+			pt.meta = *m
+		}
+	}
+	for _, d := range w.deltas {
+		pt := w.p.parts[d.p]
+		if pt == nil {
+			continue
+		}
+		if d.add {
+			pt.bitmap(pt.members, d.seg).Add(d.dense)
+		} else if b := pt.members[d.seg]; b != nil {
+			b.Remove(d.dense)
+		}
+	}
+	for _, ref := range w.dirty {
+		if pt := w.p.parts[ref.p]; pt != nil {
+			o := w.contacts[ref]
+			if o.c.DenseID != 0 && !o.c.IsTombstone() {
+				ws := workspaceOf(ref.key)
+				for _, prod := range o.c.PurchasedProducts() {
+					pt.bitmap(pt.products, ws+"/"+prod).Add(o.c.DenseID)
+				}
+			}
+		}
+	}
+}

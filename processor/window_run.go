@@ -1,0 +1,230 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmentd/segmentd/events"
+)
+
+// runWindow runs one commit window starting with the records of first: it applies
+// new definitions and catalog entries, processes input records for up to
+// CommitInterval, advances backfills, then commits the transaction and, only if it
+// committed, the Pebble batch and the in-memory partition state.
+func (p *Processor) runWindow(ctx context.Context, first kgo.Fetches) error {
+	start := time.Now()
+	w := p.newWindow()
+	if err := p.sess.Begin(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := p.applyGlobals(ctx, w); err != nil {
+		return p.abort(ctx, w, err)
+	}
+	if err := p.processFetches(ctx, w, first); err != nil {
+		return p.abort(ctx, w, err)
+	}
+	deadline := start.Add(p.cfg.CommitInterval)
+	for w.records > 0 && w.records < p.cfg.MaxWindowRecords && time.Now().Before(deadline) {
+		pctx, cancel := context.WithDeadline(ctx, deadline)
+		fs := p.sess.PollRecords(pctx, p.cfg.MaxWindowRecords-w.records)
+		cancel()
+		if ctx.Err() != nil {
+			return p.abort(ctx, w, ctx.Err())
+		}
+		p.logFetchErrors(fs)
+		p.drainHandoffs()
+		if err := p.processFetches(ctx, w, fs); err != nil {
+			return p.abort(ctx, w, err)
+		}
+	}
+	budget := p.cfg.BackfillChunk
+	for _, id := range p.sortedPartitions() {
+		var err error
+		before := budget
+		if budget, err = w.backfill(ctx, p.parts[id], budget); err != nil {
+			return p.abort(ctx, w, err)
+		}
+		p.m.backfillContacts.Add(float64(before - budget))
+	}
+	batch := p.cfg.Store.NewBatch()
+	defer batch.Close()
+	if err := w.flush(ctx, batch); err != nil {
+		return p.abort(ctx, w, err)
+	}
+	commitStart := time.Now()
+	if err := p.sess.Client().Flush(ctx); err != nil {
+		return p.abort(ctx, w, err)
+	}
+	if err := w.err(); err != nil {
+		// A record failed to produce: abort, and process the window again.
+		p.cfg.Logger.Warn("aborting window after produce error", "err", err)
+		return p.abort(ctx, w, nil)
+	}
+	committed, err := p.sess.End(ctx, kgo.TryCommit)
+	p.m.commitSeconds.Observe(time.Since(commitStart).Seconds())
+	if err != nil {
+		return fmt.Errorf("end transaction: %w", err)
+	}
+	if !committed {
+		p.m.windows.WithLabelValues("aborted").Inc()
+		p.afterAbort()
+		return nil
+	}
+	p.m.windows.WithLabelValues("committed").Inc()
+	p.m.windowRecords.Observe(float64(w.records))
+	w.mu.Lock()
+	for part, next := range w.mu.changelogNext {
+		if err := batch.PutChangelogOffset(part, next); err != nil {
+			w.mu.Unlock()
+			return err
+		}
+	}
+	w.mu.Unlock()
+	// The transaction is committed: Kafka has everything. A failure to write the
+	// batch loses nothing (a restart restores from the changelog), but the loop
+	// cannot continue with a store that lags its memory.
+	if err := batch.Commit(false); err != nil {
+		return fmt.Errorf("apply committed window to the store: %w", err)
+	}
+	w.committed()
+	return nil
+}
+
+// abort ends the window's transaction with an abort. cause, if not nil, is a fatal
+// error returned after aborting.
+func (p *Processor) abort(ctx context.Context, w *window, cause error) error {
+	_, err := p.sess.End(ctx, kgo.TryAbort)
+	p.m.windows.WithLabelValues("aborted").Inc()
+	p.afterAbort()
+	return errors.Join(cause, err)
+}
+
+// afterAbort forgets the window. The session rewinds the consumer to the committed
+// offsets; the rules already moved on, so every partition is reconciled again.
+func (p *Processor) afterAbort() {
+	for id := range p.parts {
+		p.reconcile[id] = true
+	}
+}
+
+func (p *Processor) sortedPartitions() []int32 {
+	ids := make([]int32, 0, len(p.parts))
+	for id := range p.parts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// applyGlobals brings every owned partition up to date with the segments and
+// catalog topics: backfills for changed definitions, scans for changed products, and
+// (on partition 0 only, so that it happens once per group) dead letters for invalid
+// records of those topics.
+func (p *Processor) applyGlobals(ctx context.Context, w *window) error {
+	seg, cat := p.applyGlobalsToRules()
+	for _, id := range p.sortedPartitions() {
+		pt := p.parts[id]
+		if p.reconcile[id] {
+			all, allCat := p.logs.snapshot(0, 0)
+			w.applyGlobalEntries(ctx, pt, all[:p.segCursor], allCat[:p.catCursor], true)
+			delete(p.reconcile, id)
+		} else if len(seg)+len(cat) > 0 {
+			w.applyGlobalEntries(ctx, pt, seg, cat, false)
+		}
+	}
+	return nil
+}
+
+// applyGlobalEntries applies to one partition the entries it has not applied yet
+// (per the offsets in its meta). full also reconciles every segment.
+func (w *window) applyGlobalEntries(ctx context.Context, pt *partition, seg, cat []globalEntry, full bool) {
+	var changed []string
+	for i := range seg {
+		e := &seg[i]
+		if e.Offset < w.metaView(pt).SegmentsOffsets[e.Partition] {
+			continue
+		}
+		m := w.meta(pt)
+		if m.SegmentsOffsets == nil {
+			m.SegmentsOffsets = map[int32]int64{}
+		}
+		m.SegmentsOffsets[e.Partition] = e.Offset + 1
+		if e.Err != nil {
+			if pt.id == 0 {
+				w.deadLetter(ctx, &e.Record, e.Err.Reason, e.Err.Detail)
+			}
+			continue
+		}
+		changed = append(changed, e.Key)
+	}
+	if full {
+		w.reconcileSegments(pt, nil)
+	} else if len(changed) > 0 {
+		w.reconcileSegments(pt, changed)
+	}
+	for i := range cat {
+		e := &cat[i]
+		if e.Offset < w.metaView(pt).CatalogOffsets[e.Partition] {
+			continue
+		}
+		m := w.meta(pt)
+		if m.CatalogOffsets == nil {
+			m.CatalogOffsets = map[int32]int64{}
+		}
+		m.CatalogOffsets[e.Partition] = e.Offset + 1
+		if e.Err != nil {
+			if pt.id == 0 {
+				w.deadLetter(ctx, &e.Record, e.Err.Reason, e.Err.Detail)
+			}
+			continue
+		}
+		if pt.products[e.Catalog.Workspace+"/"+e.Catalog.ProductID] == nil {
+			continue // nobody here bought it
+		}
+		if m.CatalogScans == nil {
+			m.CatalogScans = map[string]string{}
+		}
+		m.CatalogScans[e.Key] = ""
+	}
+}
+
+// processFetches processes the input records of one poll.
+func (p *Processor) processFetches(ctx context.Context, w *window, fs kgo.Fetches) error {
+	var err error
+	fs.EachRecord(func(r *kgo.Record) {
+		if err != nil {
+			return
+		}
+		pt := p.parts[r.Partition]
+		if pt == nil {
+			return // revoked mid-window: the window will abort
+		}
+		w.records++
+		err = w.processRecord(ctx, pt, r)
+	})
+	return err
+}
+
+// processRecord decodes one input record and applies it, or dead-letters it.
+func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record) error {
+	rec := toEventsRecord(r)
+	ev, err := events.Decode(&rec, &w.p.decodeOpts)
+	if err != nil {
+		var de *events.Error
+		switch {
+		case errors.Is(err, events.ErrGuestOrder):
+			w.p.m.guestOrders.Inc()
+		case errors.As(err, &de):
+			w.deadLetter(ctx, &rec, de.Reason, de.Detail)
+		default:
+			w.deadLetter(ctx, &rec, "invalid_record", err.Error())
+		}
+		return nil
+	}
+	return w.applyEvent(ctx, pt, ev)
+}

@@ -1,0 +1,432 @@
+package state
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Key spaces. Every key of a partition starts with its space byte and the partition
+// number (big-endian uint16), so that one partition's data is a contiguous range per
+// space and a lost partition is one DeleteRange per space.
+const (
+	spaceContact byte = 'c' // c|p|contactKey  → Contact encoding
+	spaceDense   byte = 'd' // d|p|dense(be32) → contactKey
+	spaceMeta    byte = 'm' // m|p             → PartitionMeta (JSON)
+	spaceOffset  byte = 'o' // o|p             → next changelog offset to restore from (be64)
+)
+
+var spaces = [...]byte{spaceContact, spaceDense, spaceMeta, spaceOffset}
+
+// Options configure a Store. The zero value means the defaults.
+type Options struct {
+	// CacheSize is Pebble's block cache in bytes. Default 64 MiB.
+	CacheSize int64
+	// MemTableSize is Pebble's memtable size in bytes. Default 32 MiB.
+	MemTableSize uint64
+	// InMemory keeps everything in memory (tests, the embedded demo). Default false.
+	InMemory bool
+	// Logger receives Pebble's events. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o *Options) ensureDefaults() {
+	if o.CacheSize <= 0 {
+		o.CacheSize = 64 << 20
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = 32 << 20
+	}
+}
+
+// Store is the local Pebble store of one processor: the contact records, dense-id maps,
+// partition metadata and changelog checkpoints of the partitions it owns. It is a
+// materialization of the changelog topic and never runs ahead of it: writes arrive as
+// a Batch applied only after the Kafka transaction that carried them committed.
+//
+// A Store is safe for concurrent use; Batches are not.
+type Store struct {
+	db *pebble.DB
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	opts.ensureDefaults()
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	po := &pebble.Options{
+		Cache:                       cache,
+		FormatMajorVersion:          pebble.FormatNewest,
+		MemTableSize:                opts.MemTableSize,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       2,
+		L0StopWritesThreshold:       1000,
+		LBaseMaxBytes:               64 << 20,
+		Logger:                      discardLogger{},
+	}
+	for i := range po.Levels {
+		po.Levels[i].BlockSize = 32 << 10
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].FilterType = pebble.TableFilter
+	}
+	if opts.InMemory {
+		po.FS = vfs.NewMem()
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close flushes and closes the store.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close pebble store: %w", err)
+	}
+	return nil
+}
+
+// Metrics returns Pebble's metrics (exported by the processor).
+func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
+
+func partitionPrefix(space byte, p int32) []byte {
+	return []byte{space, byte(uint16(p) >> 8), byte(uint16(p))}
+}
+
+func contactKey(p int32, key string) []byte {
+	return append(partitionPrefix(spaceContact, p), key...)
+}
+
+func denseKey(p int32, dense uint32) []byte {
+	return binary.BigEndian.AppendUint32(partitionPrefix(spaceDense, p), dense)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix b.
+func prefixEnd(b []byte) []byte {
+	end := append([]byte(nil), b...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// ErrNotFound is returned when a key is absent.
+var ErrNotFound = errors.New("not found")
+
+// Contact reads the committed record of key in partition p into c. It returns
+// ErrNotFound if there is none.
+func (s *Store) Contact(p int32, key string, c *Contact) error {
+	v, closer, err := s.db.Get(contactKey(p, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("read contact %s: %w", key, err)
+	}
+	defer closer.Close()
+	if err := c.UnmarshalBinary(v); err != nil {
+		return fmt.Errorf("decode contact %s: %w", key, err)
+	}
+	return nil
+}
+
+// ContactKeyByDense returns the contact key of a dense id of partition p.
+func (s *Store) ContactKeyByDense(p int32, dense uint32) (string, error) {
+	v, closer, err := s.db.Get(denseKey(p, dense))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("read dense id %d: %w", dense, err)
+	}
+	defer closer.Close()
+	return string(v), nil
+}
+
+// Meta reads partition p's metadata; a partition never seen has the zero meta.
+func (s *Store) Meta(p int32) (PartitionMeta, error) {
+	var m PartitionMeta
+	v, closer, err := s.db.Get(partitionPrefix(spaceMeta, p))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return m, nil
+	}
+	if err != nil {
+		return m, fmt.Errorf("read meta of partition %d: %w", p, err)
+	}
+	defer closer.Close()
+	if err := m.UnmarshalBinary(v); err != nil {
+		return m, fmt.Errorf("read meta of partition %d: %w", p, err)
+	}
+	return m, nil
+}
+
+// ChangelogOffset returns the offset of partition p's changelog from which a restore
+// must resume (0 for a partition never restored or written here).
+func (s *Store) ChangelogOffset(p int32) (int64, error) {
+	v, closer, err := s.db.Get(partitionPrefix(spaceOffset, p))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read changelog offset of partition %d: %w", p, err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("read changelog offset of partition %d: bad length %d", p, len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// ScanContacts calls fn for every record of partition p whose key starts with prefix
+// and sorts after `after` (all of them when after is ""), in key order, until fn
+// returns false or an error. The *Contact passed to fn is reused between calls.
+func (s *Store) ScanContacts(p int32, prefix, after string, fn func(key string, c *Contact) (bool, error)) error {
+	lower := contactKey(p, prefix)
+	if after != "" {
+		lower = append(contactKey(p, after), 0)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: lower,
+		UpperBound: prefixEnd(contactKey(p, prefix)),
+	})
+	if err != nil {
+		return fmt.Errorf("scan partition %d: %w", p, err)
+	}
+	defer it.Close()
+	var c Contact
+	for it.First(); it.Valid(); it.Next() {
+		key := string(it.Key()[3:])
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("scan partition %d at %s: %w", p, key, err)
+		}
+		c = Contact{}
+		if err := c.UnmarshalBinary(v); err != nil {
+			return fmt.Errorf("scan partition %d: decode %s: %w", p, key, err)
+		}
+		ok, err := fn(key, &c)
+		if err != nil || !ok {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// DropPartition deletes every key of partition p (it moved to another process or is
+// about to be restored from scratch).
+func (s *Store) DropPartition(p int32) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, sp := range spaces {
+		pre := partitionPrefix(sp, p)
+		if err := b.DeleteRange(pre, prefixEnd(pre), nil); err != nil {
+			return fmt.Errorf("drop partition %d: %w", p, err)
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("drop partition %d: %w", p, err)
+	}
+	return nil
+}
+
+// Partitions returns the partitions that have data in the store.
+func (s *Store) Partitions() ([]int32, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{spaceOffset},
+		UpperBound: []byte{spaceOffset + 1},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var ps []int32
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) == 3 {
+			ps = append(ps, int32(binary.BigEndian.Uint16(k[1:])))
+		}
+	}
+	return ps, it.Error()
+}
+
+// Batch collects one commit window's writes. Nothing is visible to readers of the
+// Store until Commit; Close without Commit discards it (an aborted transaction).
+type Batch struct {
+	b   *pebble.Batch
+	buf []byte
+}
+
+// NewBatch starts a batch.
+func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
+
+// PutContact writes c as the record of key in partition p, and the dense-id map entry.
+func (b *Batch) PutContact(p int32, key string, c *Contact) error {
+	var err error
+	b.buf, err = c.AppendBinary(b.buf[:0])
+	if err != nil {
+		return fmt.Errorf("encode contact %s: %w", key, err)
+	}
+	return b.PutContactEncoded(p, key, c.DenseID, b.buf)
+}
+
+// PutContactEncoded writes an already encoded record (as carried by the changelog).
+func (b *Batch) PutContactEncoded(p int32, key string, dense uint32, enc []byte) error {
+	if err := b.b.Set(contactKey(p, key), enc, nil); err != nil {
+		return err
+	}
+	if dense != 0 {
+		return b.b.Set(denseKey(p, dense), []byte(key), nil)
+	}
+	return nil
+}
+
+// DeleteContact removes the record of key (and its dense-id entry if dense != 0).
+func (b *Batch) DeleteContact(p int32, key string, dense uint32) error {
+	if err := b.b.Delete(contactKey(p, key), nil); err != nil {
+		return err
+	}
+	if dense != 0 {
+		return b.b.Delete(denseKey(p, dense), nil)
+	}
+	return nil
+}
+
+// PutMeta writes partition p's metadata.
+func (b *Batch) PutMeta(p int32, m *PartitionMeta) error {
+	enc, err := m.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return b.b.Set(partitionPrefix(spaceMeta, p), enc, nil)
+}
+
+// PutChangelogOffset records that partition p's changelog is applied up to (not
+// including) offset.
+func (b *Batch) PutChangelogOffset(p int32, offset int64) error {
+	return b.b.Set(partitionPrefix(spaceOffset, p), binary.BigEndian.AppendUint64(nil, uint64(offset)), nil)
+}
+
+// Empty reports whether the batch holds no writes.
+func (b *Batch) Empty() bool { return b.b.Empty() }
+
+// Commit applies the batch atomically. sync makes it durable before returning; the
+// processor does not need it (the changelog is the durable copy) and passes false.
+func (b *Batch) Commit(sync bool) error {
+	wo := pebble.NoSync
+	if sync {
+		wo = pebble.Sync
+	}
+	if err := b.b.Commit(wo); err != nil {
+		return fmt.Errorf("commit pebble batch: %w", err)
+	}
+	return b.b.Close()
+}
+
+// Close discards an uncommitted batch. Closing a committed batch is a no-op.
+func (b *Batch) Close() error {
+	if b.b == nil {
+		return nil
+	}
+	err := b.b.Close()
+	b.b = nil
+	if err != nil && !errors.Is(err, pebble.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// PartitionMeta is the per-partition state that is not a contact record: which
+// segment definitions and catalog changes the partition has applied, backfills in
+// progress, and the next dense id. It travels in the changelog under MetaKey.
+type PartitionMeta struct {
+	NextDense uint32 `json:"next_dense,omitempty"`
+	// Segments by "<workspace>/<segment_id>".
+	Segments map[string]SegmentMeta `json:"segments,omitempty"`
+	// SegmentsOffsets and CatalogOffsets: per partition of the segments / catalog
+	// topic, the next offset this partition has yet to apply.
+	SegmentsOffsets map[int32]int64 `json:"segments_offsets,omitempty"`
+	CatalogOffsets  map[int32]int64 `json:"catalog_offsets,omitempty"`
+	// Pending catalog re-evaluations: "<workspace>/product/<id>" → scan cursor.
+	CatalogScans map[string]string `json:"catalog_scans,omitempty"`
+}
+
+// SegmentMeta is what a partition has applied of one segment.
+type SegmentMeta struct {
+	Incarnation int64  `json:"inc"`
+	Version     int64  `json:"version"`
+	RulesKey    string `json:"rules"`
+	Deleted     bool   `json:"deleted,omitempty"`
+	// Backfilling: the definition (or deletion) is being applied to the partition's
+	// contacts; Cursor is the last contact key done ("" = none yet).
+	Backfilling bool   `json:"backfilling,omitempty"`
+	Cursor      string `json:"cursor,omitempty"`
+}
+
+// MetaKey is the changelog key of a partition's PartitionMeta; it cannot be a
+// contact key (those contain a workspace and "/").
+const MetaKey = "\x00meta"
+
+// MarshalBinary encodes m (JSON: small, rarely written, easy to inspect).
+func (m *PartitionMeta) MarshalBinary() ([]byte, error) { return json.Marshal(m) }
+
+// UnmarshalBinary decodes m.
+func (m *PartitionMeta) UnmarshalBinary(b []byte) error {
+	*m = PartitionMeta{}
+	if err := json.Unmarshal(b, m); err != nil {
+		return fmt.Errorf("decode partition meta: %w", err)
+	}
+	return nil
+}
+
+// Clone returns a deep copy of m (the window mutates a copy; the original stands for
+// the committed state until the transaction commits).
+func (m *PartitionMeta) Clone() PartitionMeta {
+	c := PartitionMeta{NextDense: m.NextDense}
+	if m.Segments != nil {
+		c.Segments = make(map[string]SegmentMeta, len(m.Segments))
+		for k, v := range m.Segments {
+			c.Segments[k] = v
+		}
+	}
+	c.SegmentsOffsets = cloneOffsets(m.SegmentsOffsets)
+	c.CatalogOffsets = cloneOffsets(m.CatalogOffsets)
+	if m.CatalogScans != nil {
+		c.CatalogScans = make(map[string]string, len(m.CatalogScans))
+		for k, v := range m.CatalogScans {
+			c.CatalogScans[k] = v
+		}
+	}
+	return c
+}
+
+func cloneOffsets(m map[int32]int64) map[int32]int64 {
+	if m == nil {
+		return nil
+	}
+	c := make(map[int32]int64, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Infof(string, ...any)  {}
+func (discardLogger) Errorf(string, ...any) {}
+func (discardLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}
+
+var _ io.Closer = (*Store)(nil)
