@@ -1,0 +1,249 @@
+package state
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/govalues/decimal"
+	"github.com/segmentd/segmentd/operators"
+)
+
+// orderAgg caches what Attrs derives from the orders. It is rebuilt, never modified,
+// when the orders change, so its slices may be shared with Attrs already handed out.
+type orderAgg struct {
+	count       int64
+	total       decimal.Decimal
+	aov         decimal.Decimal
+	hasAOV      bool
+	first, last time.Time
+	brands      []string          // lower case, sorted, unique
+	prices      []decimal.Decimal // ascending, unique by value
+	products    []string          // sorted, unique
+	lang        string            // of the latest order (by created_at) with a usable customer_locale
+}
+
+// msgAgg caches the message counters.
+type msgAgg struct {
+	received, read int64
+	last           time.Time
+}
+
+// Attrs derives the evaluation view of SPEC §5. A deleted or absent contact has the
+// zero Attrs. The slices are shared with the record (see Contact) and must not be
+// modified. Collections are looked up in cat (nil: none) on every call; everything
+// else is cached in the record.
+//
+// Interpretations: language is the primary subtag (2–8 ASCII letters, lower-cased)
+// of the profile locale, else of the customer_locale of the latest order by
+// created_at, cancelled and test orders included since they still tell the
+// customer's language. AOV is TotalSpent / OrdersCount rounded half to even at 19
+// significant digits (govalues/decimal's precision), trailing zeros trimmed down to
+// the total's scale: exact whenever the quotient has at most 19 significant digits
+// (30.00 / 2 = 15.00; 100.00 / 3 = 33.33333333333333333). TotalSpent is exact as long
+// as it has at most 19 significant digits.
+func (c *Contact) Attrs(workspace string, cat Catalog, exclusionTag string) operators.Attrs {
+	if c.state != stateLive {
+		return operators.Attrs{}
+	}
+	agg := c.orderAggregates()
+	ma := c.messageAggregates()
+	p := &c.profile
+	a := operators.Attrs{
+		Phone:    p.PhoneE164,
+		Country:  p.Country,
+		Language: primarySubtag(p.Locale),
+		Consent:  c.consentStatus(),
+
+		OrdersCount:  agg.count,
+		TotalSpent:   agg.total,
+		AOV:          agg.aov,
+		HasAOV:       agg.hasAOV,
+		FirstOrderAt: agg.first,
+		LastOrderAt:  agg.last,
+
+		PurchasedBrands: agg.brands,
+		PurchasedPrices: agg.prices,
+
+		MessagesReceived:      ma.received,
+		MessagesRead:          ma.read,
+		LastMessageReceivedAt: ma.last,
+		LastEngagedAt:         c.lastEngagedAt,
+
+		Lists:             c.lists,
+		Tags:              c.lowerTags(),
+		LifecycleOverride: c.stage,
+	}
+	if a.Language == "" {
+		a.Language = agg.lang
+	}
+	if cat != nil && len(agg.products) > 0 {
+		a.PurchasedCollections = collections(workspace, cat, agg.products)
+	}
+	a.AutomationCompletions, a.CompletionsByAutomation = c.automationAggregates()
+	if t := lowerTrim(exclusionTag); t != "" {
+		_, a.Excluded = slices.BinarySearch(a.Tags, t)
+	}
+	return a
+}
+
+// PurchasedProducts returns the product ids of counted orders' line items, sorted and
+// unique. The slice is shared with the record and must not be modified.
+func (c *Contact) PurchasedProducts() []string {
+	if c.state != stateLive {
+		return nil
+	}
+	return c.orderAggregates().products
+}
+
+func collections(workspace string, cat Catalog, products []string) []string {
+	var out []string
+	for _, p := range products {
+		for _, col := range cat.Collections(workspace, p) {
+			if col = lowerTrim(col); col != "" {
+				out = append(out, col)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Clip(slices.Compact(out))
+}
+
+// consentStatus maps marketing_state (SPEC §5): the WhatsApp consent once one was
+// received, else the SMS consent.
+func (c *Contact) consentStatus() operators.Consent {
+	cs := c.consents[consentSMS]
+	if w := c.consents[consentWhatsApp]; w.Received {
+		cs = w
+	}
+	switch cs.State {
+	case "SUBSCRIBED":
+		return operators.ConsentYes
+	case "UNSUBSCRIBED", "NOT_SUBSCRIBED", "REDACTED":
+		return operators.ConsentNo
+	}
+	return operators.ConsentUnknown
+}
+
+// primarySubtag returns the primary language subtag of a locale ("es-MX", "pt_BR" →
+// "es", "pt"), lower case, or "" if it is not 2–8 ASCII letters.
+func primarySubtag(locale string) string {
+	s := strings.TrimSpace(locale)
+	if i := strings.IndexAny(s, "-_"); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) < 2 || len(s) > 8 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i] | 0x20; b < 'a' || b > 'z' {
+			return ""
+		}
+	}
+	return strings.ToLower(s)
+}
+
+// lowerTags returns the tags lower-cased, sorted and unique (cached).
+func (c *Contact) lowerTags() []string {
+	if c.tagKeysOK {
+		return c.tagKeys
+	}
+	var keys []string
+	if len(c.tags) > 0 {
+		keys = make([]string, len(c.tags))
+		for i, t := range c.tags {
+			keys[i] = strings.ToLower(t)
+		}
+		slices.Sort(keys) // already sorted when built by Apply
+		keys = slices.Clip(slices.Compact(keys))
+	}
+	c.tagKeys, c.tagKeysOK = keys, true
+	return keys
+}
+
+func (c *Contact) orderAggregates() *orderAgg {
+	if c.agg != nil {
+		return c.agg
+	}
+	a := &orderAgg{total: decimal.Zero}
+	var langAt time.Time
+	for i := range c.orders {
+		o := &c.orders[i]
+		if l := primarySubtag(o.CustomerLocale); l != "" && (a.lang == "" || !o.CreatedAt.Before(langAt)) {
+			a.lang, langAt = l, o.CreatedAt
+		}
+		if !o.CancelledAt.IsZero() || o.Test {
+			continue
+		}
+		a.count++
+		if sum, err := a.total.Add(o.Total); err == nil {
+			a.total = sum
+		} // else: over 19 integer digits, impossible for real money; the order is not summed
+		if a.first.IsZero() || o.CreatedAt.Before(a.first) {
+			a.first = o.CreatedAt
+		}
+		if o.CreatedAt.After(a.last) {
+			a.last = o.CreatedAt
+		}
+		for j := range o.LineItems {
+			li := &o.LineItems[j]
+			if v := lowerTrim(li.Vendor); v != "" {
+				a.brands = append(a.brands, v)
+			}
+			a.prices = append(a.prices, li.Price)
+			if li.ProductID != "" {
+				a.products = append(a.products, li.ProductID)
+			}
+		}
+	}
+	slices.Sort(a.brands)
+	a.brands = slices.Clip(slices.Compact(a.brands))
+	slices.Sort(a.products)
+	a.products = slices.Clip(slices.Compact(a.products))
+	// CmpTotal orders equal values by representation, so the kept one is deterministic.
+	slices.SortFunc(a.prices, decimal.Decimal.CmpTotal)
+	a.prices = slices.Clip(slices.CompactFunc(a.prices, decimal.Decimal.Equal))
+	if a.count > 0 {
+		if aov, err := a.total.Quo(decimal.MustNew(a.count, 0)); err == nil {
+			a.aov, a.hasAOV = aov, true
+		}
+	}
+	c.agg = a
+	return a
+}
+
+func (c *Contact) messageAggregates() *msgAgg {
+	if c.msgAgg != nil {
+		return c.msgAgg
+	}
+	m := &msgAgg{received: c.msgFolded.received + int64(len(c.msgs)), read: c.msgFolded.read, last: c.msgFolded.lastRecv}
+	for i := range c.msgs {
+		if c.msgs[i].read {
+			m.read++
+		}
+		if c.msgs[i].recv.After(m.last) {
+			m.last = c.msgs[i].recv
+		}
+	}
+	c.msgAgg = m
+	return m
+}
+
+func (c *Contact) automationAggregates() (int64, map[string]int64) {
+	if !c.byAutoOK {
+		c.byAuto = nil
+		if len(c.automations) > 0 {
+			c.byAuto = make(map[string]int64, len(c.automations))
+			for _, a := range c.automations {
+				c.byAuto[a.AutomationID] = a.Count
+			}
+		}
+		c.byAutoOK = true
+	}
+	var total int64
+	for _, a := range c.automations {
+		total += a.Count
+	}
+	return total, c.byAuto
+}
+
