@@ -246,4 +246,3 @@ func (c *Contact) automationAggregates() (int64, map[string]int64) {
 	}
 	return total, c.byAuto
 }
-

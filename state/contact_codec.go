@@ -86,7 +86,7 @@ const (
 	pfCreatedAt
 	pfUpdatedAt
 	pfPhoneErrShift = iota // 2 bits of phoneError
-	pfAll               = 1<<(pfPhoneErrShift+2) - 1
+	pfAll           = 1<<(pfPhoneErrShift+2) - 1
 )
 
 // maxCodecSec bounds the seconds of encoded times: normTime clamps event times to

@@ -166,7 +166,9 @@ func randContact(r *rand.Rand) *Contact {
 			c.backInStock = append(c.backInStock, BackInStockSub{VariantID: v + "\xff", ProductID: "", SubscribedAt: tm()})
 		}
 	}
-	slices.SortFunc(c.backInStock, func(a, b BackInStockSub) int { return cmpBackInStock(a, events.BackInStock{VariantID: b.VariantID, ProductID: b.ProductID}) })
+	slices.SortFunc(c.backInStock, func(a, b BackInStockSub) int {
+		return cmpBackInStock(a, events.BackInStock{VariantID: b.VariantID, ProductID: b.ProductID})
+	})
 	for _, id := range sortedStrs(r.IntN(4)) {
 		c.convs = append(c.convs, ConversationState{ID: id, Status: str(), AssignedAgent: str(), UpdatedAt: tm()})
 	}
