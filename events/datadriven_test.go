@@ -45,7 +45,7 @@ type ddCase struct {
 	output    string
 }
 
-func readCases(t *testing.T, path string) (cases []ddCase, raw []string) {
+func readCases(t testing.TB, path string) (cases []ddCase, raw []string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -72,7 +72,7 @@ func readCases(t *testing.T, path string) (cases []ddCase, raw []string) {
 }
 
 // buildRecord turns directives into a record; catalog reports the catalog directive.
-func buildRecord(t *testing.T, c ddCase) (r *Record, catalog bool) {
+func buildRecord(t testing.TB, c ddCase) (r *Record, catalog bool) {
 	t.Helper()
 	r = &Record{Value: []byte{}}
 	for _, d := range c.directive {

@@ -150,15 +150,13 @@ func itoa(i int) string {
 
 // parseEnum matches the string value v case-insensitively (after trimming) against
 // allowed and returns the allowed spelling. Null and a blank string give "" when
-// nullable, and are invalid otherwise; absent gives ok false.
+// nullable; otherwise null is absent and a blank string invalid. Absent gives ok false.
 func parseEnum(v []byte, path string, allowed []string, nullable bool) (s string, ok bool, err error) {
 	switch kindOf(v) {
 	case jsonInvalid:
 		return "", false, nil
 	case jsonNull:
-		if nullable {
-			return "", true, nil
-		}
+		return "", nullable, nil
 	case jsonString:
 		in := v[1 : len(v)-1]
 		if bytes.IndexByte(in, '\\') >= 0 {
