@@ -38,15 +38,14 @@ func validID(id string) bool {
 	return true
 }
 
-// validWorkspace reports whether ws (lower case) looks like a shop domain: 1–255 of
-// [a-z0-9.-].
+// validWorkspace reports whether ws looks like a shop domain: 1–255 printable ASCII
+// characters other than space and "/" (the separator of segment keys).
 func validWorkspace(ws string) bool {
 	if len(ws) == 0 || len(ws) > 255 {
 		return false
 	}
 	for i := 0; i < len(ws); i++ {
-		c := ws[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+		if c := ws[i]; c <= ' ' || c >= 0x7f || c == '/' {
 			return false
 		}
 	}

@@ -167,7 +167,8 @@ func stringValue(d dim, a *Attrs, now time.Time) (string, bool) {
 	case dimConsent:
 		return a.Consent.String(), true
 	case dimLifecycle:
-		return a.LifecycleStage(now).String(), true
+		s := a.LifecycleStage(now).String()
+		return s, s != ""
 	}
 	return "", false
 }
