@@ -10,7 +10,7 @@ import (
 )
 
 // FuzzParseDefinition feeds arbitrary bytes to ParseDefinition, seeded with every
-// definition of testdata/*.test. It must never panic; what it accepts must compile,
+// definition of testdata/*.txt. It must never panic; what it accepts must compile,
 // evaluate, index and re-parse to the same rules.
 //
 //	go test ./operators -run '^$' -fuzz FuzzParseDefinition -fuzztime 1m
@@ -55,10 +55,10 @@ func FuzzParseDefinition(f *testing.F) {
 	})
 }
 
-// testdataDefinitions returns the definitions (valid or not) of testdata/*.test.
+// testdataDefinitions returns the definitions (valid or not) of testdata/*.txt.
 func testdataDefinitions(tb testing.TB) [][]byte {
 	var out [][]byte
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.test"))
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// TestData runs the rule-semantics files of testdata/*.test (see datadriven_test.go
+// TestData runs the rule-semantics files of testdata/*.txt (see datadriven_test.go
 // for the file format; -rewrite regenerates expected output). Commands:
 //
 //	reset                      forget every defined segment
@@ -30,8 +30,8 @@ import (
 // Every match also checks the compiled evaluation against the reference model, Explain
 // against Match, and Affected(zero, contact) against the match change.
 func TestData(t *testing.T) {
-	for _, path := range ddFiles(t, "*.test") {
-		t.Run(strings.TrimSuffix(path[len("testdata/"):], ".test"), func(t *testing.T) {
+	for _, path := range ddFiles(t, "*.txt") {
+		t.Run(strings.TrimSuffix(path[len("testdata/"):], ".txt"), func(t *testing.T) {
 			r := &ddRunner{}
 			runDDFile(t, path, r.run)
 		})
