@@ -28,6 +28,10 @@ type Condition struct {
 	AutomationID string          `json:"automation_id,omitempty"`
 }
 
+// Key returns the definition's key on the segments topic, "<workspace>/<id>"
+// (SPEC §3). Whether a record's key matches it is the caller's check.
+func (d *Definition) Key() string { return d.Workspace + "/" + d.ID }
+
 // MaxConditions is the largest number of conditions a definition may hold, over all
 // of its groups (SPEC §6).
 const MaxConditions = 100

@@ -15,6 +15,15 @@
 // A RuleSet holds the compiled segments of one workspace and the indexes over their
 // predicates; Explain reports a segment's evaluation condition by condition.
 //
+// # Validation
+//
+// Beyond the table of SPEC §6, ParseDefinition rejects unknown and duplicate JSON keys
+// and trailing data; lower-cases the workspace; requires country values to be two
+// letters and language values a primary subtag ("es", not "es-MX", which no contact
+// has); takes a JSON integer as a list or automation id (SPEC §2); and rejects numbers
+// it cannot hold exactly (more than 19 significant digits) rather than rounding them.
+// Integer fields accept fractional thresholds ("orders_count gt 2.5" is "gte 3").
+//
 // # Invariants
 //
 // Segments and RuleSets are immutable once built and safe for concurrent use; Match
