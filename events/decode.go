@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -118,9 +119,29 @@ func canonicalHeader(name string) string {
 	return name
 }
 
-// envelope holds the raw members of a Form B value (nil when absent).
+// envelope holds the raw members of a Form B value (nil when absent). It collects them
+// from the top-level members the JSON check reports; of duplicates the last wins.
 type envelope struct {
 	topic, shop, id, occurredAt, payload []byte
+}
+
+func (e *envelope) member(rawName, value []byte) {
+	name := rawName
+	if bytes.IndexByte(name, '\\') >= 0 {
+		name = unescape(name)
+	}
+	switch string(name) {
+	case "topic":
+		e.topic = value
+	case "shop":
+		e.shop = value
+	case "id":
+		e.id = value
+	case "occurred_at":
+		e.occurredAt = value
+	case "payload":
+		e.payload = value
+	}
 }
 
 // Decode decodes and validates one record of an events topic (SPEC §4). Errors are
@@ -145,7 +166,8 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 		return nil, newError(ReasonInvalidUTF8, "value", "not valid UTF-8 (first bad byte at offset "+
 			strconv.Itoa(firstInvalidUTF8(r.Value))+")")
 	}
-	if err := checkJSON(r.Value); err != nil {
+	var env envelope
+	if err := checkJSONTop(r.Value, &env); err != nil {
 		return nil, newError(ReasonInvalidJSON, "value",
 			"invalid JSON at byte "+strconv.Itoa(err.off)+": "+err.msg)
 	}
@@ -155,7 +177,7 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 	}
 
 	ev := &Event{}
-	payload, err := decodeCommon(r, value, &h, ev)
+	payload, err := decodeCommon(r, value, &env, &h, ev)
 	if err != nil {
 		return nil, err
 	}
@@ -181,22 +203,7 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 // an envelope (Form B), whatever the headers; otherwise a record with a topic header is a
 // forwarded webhook (Form A); otherwise a value with one of "topic" or "payload" is taken
 // for an incomplete envelope, and anything else lacks its topic header.
-func decodeCommon(r *Record, value []byte, h *shopifyHeaders, ev *Event) (payload []byte, err error) {
-	var env envelope
-	for m := newMembers(value); m.next(); {
-		switch string(m.key) {
-		case "topic":
-			env.topic = m.val
-		case "shop":
-			env.shop = m.val
-		case "id":
-			env.id = m.val
-		case "occurred_at":
-			env.occurredAt = m.val
-		case "payload":
-			env.payload = m.val
-		}
-	}
+func decodeCommon(r *Record, value []byte, env *envelope, h *shopifyHeaders, ev *Event) (payload []byte, err error) {
 	formB := (env.topic != nil && env.payload != nil) ||
 		(!h.hasTopic && (env.topic != nil || env.payload != nil))
 

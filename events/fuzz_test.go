@@ -182,7 +182,7 @@ func FuzzDecodeCatalog(f *testing.F) {
 
 // FuzzCheckJSON compares the JSON checker and readers with encoding/json.
 func FuzzCheckJSON(f *testing.F) {
-	for _, s := range []string{`{}`, `[]`, `""`, `"\ud83d\ude00 \u00e9 \ud800 x"`, `-0.5e+3`, `{"a":[1,{"b":null}],"c":"\""}`, `01`, `[1,]`, "\"\t\"", `{"a" 1}`, ` true `, `nul`} {
+	for _, s := range []string{`{"\\u0074opic":1,"\u0074opic":2}`, `{}`, `[]`, `""`, `"\ud83d\ude00 \u00e9 \ud800 x"`, `-0.5e+3`, `{"a":[1,{"b":null}],"c":"\""}`, `01`, `[1,]`, "\"\t\"", `{"a" 1}`, ` true `, `nul`} {
 		f.Add([]byte(s))
 	}
 	files, _ := filepath.Glob(filepath.Join("testdata", "webhooks", "*.json"))
@@ -198,6 +198,29 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 		if !ours || !utf8.Valid(b) {
 			return
+		}
+		// The envelope members seen during the check are those the reader finds.
+		var env, wantEnv envelope
+		if checkJSONTop(b, &env) != nil {
+			t.Fatal("checkJSONTop disagrees with checkJSON")
+		}
+		for m := newMembers(trimWS(b)); m.next(); {
+			switch string(m.key) { // m.key is unescaped already
+			case "topic":
+				wantEnv.topic = m.val
+			case "shop":
+				wantEnv.shop = m.val
+			case "id":
+				wantEnv.id = m.val
+			case "occurred_at":
+				wantEnv.occurredAt = m.val
+			case "payload":
+				wantEnv.payload = m.val
+			}
+		}
+		if !slices.EqualFunc([][]byte{env.topic, env.shop, env.id, env.occurredAt, env.payload},
+			[][]byte{wantEnv.topic, wantEnv.shop, wantEnv.id, wantEnv.occurredAt, wantEnv.payload}, bytes.Equal) {
+			t.Fatalf("%q: envelope members %q, want %q", b, env, wantEnv)
 		}
 		// Readers agree with encoding/json on the members, elements and strings.
 		v := trimWS(b)

@@ -30,7 +30,13 @@ type jsonSyntaxError struct {
 // whitespace. UTF-8 is checked separately (the grammar here lets any byte ≥ 0x20 through
 // inside strings).
 func checkJSON(b []byte) *jsonSyntaxError {
-	c := checker{b: b}
+	return checkJSONTop(b, nil)
+}
+
+// checkJSONTop is checkJSON that also, if b is an object, hands its members to top as
+// the check goes: Decode recognizes an envelope without a pass of its own.
+func checkJSONTop(b []byte, top *envelope) *jsonSyntaxError {
+	c := checker{b: b, top: top}
 	if err := c.value(); err != nil {
 		return err
 	}
@@ -45,6 +51,7 @@ type checker struct {
 	b     []byte
 	i     int
 	depth int
+	top   *envelope // if not nil, receives the members of a top-level object
 }
 
 func (c *checker) fail(msg string) *jsonSyntaxError { return &jsonSyntaxError{off: c.i, msg: msg} }
@@ -106,9 +113,11 @@ func (c *checker) object() *jsonSyntaxError {
 		if c.b[c.i] != '"' {
 			return c.fail("expected a member name")
 		}
+		nameStart := c.i + 1
 		if err := c.str(); err != nil {
 			return err
 		}
+		nameEnd := c.i - 1
 		c.skipWS()
 		if c.i >= len(c.b) {
 			return c.eof()
@@ -117,8 +126,13 @@ func (c *checker) object() *jsonSyntaxError {
 			return c.fail("expected ':' after a member name")
 		}
 		c.i++
+		c.skipWS()
+		valueStart := c.i
 		if err := c.value(); err != nil {
 			return err
+		}
+		if c.depth == 1 && c.top != nil {
+			c.top.member(c.b[nameStart:nameEnd], c.b[valueStart:c.i])
 		}
 		c.skipWS()
 		if c.i >= len(c.b) {
@@ -169,9 +183,25 @@ func (c *checker) array() *jsonSyntaxError {
 	}
 }
 
+// strSpecial marks the bytes that end a run of plain string content: the quote, the
+// backslash and control characters. Never modified.
+var strSpecial = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 func (c *checker) str() *jsonSyntaxError {
 	c.i++ // opening quote
 	for c.i < len(c.b) {
+		for c.i < len(c.b) && !strSpecial[c.b[c.i]] {
+			c.i++
+		}
+		if c.i >= len(c.b) {
+			break
+		}
 		switch ch := c.b[c.i]; {
 		case ch == '"':
 			c.i++
@@ -356,19 +386,13 @@ func trimWS(b []byte) []byte {
 func skipString(b []byte, i int) int {
 	i++
 	for i < len(b) {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return len(b)
-		}
-		i += j
-		// The quote closes the string unless an odd number of backslashes precede it.
-		n := 0
-		for k := i - 1; k >= 0 && b[k] == '\\'; k-- {
-			n++
-		}
-		i++
-		if n%2 == 0 {
-			return i
+		switch b[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			i += 2
+		default:
+			i++
 		}
 	}
 	return len(b)
