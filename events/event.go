@@ -40,18 +40,18 @@ type Event struct {
 	Topic      string    // canonical topic name (aliases resolved), used in output causes
 	Workspace  string    // shop domain, lower case
 	CustomerID int64     // 1 … 2^63-1
-	DeliveryID string    // X-Shopify-Webhook-Id or envelope id; "" if none
-	OccurredAt time.Time // occurred_at, else X-Shopify-Triggered-At, else record timestamp
+	DeliveryID string    // envelope id, else X-Shopify-Webhook-Id; "" if none
+	OccurredAt time.Time // occurred_at, else X-Shopify-Triggered-At, else record timestamp; UTC
 	EventID    string    // X-Shopify-Event-Id, diagnostics only
 	APIVersion string    // X-Shopify-API-Version, diagnostics only
 
 	Customer     *Customer
 	Redact       *Redact
 	Consent      *Consent // SMS, WhatsApp and email consent updates
-	Tags         []string // TagsAdded / TagsRemoved: trimmed, non-empty, as given
+	Tags         []string // TagsAdded / TagsRemoved: trimmed, non-empty, case as given; non-nil (maybe empty)
 	Summary      *Summary
 	Order        *Order
-	OrderID      string // OrderDelete
+	OrderID      string // OrderDelete: numeric order id (a gid is reduced to it)
 	Message      *Message
 	Automation   *Automation
 	ListID       string // ListMemberAdded / ListMemberRemoved
@@ -64,7 +64,8 @@ type Event struct {
 func (e *Event) ContactKey() string { return ContactKey(e.Workspace, e.CustomerID) }
 
 // OptString is a payload field that may be absent (keep the stored value), present as
-// null or "" (clear it), or present with a value.
+// null or "" (clear it), or present with a value. Values are trimmed, so a blank string
+// clears too.
 type OptString struct {
 	Present bool
 	Value   string // "" clears
@@ -75,7 +76,7 @@ type Customer struct {
 	Email, FirstName, LastName, Phone OptString
 	Country                           OptString // default_address.country_code, upper case
 	Locale                            OptString // raw locale, e.g. "es-MX"
-	Tags                              OptString // raw comma-separated tags (pre-2025-01 payloads)
+	Tags                              OptString // raw comma-separated tags (pre-2025-01 payloads); an array is joined with ", "
 	SMSConsent                        *ConsentField
 	EmailConsent                      *ConsentField
 	CreatedAt                         time.Time // zero if absent
@@ -83,21 +84,22 @@ type Customer struct {
 }
 
 // ConsentField is a consent object inside a customer payload. A nil *ConsentField means
-// absent (keep); Present with State "" means null (clear).
+// absent (keep); a non-nil one with State "" means null (clear): the object or its state
+// was null.
 type ConsentField struct {
-	State     string    // upper case, "" for null
-	UpdatedAt time.Time // consent_updated_at; zero if absent
+	State     string    // upper case (SUBSCRIBED, ...), "" for null
+	UpdatedAt time.Time // consent_updated_at, else updated_at; zero if neither
 }
 
 // Consent is a consent update event (SMS, WhatsApp or email, by Event.Kind).
 type Consent struct {
-	State     string    // upper case; "" when null
+	State     string    // upper case; "" when null (the state or the whole consent object)
 	UpdatedAt time.Time // consent_updated_at / updated_at, else the event's time
 }
 
 // Redact is a customers/redact payload.
 type Redact struct {
-	OrdersToRedact []string
+	OrdersToRedact []string // numeric order ids (gids are reduced to them)
 }
 
 // Summary is a customers/purchasing_summary payload.
@@ -111,20 +113,20 @@ type Summary struct {
 
 // Order is the subset of a Shopify order object segmentd uses.
 type Order struct {
-	ID             string
-	CreatedAt      time.Time
+	ID             string    // numeric order id (a gid is reduced to it)
+	CreatedAt      time.Time // else the event's time
 	UpdatedAt      time.Time // zero if absent
 	CancelledAt    time.Time // zero if not cancelled
 	Test           bool
 	Total          decimal.Decimal // current_total_price, else total_price
-	CustomerLocale string
+	CustomerLocale string          // raw, e.g. "es-MX"; "" if absent or null
 	LineItems      []LineItem
 }
 
 // LineItem is one line of an order.
 type LineItem struct {
-	ProductID string // "" for custom items
-	Vendor    string
+	ProductID string          // "" for custom items; a gid is reduced to its number
+	Vendor    string          // "" if absent or null
 	Price     decimal.Decimal // unit price
 	Quantity  int64
 }
@@ -142,7 +144,7 @@ const (
 
 // Message is a messages/status or messages/inbound payload.
 type Message struct {
-	MessageID string
+	MessageID string             // required for a status; may be "" for inbound
 	Status    MessageStatusValue // 0 for inbound
 	Timestamp time.Time          // the payload's timestamp, else the event's time
 }
@@ -150,22 +152,22 @@ type Message struct {
 // Automation is an automations/completed payload.
 type Automation struct {
 	AutomationID string
-	CompletedAt  time.Time
+	CompletedAt  time.Time // else the event's time
 }
 
 // BackInStock is a back_in_stock/* payload.
 type BackInStock struct {
-	VariantID, ProductID string
+	VariantID, ProductID string // numeric (gids are reduced); ProductID "" if absent
 }
 
 // Conversation is a conversations/updated payload.
 type Conversation struct {
 	ConversationID string
-	Status         string // OPEN, PENDING or RESOLVED
-	AssignedAgent  string
+	Status         string // OPEN, PENDING or RESOLVED (input is case-insensitive)
+	AssignedAgent  string // "" if absent or null; a number is taken as its digits
 }
 
 // StageSet is a contacts/lifecycle_stage_set payload; Stage "" clears the override.
 type StageSet struct {
-	Stage string
+	Stage string // lead, first_time_buyer, repeat_buyer, at_risk, lapsed (lower case) or ""
 }

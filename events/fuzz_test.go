@@ -139,7 +139,7 @@ func checkDecodeResult(t *testing.T, r *Record, ev *Event, err error) {
 			t.Fatalf("tag %q", tag)
 		}
 	}
-	if m := ev.Message; m != nil && (m.Timestamp.IsZero() != ev.OccurredAt.IsZero() ||
+	if m := ev.Message; m != nil && ((m.Timestamp.IsZero() && !ev.OccurredAt.IsZero()) ||
 		(ev.Kind == MessageStatus) != (m.Status != 0)) {
 		t.Fatalf("message %+v", m)
 	}
