@@ -30,6 +30,9 @@ const (
 // <n>), in the key as in the value. Collection names are trimmed, lower-cased, sorted
 // and deduplicated.
 func DecodeCatalog(r *Record) (*CatalogEntry, error) {
+	if r == nil {
+		return nil, newError(ReasonKeyMismatch, "key", "no record")
+	}
 	keyWS, keyProduct, err := parseCatalogKey(r.Key)
 	if err != nil {
 		return nil, err
@@ -74,7 +77,7 @@ func DecodeCatalog(r *Record) (*CatalogEntry, error) {
 	}
 	e := &CatalogEntry{}
 	var ok bool
-	if e.Workspace, ok = parseWorkspace(ws); !ok {
+	if e.Workspace, ok = parseWorkspace(trimWS(ws)); !ok {
 		return nil, newError(ReasonInvalidID, "workspace", strconv.Quote(string(ws))+" is not a shop domain")
 	}
 	if e.ProductID, err = requireStringID(product, "product_id", gidProduct); err != nil {

@@ -151,6 +151,9 @@ func (e *envelope) member(rawName, value []byte) {
 // same reason: size, empty value, UTF-8, JSON syntax, form and topic, shop, envelope and
 // header fields, the payload, and last the record key.
 func Decode(r *Record, opts *Options) (*Event, error) {
+	if r == nil {
+		return nil, newError(ReasonEmptyValue, "value", "no record")
+	}
 	if max := opts.maxRecordBytes(); len(r.Value) > max {
 		return nil, newError(ReasonRecordTooLarge, "value",
 			strconv.Itoa(len(r.Value))+" bytes, more than the limit of "+strconv.Itoa(max))
@@ -238,7 +241,7 @@ func decodeCommon(r *Record, value []byte, env *envelope, h *shopifyHeaders, ev 
 	}
 	ev.Kind, ev.Topic = spec.kind, spec.canonical
 
-	if ev.Workspace, ok = parseWorkspace(shop); !ok {
+	if ev.Workspace, ok = parseWorkspace(trimWS(shop)); !ok {
 		path := "header X-Shopify-Shop-Domain"
 		if formB {
 			path = "shop"
@@ -374,7 +377,7 @@ func routeByKey(key []byte, workspace string) (int64, error) {
 		return 0, newError(ReasonUnroutable, "key",
 			"missing; orders/delete is routed by the contact key <shop>/<customer_id>")
 	}
-	i := strings.LastIndexByte(string(key), '/')
+	i := bytes.LastIndexByte(key, '/')
 	if i > 0 {
 		id, idOK := parsePositiveInt64(key[i+1:])
 		ws, wsOK := parseWorkspace(key[:i])

@@ -82,6 +82,7 @@ func badCases() []badCase {
 		{"empty value", webhook("customers/delete", ``), ReasonEmptyValue, "value"},
 		{"whitespace value", webhook("customers/delete", " \n\t"), ReasonEmptyValue, "value"},
 		{"nil value", &Record{Key: []byte(testShop + "/1")}, ReasonEmptyValue, "value"},
+		{"nil record", nil, ReasonEmptyValue, "value"},
 		{"oversized", webhook("customers/delete", `{"id":1,"note":"`+strings.Repeat("x", 1<<20)+`"}`), ReasonRecordTooLarge, "value"},
 
 		// Form, topic and shop.

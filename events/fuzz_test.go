@@ -32,6 +32,9 @@ func addDecodeSeeds(f *testing.F) {
 		return ""
 	}
 	add := func(r *Record) {
+		if r == nil {
+			return
+		}
 		f.Add(r.Key, r.Value, header(r, "shopify-topic"), header(r, "shopify-shop-domain"),
 			header(r, "shopify-triggered-at"))
 	}
