@@ -62,8 +62,9 @@ const (
 	// OrderDeletionTTL is how long an orders/delete is remembered, so that a late
 	// update of the deleted order (updated_at earlier than the deletion) is ignored.
 	OrderDeletionTTL = 7 * 24 * time.Hour
-	// MessageRetention is how long per-message state is kept after the message's
-	// received time. Older messages are folded into plain counters (see Contact).
+	// MessageRetention is how long per-message state is kept: a message received
+	// more than this before the contact's latest received message is folded into
+	// plain counters (see Contact).
 	MessageRetention = 90 * 24 * time.Hour
 	// MaxMessages caps the per-message states kept; beyond it the messages received
 	// earliest are folded into the counters first.
@@ -91,7 +92,8 @@ const (
 // customers/redact and orders/delete, which are Missing then. customers/delete and
 // customers/redact turn a live contact into a tombstone that keeps only the deletion
 // time (occurred_at of the deletion), the processor-owned fields and, for a delete,
-// the delivery ids; a redact also forgets the delivery ids but its own. For
+// the delivery ids; a redact also forgets the delivery ids but its own, and purges
+// whenever it comes (a deleted contact, or a redact older than the deletion). For
 // TombstoneTTL (by processing time) the deletion is a fence: an event that occurred
 // before it is Stale, whether the contact is still deleted or was re-created since. An
 // event that occurred at or after the deletion re-creates a fresh contact: everything
@@ -127,11 +129,12 @@ const (
 //
 // Each message that was received (delivered, read or played) is kept as its message
 // id hash, its received time (the earliest timestamp among those statuses) and a read
-// flag, so that duplicate and out-of-order statuses count once. sent and failed
-// statuses store nothing. A message whose received time is more than MessageRetention
-// before now, or beyond the MaxMessages most recent, is folded into counters (received,
-// read, latest received time): the attributes are unchanged, but a status arriving
-// later for a folded message counts it again.
+// flag (about 13 bytes encoded), so that duplicate and out-of-order statuses count
+// once. sent and failed statuses store nothing. A message received more than
+// MessageRetention before the contact's latest received message, or beyond the
+// MaxMessages most recent, is folded into counters (received, read, latest received
+// time): the attributes are unchanged, but a status arriving later for a folded
+// message counts it again (a read 90 days after delivery counts a second receipt).
 //
 // # Fields and concurrency
 //

@@ -23,11 +23,13 @@ const (
 // time now, de-duplicating by ev.DeliveryID. See Contact for the rules; in short:
 //
 //   - Duplicate: ev.DeliveryID was recorded within DedupWindow.
-//   - Missing: customers/delete, customers/redact or orders/delete of an absent or
-//     deleted contact (except a redact of a tombstone, which purges it: Deleted).
+//   - Missing: customers/delete, customers/redact or orders/delete of an absent
+//     contact; customers/delete or orders/delete of a deleted one.
 //   - Stale: ev occurred before the remembered deletion, or is older than the stored
-//     state it would change.
-//   - Deleted: customers/delete or customers/redact of a live contact.
+//     state it would change. Never for customers/redact.
+//   - Deleted: customers/delete of a live contact; customers/redact of a live or
+//     deleted contact (it purges whatever the record still holds, whenever it
+//     occurred; memberships of a tombstone are all non-members already).
 //   - Applied: the record changed: the contact's state (SyncedAt = now), or only its
 //     dedup memory (SyncedAt unchanged), or it was created.
 //   - Unchanged: a valid event without a delivery id that changes nothing, or an
@@ -50,27 +52,23 @@ func (c *Contact) Apply(ev *events.Event, now time.Time) Outcome {
 
 	switch ev.Kind {
 	case events.CustomerDelete, events.CustomerRedact, events.OrderDelete:
-		if c.state == stateAbsent {
+		if c.state == stateAbsent || (c.state == stateTombstone && ev.Kind != events.CustomerRedact) {
 			return Missing
 		}
-		if c.state == stateTombstone {
-			if ev.Kind != events.CustomerRedact {
-				return Missing
-			}
-			// A redact of a deleted contact still purges what the tombstone keeps.
-			c.deleteAt(later(at, c.fenceAt), now, true)
-			c.remember(h, hasID, now)
-			c.SyncedAt = now
-			return Deleted
-		}
+	}
+	if ev.Kind == events.CustomerRedact {
+		// GDPR: a redact purges whenever it comes, even a deleted contact or one
+		// re-created after a later deletion; the fence keeps the latest time.
+		c.deleteAt(later(at, c.fenceAt), now, true)
+		c.remember(h, hasID, now)
+		c.SyncedAt = now
+		return Deleted
 	}
 	if !c.fenceAt.IsZero() && at.Before(c.fenceAt) {
 		return Stale
 	}
-
-	switch ev.Kind {
-	case events.CustomerDelete, events.CustomerRedact:
-		c.deleteAt(at, now, ev.Kind == events.CustomerRedact)
+	if ev.Kind == events.CustomerDelete {
+		c.deleteAt(at, now, false)
 		c.remember(h, hasID, now)
 		c.SyncedAt = now
 		return Deleted
@@ -278,14 +276,19 @@ func (c *Contact) compact(now time.Time) {
 		}
 		c.orderDeletion = keep
 	}
-	c.foldMessages(now)
+	c.foldMessages()
 }
 
 // foldMessages folds into c.msgFolded the messages received more than
-// MessageRetention before now and, when more than MaxMessages remain, the earliest
-// received ones down to 7/8 of MaxMessages (so that folding is not done every write).
-func (c *Contact) foldMessages(now time.Time) {
-	cutoff := now.Add(-MessageRetention)
+// MessageRetention before the latest received message and, when more than
+// MaxMessages remain, the earliest received ones down to 7/8 of MaxMessages (so that
+// folding is not done every write). Judging age against the contact's own latest
+// message rather than now keeps a chronological backfill of old statuses exact.
+func (c *Contact) foldMessages() {
+	if len(c.msgs) == 0 {
+		return
+	}
+	cutoff := c.messageAggregates().last.Add(-MessageRetention)
 	old := 0
 	for i := range c.msgs {
 		if c.msgs[i].recv.Before(cutoff) {

@@ -488,6 +488,18 @@ func TestContactDelete(t *testing.T) {
 			{ev: customerEv(at(0), "d1", events.Customer{Email: some("ana@example.com")}), now: at(2 * time.Hour), want: Stale},
 		})
 	})
+	t.Run("redact older than a deletion still purges a re-created contact", func(t *testing.T) {
+		var c Contact
+		run(t, &c, []step{
+			{ev: customerEv(at(0), "d1", cu), want: Applied},
+			{ev: deleteEv(at(time.Hour), "d2"), want: Deleted},
+			{ev: customerEv(at(2*time.Hour), "d3", events.Customer{Email: some("new@example.com")}), want: Applied},
+			{ev: redactEv(at(30*time.Minute), "r1"), now: at(3 * time.Hour), want: Deleted},
+		})
+		if !c.IsTombstone() || c.Profile() != (Profile{}) || !c.DeletedAt().Equal(at(time.Hour)) || len(c.seen) != 1 {
+			t.Errorf("tombstone %v profile %+v deleted at %v seen %d", c.IsTombstone(), c.Profile(), c.DeletedAt(), len(c.seen))
+		}
+	})
 	t.Run("redact of a deleted contact purges its delivery ids", func(t *testing.T) {
 		var c Contact
 		run(t, &c, []step{
@@ -809,6 +821,24 @@ func TestContactMessages(t *testing.T) {
 		a := attrs(&c)
 		if len(c.msgs) != 1 || a.MessagesReceived != 3 || a.MessagesRead != 1 || !a.LastMessageReceivedAt.Equal(at(100*day)) {
 			t.Errorf("kept %d, attrs received %d read %d last %v", len(c.msgs), a.MessagesReceived, a.MessagesRead, a.LastMessageReceivedAt)
+		}
+	})
+	t.Run("backfill of year-old statuses counts each message once", func(t *testing.T) {
+		var c Contact
+		now := at(0)
+		for m := range 200 {
+			ts := at(-365*day + time.Duration(m)*day)
+			for i, st := range []events.MessageStatusValue{events.StatusDelivered, events.StatusRead, events.StatusDelivered} {
+				now = now.Add(time.Second)
+				c.Apply(statusEv(ts, fmt.Sprint("d", m, i), fmt.Sprint("m", m), st, ts.Add(time.Duration(i)*time.Minute)), now)
+			}
+		}
+		a := attrs(&c)
+		if a.MessagesReceived != 200 || a.MessagesRead != 200 || !a.LastMessageReceivedAt.Equal(at(-365*day+199*day)) {
+			t.Errorf("received %d read %d last %v", a.MessagesReceived, a.MessagesRead, a.LastMessageReceivedAt)
+		}
+		if len(c.msgs) > 91 {
+			t.Errorf("kept %d messages", len(c.msgs))
 		}
 	})
 	t.Run("message cap", func(t *testing.T) {
