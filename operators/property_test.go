@@ -22,8 +22,8 @@ var propBase = time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
 // Affected is a sorted, duplicate-free superset of the segments whose match differs.
 func TestPropertyAffected(t *testing.T) {
 	sets, pairs := 400, 40
-	if testing.Short() {
-		sets = 50
+	if testing.Short() || raceEnabled {
+		sets = 60
 	}
 	var totalAffected, totalChanged, totalSegs int
 	for seed := range uint64(sets) {
@@ -72,9 +72,9 @@ func TestPropertyAffected(t *testing.T) {
 // time-relative condition of the set are the same at every instant in (now, flip) at
 // which a days-since value steps, and differ at flip; with no flip, they never change.
 func TestPropertyNextFlip(t *testing.T) {
-	sets, contacts := 300, 15
-	if testing.Short() {
-		sets = 40
+	sets, contacts := 600, 15
+	if testing.Short() || raceEnabled {
+		sets = 50
 	}
 	flips := 0
 	for seed := range uint64(sets) {
@@ -110,16 +110,27 @@ func bruteNextFlip(defs []*Definition, a *Attrs, now time.Time) time.Time {
 	if a.Excluded {
 		return time.Time{}
 	}
-	outcomes := func(at time.Time) []bool {
-		var v []bool
-		for _, d := range defs {
-			for _, g := range d.Groups {
-				for i := range g.Conditions {
-					if c := &g.Conditions[i]; refTimeRelative(c) {
-						v = append(v, refCond(c, a, at))
-					}
+	type decoded struct {
+		c *Condition
+		v any
+	}
+	var conds []decoded
+	for _, d := range defs {
+		for _, g := range d.Groups {
+			for i := range g.Conditions {
+				if c := &g.Conditions[i]; refTimeRelative(c) {
+					conds = append(conds, decoded{c, refDecode(c)})
 				}
 			}
+		}
+	}
+	if len(conds) == 0 {
+		return time.Time{}
+	}
+	outcomes := func(at time.Time) []bool {
+		var v []bool
+		for _, c := range conds {
+			v = append(v, refEval(c.c, c.v, a, at))
 		}
 		return v
 	}
@@ -128,7 +139,8 @@ func bruteNextFlip(defs []*Definition, a *Attrs, now time.Time) time.Time {
 		if base.IsZero() {
 			continue
 		}
-		for k := DaysSince(base, now) + 1; k <= 200; k++ {
+		// No threshold of the generator lies beyond 182 days.
+		for k := DaysSince(base, now) + 1; k <= 183; k++ {
 			candidates = append(candidates, base.Add(time.Duration(k)*Day))
 		}
 	}

@@ -42,12 +42,22 @@ func refTimeRelative(c *Condition) bool {
 
 // refCond evaluates one (valid) condition.
 func refCond(c *Condition, a *Attrs, now time.Time) bool {
+	return refEval(c, refDecode(c), a, now)
+}
+
+// refDecode decodes a condition's value, numbers as json.Number.
+func refDecode(c *Condition) any {
 	dec := json.NewDecoder(bytes.NewReader(c.Value))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		panic(err)
 	}
+	return v
+}
+
+// refEval evaluates condition c whose value decodes to v.
+func refEval(c *Condition, v any, a *Attrs, now time.Time) bool {
 	str := func(x any) string {
 		if n, ok := x.(json.Number); ok {
 			return string(n)
