@@ -167,6 +167,9 @@ func (c *Contact) orderAggregates() *orderAgg {
 	}
 	a := &orderAgg{total: decimal.Zero}
 	var langAt time.Time
+	// Vendors repeat across line items: lower-case each spelling once.
+	type lowered struct{ raw, lower string }
+	var seenVendors []lowered
 	for i := range c.orders {
 		o := &c.orders[i]
 		if l := primarySubtag(o.CustomerLocale); l != "" && (a.lang == "" || !o.CreatedAt.Before(langAt)) {
@@ -187,8 +190,13 @@ func (c *Contact) orderAggregates() *orderAgg {
 		}
 		for j := range o.LineItems {
 			li := &o.LineItems[j]
-			if v := lowerTrim(li.Vendor); v != "" {
-				a.brands = append(a.brands, v)
+			k := slices.IndexFunc(seenVendors, func(v lowered) bool { return v.raw == li.Vendor })
+			if k < 0 {
+				k = len(seenVendors)
+				seenVendors = append(seenVendors, lowered{li.Vendor, lowerTrim(li.Vendor)})
+				if v := seenVendors[k].lower; v != "" {
+					a.brands = append(a.brands, v)
+				}
 			}
 			a.prices = append(a.prices, li.Price)
 			if li.ProductID != "" {

@@ -422,7 +422,9 @@ func (e *encoder) consent(cs *ConsentState) {
 // is left zero and the error wraps ErrCorrupt.
 func (c *Contact) UnmarshalBinary(b []byte) error {
 	*c = Contact{}
-	d := decoder{b: b}
+	// One copy of the input backs every raw string of the record (substrings), so
+	// that decoding does not allocate per string.
+	d := decoder{b: b, s: string(b)}
 	c.decode(&d)
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("%d trailing bytes", len(d.b))
@@ -640,7 +642,8 @@ func (c *Contact) decodeProfile(d *decoder) {
 }
 
 type decoder struct {
-	b          []byte
+	b          []byte // what is left to decode
+	s          string // a copy of the whole input: d.b is its suffix
 	base       int64
 	lastVendor string
 	hasVendor  bool
@@ -785,12 +788,18 @@ func (d *decoder) bytes(n uint64) string {
 		d.fail("string longer than the record")
 		return ""
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
+	s := d.take(int(n))
 	if _, ok := canonicalNumber(s); ok {
 		d.fail("number string not in number form")
 	}
 	return s
+}
+
+// take returns the next n bytes (n ≤ len(d.b)) as a substring of d.s.
+func (d *decoder) take(n int) string {
+	start := len(d.s) - len(d.b)
+	d.b = d.b[n:]
+	return d.s[start : start+n]
 }
 
 // strs reads a string list; sorted requires it strictly ascending.
@@ -829,8 +838,7 @@ func (d *decoder) vendor() string {
 		d.fail("vendor longer than the record")
 		return ""
 	}
-	v := string(d.b[:n])
-	d.b = d.b[n:]
+	v := d.take(int(n))
 	if d.hasVendor && v == d.lastVendor {
 		d.fail("repeated vendor not as a back-reference")
 	}
