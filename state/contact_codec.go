@@ -29,7 +29,7 @@ import (
 //	  6 lists         count {str}
 //	  7 stage         stage
 //	  8 summary       orders(signed) amount(dec) currency(str) lastOrderID(str) at
-//	  9 orders        count {id(str) createdAt updatedAt cancelledAt test total(dec) locale(str)
+//	  9 orders        count {id(str) createdAt updatedAt cancelledAt(time, extra bit = test) total(dec) locale(str)
 //	                         count {productID(str) vendor(vendor) price(dec) quantity(signed)}}
 //	 10 order dels    count {id(str) at seen(signed delta from base)}
 //	 11 messages      count {hash(8 bytes LE) recv(time, extra bit = read)}
@@ -40,12 +40,12 @@ import (
 //	 16 conversations count {id(str) status(str) agent(str) at}
 //
 //	time = u, fraction: u = zigzag(seconds − base) << 3 | extra << 2 | mode, where
-//	       base is syncedAt's Unix seconds, mode 0 = the zero time (u = 0),
+//	       base is syncedAt's Unix seconds, mode 0 = the zero time (u = extra << 2),
 //	       1 = whole seconds, 2 = + milliseconds, 3 = + nanoseconds (then the
 //	       fraction follows as a varint)
 //	str  = u: u&1 = 1: the decimal string of u>>1 (canonical, ≤ 18 digits);
 //	       else u>>1 bytes follow
-//	vendor = 0: the previous vendor of the record again; else str of len(u)−1 raw bytes
+//	vendor = u: 0 = the record's previous vendor again; else u−1 raw bytes follow
 //	dec  = flags (byte: scale | 0x80 if negative), coefficient
 //
 // Decoding checks every length and count against the bytes left, the order of the
