@@ -45,6 +45,14 @@ kafka-up: ## Start the local Apache Kafka broker used by the tests (downloaded o
 kafka-down: ## Stop the local Kafka broker.
 	./deploy/local-kafka/kafka.sh down
 
+.PHONY: kafka-status
+kafka-status: ## Is the local Kafka broker running?
+	./deploy/local-kafka/kafka.sh status
+
+.PHONY: kafka-logs
+kafka-logs: ## Follow the local Kafka broker's log.
+	./deploy/local-kafka/kafka.sh logs -f
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for 30s.
 	$(GO) test ./operators -run '^$$' -fuzz FuzzParseDefinition -fuzztime 30s

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// importCommand loads a shop's existing customers and orders (JSON Lines, one object
+// per line as the Admin API exports them) by producing them as Form B events, so
+// that history from before the stream counts (SPEC §8).
+func importCommand(ctx context.Context, args []string) error {
+	var kf kafkaFlags
+	fs := flag.NewFlagSet("segmentd import", flag.ContinueOnError)
+	kf.register(fs)
+	shop := fs.String("shop", "", "shop domain of the records, e.g. acme.myshopify.com (required)")
+	topic := fs.String("events-topic", "segmentd.events", "events topic to produce to")
+	every := fs.Duration("progress-interval", 2*time.Second, "interval of progress lines when stderr is not a terminal")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: segmentd import --shop DOMAIN [flags] FILE...")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *shop == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("import needs --shop and at least one file")
+	}
+	ws := strings.ToLower(strings.TrimSpace(*shop))
+	brokers := []string(kf.brokers)
+	if len(brokers) == 0 {
+		brokers = []string{embeddedAddr}
+	}
+	kopts, err := kf.options()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(*topic))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	im := &importer{ws: ws, rejected: map[string]int{}}
+	var produced, failed atomic.Int64
+	var produceErr atomic.Value
+	prog := newProgress(os.Stderr, *every)
+	for _, path := range fs.Args() {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", path, err)
+		}
+		st, _ := f.Stat()
+		prog.file(path, st.Size())
+		r := bufio.NewReaderSize(f, 1<<20)
+		line := 0
+		var read int64
+		for {
+			b, err := r.ReadBytes('\n')
+			read += int64(len(b))
+			if len(strings.TrimSpace(string(b))) > 0 {
+				line++
+				rec, reason := im.convert(b)
+				if rec == nil {
+					im.rejected[reason]++
+					if len(im.examples) < 5 {
+						im.examples = append(im.examples, fmt.Sprintf("%s:%d: %s", path, line, reason))
+					}
+				} else {
+					cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+						if err != nil {
+							failed.Add(1)
+							produceErr.CompareAndSwap(nil, err)
+							return
+						}
+						produced.Add(1)
+					})
+				}
+				prog.update(read, produced.Load(), im.total())
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("read %s: %w", path, err)
+			}
+			if ctx.Err() != nil {
+				f.Close()
+				return ctx.Err()
+			}
+		}
+		f.Close()
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	prog.done(produced.Load(), im.total())
+	fmt.Fprintf(os.Stderr, "produced %d events to %s (%d customers, %d orders); rejected %d records\n",
+		produced.Load(), *topic, im.customers, im.orders, im.total())
+	reasons := make([]string, 0, len(im.rejected))
+	for r := range im.rejected {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	for _, r := range reasons {
+		fmt.Fprintf(os.Stderr, "  %6d  %s\n", im.rejected[r], r)
+	}
+	for _, ex := range im.examples {
+		fmt.Fprintf(os.Stderr, "  e.g. %s\n", ex)
+	}
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%d events failed to produce: %v", n, produceErr.Load())
+	}
+	return nil
+}
+
+type importer struct {
+	ws                string
+	customers, orders int
+	rejected          map[string]int
+	examples          []string
+}
+
+func (im *importer) total() int {
+	n := 0
+	for _, c := range im.rejected {
+		n += c
+	}
+	return n
+}
+
+// convert turns one exported object into a Form B event record, or returns a
+// rejection reason.
+func (im *importer) convert(line []byte) (*kgo.Record, string) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(line, &obj); err != nil {
+		return nil, "invalid_json: " + firstLine(err.Error())
+	}
+	_, hasItems := obj["line_items"]
+	_, hasOrderNumber := obj["order_number"]
+	isOrder := hasItems || hasOrderNumber
+	var topic, cid string
+	var ok bool
+	if isOrder {
+		topic = "orders/create"
+		var cust map[string]json.RawMessage
+		if raw := obj["customer"]; len(raw) == 0 || string(raw) == "null" {
+			return nil, "guest_order: order without a customer"
+		} else if err := json.Unmarshal(raw, &cust); err != nil {
+			return nil, "wrong_type: customer is not an object"
+		}
+		if cid, ok = customerID(cust["id"]); !ok {
+			return nil, "invalid_id: order customer.id"
+		}
+	} else {
+		topic = "customers/update"
+		if cid, ok = customerID(obj["id"]); !ok {
+			return nil, "invalid_id: customer id missing or invalid"
+		}
+	}
+	objID := strings.Trim(string(obj["id"]), `"`)
+	updated := strings.Trim(string(obj["updated_at"]), `"`)
+	// A deterministic delivery id: importing the same file twice applies it once.
+	delivery := "import:" + topic + ":" + objID + ":" + updated
+	env := map[string]any{"topic": topic, "shop": im.ws, "id": delivery, "payload": json.RawMessage(line)}
+	if updated != "" && updated != "null" {
+		env["occurred_at"] = updated
+	}
+	val, err := json.Marshal(env)
+	if err != nil {
+		return nil, "invalid_json: " + err.Error()
+	}
+	if isOrder {
+		im.orders++
+	} else {
+		im.customers++
+	}
+	return &kgo.Record{Key: []byte(im.ws + "/" + cid), Value: val}, ""
+}
+
+// customerID reads a customer id given as a number, a numeric string or a gid.
+func customerID(raw json.RawMessage) (string, bool) {
+	s := strings.TrimSpace(string(raw))
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", false
+		}
+		s = strings.TrimPrefix(s, "gid://shopify/Customer/")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return "", false
+	}
+	return strconv.FormatInt(n, 10), true
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// progress shows import progress: a redrawn line on a terminal, periodic lines
+// otherwise.
+type progress struct {
+	w     *os.File
+	tty   bool
+	every time.Duration
+	last  time.Time
+	name  string
+	size  int64
+	start time.Time
+}
+
+func newProgress(w *os.File, every time.Duration) *progress {
+	st, err := w.Stat()
+	tty := err == nil && st.Mode()&os.ModeCharDevice != 0
+	return &progress{w: w, tty: tty, every: every, start: time.Now()}
+}
+
+func (p *progress) file(name string, size int64) { p.name, p.size = name, size }
+
+func (p *progress) update(read, produced int64, rejected int) {
+	interval := p.every
+	if p.tty {
+		interval = 100 * time.Millisecond
+	}
+	if time.Since(p.last) < interval {
+		return
+	}
+	p.last = time.Now()
+	pct := 100.0
+	if p.size > 0 {
+		pct = 100 * float64(read) / float64(p.size)
+	}
+	rate := float64(produced) / time.Since(p.start).Seconds()
+	if p.tty {
+		bar := strings.Repeat("#", int(pct/5)) + strings.Repeat(".", 20-int(pct/5))
+		fmt.Fprintf(p.w, "\r%s [%s] %5.1f%%  %d produced  %d rejected  %.0f/s ", p.name, bar, pct, produced, rejected, rate)
+	} else {
+		fmt.Fprintf(p.w, "import %s: %.1f%%, %d produced, %d rejected, %.0f/s\n", p.name, pct, produced, rejected, rate)
+	}
+}
+
+func (p *progress) done(produced int64, rejected int) {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+	fmt.Fprintf(p.w, "import done in %s\n", time.Since(p.start).Round(time.Millisecond))
+}

@@ -1,0 +1,56 @@
+// Command segmentd keeps customer segments of Shopify stores up to date from a Kafka
+// stream. See README.md for the commands and flags, and ../../ARCHITECTURE.md for how
+// it works.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `segmentd keeps customer segments of Shopify stores up to date from Kafka.
+
+Usage:
+  segmentd run [flags]                    run the processor (embedded broker without --brokers)
+  segmentd import --shop DOMAIN FILE...   load Shopify customers and orders (JSON Lines) as events
+  segmentd tail [flags]                   follow the membership topic and print transitions
+
+Every flag can also be set with an environment variable SEGMENTD_<FLAG>, e.g.
+--data-dir → SEGMENTD_DATA_DIR. Run "segmentd COMMAND -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "segmentd:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "run":
+		return runCommand(ctx, args[1:])
+	case "import":
+		return importCommand(ctx, args[1:])
+	case "tail":
+		return tailCommand(ctx, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(os.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
