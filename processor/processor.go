@@ -83,6 +83,9 @@ func New(cfg Config) (*Processor, error) {
 	return p, nil
 }
 
+// Topics returns the topic names in effect (defaults filled in).
+func (p *Processor) Topics() Topics { return p.cfg.Topics }
+
 // Ready reports whether the process has read the definitions and catalog and
 // restored every assigned partition.
 func (p *Processor) Ready() bool { return p.ready.Load() && p.restoring.Load() == 0 }

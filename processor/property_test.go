@@ -228,18 +228,40 @@ func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
 
 func randomDefinition(rng *rand.Rand, id string) string {
 	conds := []func() string{
-		func() string { return fmt.Sprintf(`{"field":"total_spent","op":%q,"value":%d}`, pick(rng, []string{"gt", "lt", "gte", "lte"}), 50*rng.IntN(6)) },
-		func() string { return fmt.Sprintf(`{"field":"orders_count","op":"between","value":[%d,%d]}`, rng.IntN(2), 1+rng.IntN(3)) },
-		func() string { return fmt.Sprintf(`{"field":"country","op":%q,"value":%q}`, pick(rng, []string{"is", "is_not"}), pick(rng, propCountries)) },
-		func() string { return fmt.Sprintf(`{"field":"tag","op":%q,"value":%q}`, pick(rng, []string{"has", "has_not"}), pick(rng, propTags[:3])) },
-		func() string { return fmt.Sprintf(`{"field":"list","op":%q,"value":%q}`, pick(rng, []string{"in_list", "not_in_list"}), pick(rng, propLists)) },
-		func() string { return fmt.Sprintf(`{"field":"purchased_brand","op":%q,"value":[%q]}`, pick(rng, []string{"in", "not_in"}), pick(rng, propVendors)) },
+		func() string {
+			return fmt.Sprintf(`{"field":"total_spent","op":%q,"value":%d}`, pick(rng, []string{"gt", "lt", "gte", "lte"}), 50*rng.IntN(6))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"orders_count","op":"between","value":[%d,%d]}`, rng.IntN(2), 1+rng.IntN(3))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"country","op":%q,"value":%q}`, pick(rng, []string{"is", "is_not"}), pick(rng, propCountries))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"tag","op":%q,"value":%q}`, pick(rng, []string{"has", "has_not"}), pick(rng, propTags[:3]))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"list","op":%q,"value":%q}`, pick(rng, []string{"in_list", "not_in_list"}), pick(rng, propLists))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"purchased_brand","op":%q,"value":[%q]}`, pick(rng, []string{"in", "not_in"}), pick(rng, propVendors))
+		},
 		func() string { return fmt.Sprintf(`{"field":"messages_received","op":"gte","value":%d}`, rng.IntN(3)) },
-		func() string { return fmt.Sprintf(`{"field":"days_since_last_order","op":%q,"value":%d}`, pick(rng, []string{"gt", "lte"}), 30*rng.IntN(4)) },
-		func() string { return fmt.Sprintf(`{"field":"consent_status","op":"is","value":%q}`, pick(rng, []string{"yes", "no", "unknown"})) },
-		func() string { return fmt.Sprintf(`{"field":"lifecycle_stage","op":"in","value":[%q,%q]}`, "lead", pick(rng, []string{"first_time_buyer", "repeat_buyer", "lapsed"})) },
-		func() string { return fmt.Sprintf(`{"field":"average_order_value","op":"gte","value":%d}`, 40*rng.IntN(4)) },
-		func() string { return fmt.Sprintf(`{"field":"purchased_price_range","op":%q,"value":[10,60]}`, pick(rng, []string{"between", "not_between"})) },
+		func() string {
+			return fmt.Sprintf(`{"field":"days_since_last_order","op":%q,"value":%d}`, pick(rng, []string{"gt", "lte"}), 30*rng.IntN(4))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"consent_status","op":"is","value":%q}`, pick(rng, []string{"yes", "no", "unknown"}))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"lifecycle_stage","op":"in","value":[%q,%q]}`, "lead", pick(rng, []string{"first_time_buyer", "repeat_buyer", "lapsed"}))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"average_order_value","op":"gte","value":%d}`, 40*rng.IntN(4))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"purchased_price_range","op":%q,"value":[10,60]}`, pick(rng, []string{"between", "not_between"}))
+		},
 	}
 	var groups []string
 	for g := 0; g < 1+rng.IntN(2); g++ {
@@ -253,7 +275,9 @@ func randomDefinition(rng *rand.Rand, id string) string {
 }
 
 func randomEvent(rng *rand.Rand, cid int64, now time.Time) (topic, payload string) {
-	ts := func(daysAgo int) string { return now.Add(-time.Duration(daysAgo) * 24 * time.Hour).Format(time.RFC3339) }
+	ts := func(daysAgo int) string {
+		return now.Add(-time.Duration(daysAgo) * 24 * time.Hour).Format(time.RFC3339)
+	}
 	switch rng.IntN(9) {
 	case 0:
 		return "customers/update", fmt.Sprintf(`{"id":%d,"email":"c%d@example.com","default_address":{"country_code":%q},"tags":%q}`,

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -78,6 +80,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.InMemory {
 		po.FS = vfs.NewMem()
+		dir = "/" + strings.TrimLeft(filepath.ToSlash(filepath.Clean(dir)), "./")
+		if err := po.FS.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create in-memory store dir: %w", err)
+		}
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/bench/gen"
@@ -14,29 +15,39 @@ import (
 
 // runDemo feeds the embedded broker: the demo segment definitions, the history of a
 // synthetic shop, then a live stream of events at rate per second until ctx ends.
-func runDemo(ctx context.Context, brokers []string, cfg *processor.Config, contacts int, rate float64, log *slog.Logger) error {
+func runDemo(ctx context.Context, brokers []string, topics processor.Topics, contacts int, rate float64, log *slog.Logger) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(10*time.Millisecond))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	// The processor creates the topics; wait until the events topic exists.
+	gcfg := gen.Config{Seed: 1, ContactsPerWorkspace: contacts}
+	if err := gcfg.Validate(); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	// The processor creates the topics; wait until they exist.
+	adm := kadm.NewClient(cl)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: cfg.Topics.Segments, Key: []byte("demo/probe")}).FirstErr(); err == nil {
+		td, err := adm.ListTopics(ctx, topics.Segments, topics.Catalog, topics.Events[0])
+		if err == nil && td.Has(topics.Segments) && td.Has(topics.Catalog) && td.Has(topics.Events[0]) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	g := gen.New(gen.Config{Seed: 1, ContactsPerWorkspace: contacts})
+	g := gen.New(gcfg)
+	for _, r := range g.Catalog() {
+		cl.Produce(ctx, &kgo.Record{Topic: topics.Catalog, Key: r.Key, Value: r.Value}, nil)
+	}
 	for _, def := range g.Segments() {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: cfg.Topics.Segments, Key: def.Key, Value: def.Value}).FirstErr(); err != nil {
+		log.Info("demo segment", "key", string(def.Key))
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topics.Segments, Key: def.Key, Value: def.Value}).FirstErr(); err != nil {
 			return fmt.Errorf("produce demo segment: %w", err)
 		}
 	}
-	topic := cfg.Topics.Events[0]
+	topic := topics.Events[0]
 	n := 0
 	for r := range g.History() {
 		cl.Produce(ctx, toKafka(topic, r), nil)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -167,7 +166,7 @@ func runCommand(ctx context.Context, args []string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := runDemo(ctx, brokers, &cfg, f.demoContacts, f.demoRate, log); err != nil && ctx.Err() == nil {
+			if err := runDemo(ctx, brokers, proc.Topics(), f.demoContacts, f.demoRate, log); err != nil && ctx.Err() == nil {
 				log.Error("demo feeder stopped", "err", err)
 			}
 		}()
@@ -175,7 +174,7 @@ func runCommand(ctx context.Context, args []string) error {
 			"  Watch the transitions in another terminal with either of:\n"+
 			"      go run ./cmd/segmentd tail\n"+
 			"      kcat -C -b %s -t %s -X isolation.level=read_committed -f '%%k %%h %%s\\n'\n"+
-			"  Metrics: http://%s/metrics\n\n", f.demoContacts, embeddedAddr, cfg.Topics.Membership, ln.Addr())
+			"  Metrics: http://%s/metrics\n\n", f.demoContacts, embeddedAddr, proc.Topics().Membership, ln.Addr())
 	}
 	return proc.Run(ctx)
 }
@@ -199,5 +198,3 @@ func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Proces
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln, nil
 }
-
-var _ = strconv.Itoa
