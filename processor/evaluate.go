@@ -29,13 +29,8 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	out := c.Apply(ev, w.now)
 	w.p.m.events.WithLabelValues(ev.Topic, outcomeNames[out]).Inc()
 	switch out {
-	case state.Duplicate, state.Missing:
-		return nil
-	case state.Stale, state.Unchanged:
-		// Nothing a rule can see changed, but the record did (the delivery id is
-		// now remembered).
-		w.markDirty(pt.id, key, o)
-		return nil
+	case state.Duplicate, state.Missing, state.Stale, state.Unchanged:
+		return nil // the record did not change: nothing to write or evaluate
 	case state.Deleted:
 		cause := Cause{Topic: ev.Topic, DeliveryID: ev.DeliveryID}
 		w.removeAll(ctx, pt, key, o, ReasonEvent, cause)
