@@ -22,9 +22,12 @@ type metrics struct {
 	partitions          prometheus.Gauge
 	restoring           prometheus.Gauge
 	backfillContacts    prometheus.Counter
+	backfillsPending    prometheus.Gauge
+	lag                 *prometheus.GaugeVec
+	eventToOutput       prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer, ready func() bool) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segmentd_events_total",
@@ -81,7 +84,30 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "segmentd_backfill_contacts_total",
 			Help: "Contacts visited by definition and catalog backfills.",
 		}),
+		backfillsPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "segmentd_backfills_pending",
+			Help: "Definition and catalog backfills not finished in the owned partitions.",
+		}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "segmentd_consumer_lag",
+			Help: "Records behind the high watermark, per owned events partition, as of the last fetch.",
+		}, []string{"topic", "partition"}),
+		eventToOutput: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "segmentd_event_to_output_seconds",
+			Help:    "From an input record's timestamp to the commit of the transitions it caused.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "segmentd_ready",
+		Help: "1 once definitions are read and every assigned partition is restored, else 0.",
+	}, func() float64 {
+		if ready() {
+			return 1
+		}
+		return 0
+	}))
+	reg.MustRegister(m.backfillsPending, m.lag, m.eventToOutput)
 	reg.MustRegister(m.events, m.deadLetters, m.guestOrders, m.transitions, m.evaluations,
 		m.evaluationsPerEvent, m.windows, m.commitSeconds, m.windowRecords, m.restoredRecords,
 		m.partitions, m.restoring, m.backfillContacts)

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/segmentd/segmentd/events"
 )
@@ -25,10 +27,11 @@ import (
 // the assignment callbacks on its own goroutine: they restore partitions into the
 // Store and hand them to the loop through mu.
 type Processor struct {
-	cfg  Config
-	m    *metrics
-	logs *globalLogs
-	sess *kgo.GroupTransactSession
+	cfg   Config
+	m     *metrics
+	kprom *kprom.Metrics // franz-go client metrics of the group session
+	logs  *globalLogs
+	sess  *kgo.GroupTransactSession
 
 	// Owned by the loop goroutine.
 	rules      *rules
@@ -72,7 +75,6 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p := &Processor{
 		cfg:        cfg,
-		m:          newMetrics(cfg.Registerer),
 		logs:       newGlobalLogs(),
 		rules:      newRules(),
 		parts:      map[int32]*partition{},
@@ -80,6 +82,8 @@ func New(cfg Config) (*Processor, error) {
 		decodeOpts: events.Options{MaxRecordBytes: cfg.MaxRecordBytes},
 	}
 	p.mu.assigned = map[int32]int{}
+	p.m = newMetrics(cfg.Registerer, p.Ready)
+	p.kprom = kprom.NewMetrics("segmentd", kprom.Subsystem("kafka"), kprom.Registerer(cfg.Registerer))
 	return p, nil
 }
 
@@ -146,6 +150,7 @@ func (p *Processor) joinGroup() error {
 		kgo.OnPartitionsLost(p.onRevoked),
 		kgo.FetchMaxWait(100 * time.Millisecond),
 		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.WithHooks(p.kprom),
 	}, p.cfg.KafkaOptions...)
 	if p.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(p.cfg.InstanceID))
@@ -248,6 +253,9 @@ func (p *Processor) drainHandoffs() {
 		} else {
 			delete(p.parts, h.id)
 			delete(p.reconcile, h.id)
+			for _, t := range p.cfg.Topics.Events {
+				p.m.lag.DeleteLabelValues(t, strconv.Itoa(int(h.id)))
+			}
 			p.cfg.Logger.Info("partition revoked", "partition", h.id)
 		}
 	}
@@ -281,17 +289,21 @@ func (p *Processor) pendingWork() bool {
 	if len(seg)+len(cat) > 0 {
 		return true
 	}
+	return p.backfillsPending() > 0
+}
+
+// backfillsPending counts the unfinished backfills of the owned partitions.
+func (p *Processor) backfillsPending() int {
+	n := 0
 	for _, pt := range p.parts {
-		if len(pt.meta.CatalogScans) > 0 {
-			return true
-		}
+		n += len(pt.meta.CatalogScans)
 		for _, sm := range pt.meta.Segments {
 			if sm.Backfilling {
-				return true
+				n++
 			}
 		}
 	}
-	return false
+	return n
 }
 
 func (p *Processor) loop(ctx context.Context) error {

@@ -28,6 +28,7 @@ type window struct {
 	deltas   []memberDelta                  // bitmap changes to apply after commit
 	records  int                            // input records processed
 	outputs  int                            // transitions produced
+	causes   []time.Time                    // timestamps of input records that caused outputs
 
 	mu struct {
 		sync.Mutex

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -92,6 +93,11 @@ func (p *Processor) runWindow(ctx context.Context, first kgo.Fetches) error {
 		return fmt.Errorf("apply committed window to the store: %w", err)
 	}
 	w.committed()
+	done := time.Now()
+	for _, ts := range w.causes {
+		p.m.eventToOutput.Observe(done.Sub(ts).Seconds())
+	}
+	p.m.backfillsPending.Set(float64(p.backfillsPending()))
 	return nil
 }
 
@@ -195,6 +201,12 @@ func (w *window) applyGlobalEntries(ctx context.Context, pt *partition, seg, cat
 
 // processFetches processes the input records of one poll.
 func (p *Processor) processFetches(ctx context.Context, w *window, fs kgo.Fetches) error {
+	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		if n := len(ftp.Records); n > 0 {
+			lag := ftp.HighWatermark - ftp.Records[n-1].Offset - 1
+			p.m.lag.WithLabelValues(ftp.Topic, strconv.Itoa(int(ftp.Partition))).Set(float64(max(lag, 0)))
+		}
+	})
 	var err error
 	fs.EachRecord(func(r *kgo.Record) {
 		if err != nil {
@@ -226,5 +238,12 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 		}
 		return nil
 	}
-	return w.applyEvent(ctx, pt, ev)
+	before := w.outputs
+	if err := w.applyEvent(ctx, pt, ev); err != nil {
+		return err
+	}
+	if w.outputs > before {
+		w.causes = append(w.causes, r.Timestamp)
+	}
+	return nil
 }

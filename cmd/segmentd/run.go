@@ -111,7 +111,8 @@ func runCommand(ctx context.Context, args []string) error {
 	defer store.Close()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		state.NewCollector(store))
 	cfg := processor.Config{
 		Brokers:         brokers,
 		KafkaOptions:    kopts,
