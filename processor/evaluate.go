@@ -34,6 +34,7 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	case state.Deleted:
 		cause := Cause{Topic: ev.Topic, DeliveryID: ev.DeliveryID}
 		w.removeAll(ctx, pt, key, o, ReasonEvent, cause)
+		c.NextDue = c.FenceUntil() // purge the tombstone when the fence expires
 		w.markDirty(pt.id, key, o)
 		return nil
 	}
@@ -61,6 +62,9 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	}
 	w.p.m.evaluationsPerEvent.Observe(float64(len(cand)))
 	c.NextDue = wr.rs.NextFlip(&after, w.now)
+	if until := c.FenceUntil(); !until.IsZero() && (c.NextDue.IsZero() || until.Before(c.NextDue)) {
+		c.NextDue = until // a re-created contact forgets its deletion fence then
+	}
 	return nil
 }
 
@@ -128,6 +132,10 @@ func (w *window) transition(ctx context.Context, pt *partition, key string, o *o
 	m := &c.Memberships[i]
 	m.N++
 	added := m.Member()
+	at := w.now
+	if reason == ReasonTime {
+		at = cause.DueAt // the instant the condition flipped
+	}
 	t := Transition{
 		Added:          added,
 		ID:             transitionID(key, c.DenseID, m.Segment, m.Incarnation, m.N),
@@ -135,7 +143,7 @@ func (w *window) transition(ctx context.Context, pt *partition, key string, o *o
 		SegmentID:      m.Segment,
 		SegmentVersion: version,
 		CustomerID:     customerIDOf(key),
-		OccurredAt:     w.now,
+		OccurredAt:     at,
 		Reason:         reason,
 		Cause:          cause,
 	}

@@ -278,14 +278,12 @@ func (h *harness) waitTransitions(from, n int) []outRecord {
 	for {
 		h.out.Lock()
 		got := len(h.out.membership)
-		var recs []outRecord
 		if got >= from+n {
-			recs = append(recs, h.out.membership[from:]...)
-		}
-		h.out.Unlock()
-		if recs != nil {
+			recs := append([]outRecord(nil), h.out.membership[from:]...)
+			h.out.Unlock()
 			return recs
 		}
+		h.out.Unlock()
 		if time.Now().After(deadline) {
 			h.out.Lock()
 			all := append([]outRecord(nil), h.out.membership[from:]...)
@@ -331,14 +329,12 @@ func (h *harness) waitDLQ(from, n int) []outRecord {
 	for {
 		h.out.Lock()
 		got := len(h.out.dlq)
-		var recs []outRecord
 		if got >= from+n {
-			recs = append(recs, h.out.dlq[from:]...)
-		}
-		h.out.Unlock()
-		if recs != nil {
+			recs := append([]outRecord(nil), h.out.dlq[from:]...)
+			h.out.Unlock()
 			return recs
 		}
+		h.out.Unlock()
 		if time.Now().After(deadline) {
 			h.t.Fatalf("waited 20s for %d dead letters, got %d", n, got-from)
 		}

@@ -25,6 +25,8 @@ type metrics struct {
 	backfillsPending    prometheus.Gauge
 	lag                 *prometheus.GaugeVec
 	eventToOutput       prometheus.Histogram
+	timersPending       prometheus.Gauge
+	timerLateness       prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, ready func() bool) *metrics {
@@ -107,7 +109,16 @@ func newMetrics(reg prometheus.Registerer, ready func() bool) *metrics {
 		}
 		return 0
 	}))
-	reg.MustRegister(m.backfillsPending, m.lag, m.eventToOutput)
+	m.timersPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "segmentd_timers_pending",
+		Help: "Timers of time-relative conditions loaded in memory (due within the next minute, or overdue).",
+	})
+	m.timerLateness = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "segmentd_timer_lateness_seconds",
+		Help:    "How long after its instant a timer fired.",
+		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+	})
+	reg.MustRegister(m.backfillsPending, m.lag, m.eventToOutput, m.timersPending, m.timerLateness)
 	reg.MustRegister(m.events, m.deadLetters, m.guestOrders, m.transitions, m.evaluations,
 		m.evaluationsPerEvent, m.windows, m.commitSeconds, m.windowRecords, m.restoredRecords,
 		m.partitions, m.restoring, m.backfillContacts)

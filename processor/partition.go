@@ -157,6 +157,11 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 				if aerr = c.UnmarshalBinary(r.Value); aerr == nil {
 					aerr = batch.PutContactEncoded(p, key, c.DenseID, r.Value)
 				}
+				if aerr == nil && !c.NextDue.IsZero() {
+					// A stale index entry left by an older version of the record
+					// is harmless: firing checks the record's NextDue.
+					aerr = batch.PutTimer(p, c.NextDue, key)
+				}
 			}
 		})
 		if aerr != nil {

@@ -39,6 +39,7 @@ type Processor struct {
 	segCursor  int // entries of logs.segments applied to rules
 	catCursor  int
 	reconcile  map[int32]bool // partitions needing a full reconcile with the global topics
+	timers     timers
 	cand       []int
 	decodeOpts events.Options
 
@@ -79,6 +80,7 @@ func New(cfg Config) (*Processor, error) {
 		rules:      newRules(),
 		parts:      map[int32]*partition{},
 		reconcile:  map[int32]bool{},
+		timers:     timers{loadedUntil: map[int32]time.Time{}},
 		decodeOpts: events.Options{MaxRecordBytes: cfg.MaxRecordBytes},
 	}
 	p.mu.assigned = map[int32]int{}
@@ -249,10 +251,13 @@ func (p *Processor) drainHandoffs() {
 		if h.pt != nil {
 			p.parts[h.id] = h.pt
 			p.reconcile[h.id] = true
+			delete(p.timers.loadedUntil, h.id)
+			p.timers.nextLoad = time.Time{} // load its timers now
 			p.cfg.Logger.Info("partition assigned", "partition", h.id, "next_dense", h.pt.meta.NextDense)
 		} else {
 			delete(p.parts, h.id)
 			delete(p.reconcile, h.id)
+			delete(p.timers.loadedUntil, h.id)
 			for _, t := range p.cfg.Topics.Events {
 				p.m.lag.DeleteLabelValues(t, strconv.Itoa(int(h.id)))
 			}
@@ -289,7 +294,7 @@ func (p *Processor) pendingWork() bool {
 	if len(seg)+len(cat) > 0 {
 		return true
 	}
-	return p.backfillsPending() > 0
+	return p.backfillsPending() > 0 || p.timers.due(p.cfg.Now())
 }
 
 // backfillsPending counts the unfinished backfills of the owned partitions.

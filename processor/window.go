@@ -29,6 +29,8 @@ type window struct {
 	records  int                            // input records processed
 	outputs  int                            // transitions produced
 	causes   []time.Time                    // timestamps of input records that caused outputs
+	// staleTimers are index entries found not to match their record's NextDue.
+	staleTimers []timerEntry
 
 	mu struct {
 		sync.Mutex
@@ -44,9 +46,12 @@ type contactRef struct {
 }
 
 type overlay struct {
-	c       *state.Contact
-	exists  bool // a record exists in the store (or was written in this window)
-	isDirty bool
+	c          *state.Contact
+	exists     bool      // a record exists in the store (or was written in this window)
+	isDirty    bool      // the record must be written
+	origDue    time.Time // NextDue of the stored record: its timer index entry
+	purged     bool      // an expired tombstone to delete
+	purgeDense uint32    // its dense id
 }
 
 type memberDelta struct {
@@ -78,6 +83,7 @@ func (w *window) contact(p int32, key string) (*overlay, error) {
 	default:
 		return nil, err
 	}
+	o.origDue = o.c.NextDue
 	w.contacts[ref] = o
 	return o, nil
 }
@@ -91,7 +97,7 @@ func (w *window) adopt(p int32, key string, c *state.Contact) *overlay {
 	}
 	cc := *c
 	cc.Memberships = slices.Clone(c.Memberships)
-	o := &overlay{c: &cc, exists: true}
+	o := &overlay{c: &cc, exists: true, origDue: cc.NextDue}
 	w.contacts[ref] = o
 	return o
 }
@@ -164,8 +170,30 @@ func (w *window) deadLetter(ctx context.Context, r *events.Record, reason events
 // flush writes every changed contact and meta of the window to the changelog and to
 // the Pebble batch.
 func (w *window) flush(ctx context.Context, batch *state.Batch) error {
+	for _, e := range w.staleTimers {
+		if err := batch.DeleteTimer(e.p, e.due, e.key); err != nil {
+			return err
+		}
+	}
 	for _, ref := range w.dirty {
 		o := w.contacts[ref]
+		if !o.origDue.IsZero() && (o.purged || !o.origDue.Equal(o.c.NextDue)) {
+			if err := batch.DeleteTimer(ref.p, o.origDue, ref.key); err != nil {
+				return err
+			}
+		}
+		if o.purged {
+			if err := batch.DeleteContact(ref.p, ref.key, o.purgeDense); err != nil {
+				return err
+			}
+			w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: ref.p, Key: []byte(ref.key)})
+			continue
+		}
+		if !o.c.NextDue.IsZero() && !o.origDue.Equal(o.c.NextDue) {
+			if err := batch.PutTimer(ref.p, o.c.NextDue, ref.key); err != nil {
+				return err
+			}
+		}
 		enc, err := o.c.AppendBinary(nil)
 		if err != nil {
 			return fmt.Errorf("encode contact %s: %w", ref.key, err)
@@ -217,6 +245,9 @@ func (w *window) committed() {
 	for _, ref := range w.dirty {
 		if pt := w.p.parts[ref.p]; pt != nil {
 			o := w.contacts[ref]
+			if !o.purged && !o.origDue.Equal(o.c.NextDue) {
+				w.p.armed(ref.p, o.c.NextDue, ref.key)
+			}
 			if o.c.DenseID != 0 && !o.c.IsTombstone() {
 				ws := workspaceOf(ref.key)
 				for _, prod := range o.c.PurchasedProducts() {

@@ -43,6 +43,12 @@ func (p *Processor) runWindow(ctx context.Context, first kgo.Fetches) error {
 			return p.abort(ctx, w, err)
 		}
 	}
+	if err := p.loadTimers(w.now); err != nil {
+		return p.abort(ctx, w, err)
+	}
+	if _, err := w.fireTimers(ctx, p.cfg.MaxWindowRecords); err != nil {
+		return p.abort(ctx, w, err)
+	}
 	budget := p.cfg.BackfillChunk
 	for _, id := range p.sortedPartitions() {
 		var err error
@@ -116,6 +122,7 @@ func (p *Processor) afterAbort() {
 	for id := range p.parts {
 		p.reconcile[id] = true
 	}
+	p.timers.reset()
 }
 
 func (p *Processor) sortedPartitions() []int32 {

@@ -314,6 +314,10 @@ func (c *Contact) Expire(now time.Time) bool {
 	return true
 }
 
+// FenceUntil returns when the deletion fence expires (processing time): when a
+// tombstone can be purged. Zero when there is no deletion to remember.
+func (c *Contact) FenceUntil() time.Time { return c.fenceUntil }
+
 // DeletedAt returns the time the contact was last deleted (occurred_at of the
 // customers/delete or customers/redact) while that deletion is remembered, else zero.
 func (c *Contact) DeletedAt() time.Time { return c.fenceAt }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -23,9 +24,10 @@ const (
 	spaceDense   byte = 'd' // d|p|dense(be32) → contactKey
 	spaceMeta    byte = 'm' // m|p             → PartitionMeta (JSON)
 	spaceOffset  byte = 'o' // o|p             → next changelog offset to restore from (be64)
+	spaceTimer   byte = 't' // t|p|due(be64 unix ns)|contactKey → nothing: the timer index
 )
 
-var spaces = [...]byte{spaceContact, spaceDense, spaceMeta, spaceOffset}
+var spaces = [...]byte{spaceContact, spaceDense, spaceMeta, spaceOffset, spaceTimer}
 
 // Options configure a Store. The zero value means the defaults.
 type Options struct {
@@ -266,6 +268,36 @@ func (s *Store) Partitions() ([]int32, error) {
 	return ps, it.Error()
 }
 
+func timerKey(p int32, due time.Time, key string) []byte {
+	b := binary.BigEndian.AppendUint64(partitionPrefix(spaceTimer, p), uint64(due.UnixNano()))
+	return append(b, key...)
+}
+
+// ScanTimers calls fn, in due order, for the timers of partition p due at or before
+// until (and after `after`, exclusive, unless it is zero). Timers are derived from
+// the records' NextDue; an entry whose record no longer has that NextDue is stale and
+// is deleted by whoever finds it so.
+func (s *Store) ScanTimers(p int32, after, until time.Time, fn func(due time.Time, key string) bool) error {
+	lower := partitionPrefix(spaceTimer, p)
+	if !after.IsZero() {
+		lower = binary.BigEndian.AppendUint64(lower, uint64(after.UnixNano()+1))
+	}
+	upper := binary.BigEndian.AppendUint64(partitionPrefix(spaceTimer, p), uint64(until.UnixNano()+1))
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("scan timers of partition %d: %w", p, err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		due := time.Unix(0, int64(binary.BigEndian.Uint64(k[3:11]))).UTC()
+		if !fn(due, string(k[11:])) {
+			break
+		}
+	}
+	return it.Error()
+}
+
 // Batch collects one commit window's writes. Nothing is visible to readers of the
 // Store until Commit; Close without Commit discards it (an aborted transaction).
 type Batch struct {
@@ -295,6 +327,16 @@ func (b *Batch) PutContactEncoded(p int32, key string, dense uint32, enc []byte)
 		return b.b.Set(denseKey(p, dense), []byte(key), nil)
 	}
 	return nil
+}
+
+// PutTimer indexes the timer of key at due.
+func (b *Batch) PutTimer(p int32, due time.Time, key string) error {
+	return b.b.Set(timerKey(p, due, key), nil, nil)
+}
+
+// DeleteTimer removes the timer of key at due.
+func (b *Batch) DeleteTimer(p int32, due time.Time, key string) error {
+	return b.b.Delete(timerKey(p, due, key), nil)
 }
 
 // DeleteContact removes the record of key (and its dense-id entry if dense != 0).
