@@ -57,7 +57,7 @@ func TestTimers(t *testing.T) {
 		}
 
 		// Lifecycle: first_time_buyer until 90 days, at_risk from 91, lapsed from 181.
-		h.advance(created.Add(91*24*time.Hour).Sub(h.now()))
+		h.advance(created.Add(91 * 24 * time.Hour).Sub(h.now()))
 		n = h.expect(n, "-ftb 1 v1 time "+dueCause(created.Add(91*24*time.Hour)),
 			"+risk 1 v1 time "+dueCause(created.Add(91*24*time.Hour)))
 		h.advance(created.Add(181 * 24 * time.Hour).Sub(h.now()))
@@ -92,7 +92,7 @@ func TestTimers(t *testing.T) {
 		// Timers survive a restart, and overdue ones fire right after it: contact 4
 		// becomes lapsed (> 60 days) at first+61d while the processor is stopped.
 		h.stop()
-		h.advance(first.Add(61 * 24 * time.Hour).Sub(h.now()) + time.Hour)
+		h.advance(first.Add(61*24*time.Hour).Sub(h.now()) + time.Hour)
 		h.start()
 		n = h.expect(n, "+lapsed 4 v1 time "+dueCause(first.Add(61*24*time.Hour)))
 		_ = n
