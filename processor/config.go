@@ -66,6 +66,10 @@ type Config struct {
 	MaxWindowRecords int
 	// BackfillChunk is how many contacts a backfill evaluates per window. Default 2000.
 	BackfillChunk int
+	// StaleDataGrace is how long the local data of a partition that moved to another
+	// process is kept, in case it comes back (then only the changelog tail is
+	// restored). Default 10m.
+	StaleDataGrace time.Duration
 	// ExclusionTag is the tag that excludes a contact from all segments. Default
 	// "exclude_from_galantis".
 	ExclusionTag string
@@ -117,6 +121,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.BackfillChunk == 0 {
 		c.BackfillChunk = 2000
+	}
+	if c.StaleDataGrace == 0 {
+		c.StaleDataGrace = 10 * time.Minute
 	}
 	if c.ExclusionTag == "" {
 		c.ExclusionTag = "exclude_from_galantis"

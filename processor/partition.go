@@ -92,16 +92,10 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 		return 0, fmt.Errorf("restore partition %d: %w", p, err)
 	}
 	defer cl.Close()
-	// The last stable offset: every committed transaction below it is complete.
-	listed, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, cfg.Topics.Changelog)
+	end, err := stableEnd(ctx, kadm.NewClient(cl), cfg.Topics.Changelog, p, log)
 	if err != nil {
-		return 0, fmt.Errorf("restore partition %d: list changelog offsets: %w", p, err)
+		return 0, fmt.Errorf("restore partition %d: %w", p, err)
 	}
-	lo, ok := listed.Lookup(cfg.Topics.Changelog, p)
-	if !ok || lo.Err != nil {
-		return 0, fmt.Errorf("restore partition %d: no changelog offset: %v", p, lo.Err)
-	}
-	end := lo.Offset
 	if from >= end {
 		return 0, nil
 	}
@@ -179,4 +173,44 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 	}
 	log.Info("restored partition", "partition", p, "records", restored, "took", time.Since(start).Round(time.Millisecond))
 	return restored, nil
+}
+
+// stableEnd returns the end of partition p of the changelog once no transaction is
+// open on it. The previous owner of a partition that moved may still be committing its
+// last window: restoring only up to the last stable offset then would miss that
+// window, whose input offsets the new owner's consumer would nevertheless skip. So
+// wait until the last stable offset reaches the high watermark (the previous owner's
+// transaction committed or aborted; it cannot start another one, having lost the
+// partition), bounded by the transaction timeout.
+func stableEnd(ctx context.Context, adm *kadm.Client, topic string, p int32, log *slog.Logger) (int64, error) {
+	deadline := time.Now().Add(2 * transactionTimeout)
+	for attempt := 0; ; attempt++ {
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("list last stable offsets: %w", err)
+		}
+		high, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("list end offsets: %w", err)
+		}
+		so, ok1 := stable.Lookup(topic, p)
+		ho, ok2 := high.Lookup(topic, p)
+		if !ok1 || !ok2 || so.Err != nil || ho.Err != nil {
+			return 0, fmt.Errorf("no offsets for %s[%d]: %v %v", topic, p, so.Err, ho.Err)
+		}
+		if so.Offset >= ho.Offset {
+			return so.Offset, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("a transaction stays open on %s[%d] (stable %d < end %d)", topic, p, so.Offset, ho.Offset)
+		}
+		if attempt%20 == 0 {
+			log.Info("waiting for the previous owner's transaction to end before restoring", "partition", p, "stable", so.Offset, "end", ho.Offset)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

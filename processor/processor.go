@@ -34,12 +34,15 @@ type Processor struct {
 	sess  *kgo.GroupTransactSession
 
 	// Owned by the loop goroutine.
-	rules      *rules
-	parts      map[int32]*partition
-	segCursor  int // entries of logs.segments applied to rules
-	catCursor  int
-	reconcile  map[int32]bool // partitions needing a full reconcile with the global topics
-	timers     timers
+	rules     *rules
+	parts     map[int32]*partition
+	segCursor int // entries of logs.segments applied to rules
+	catCursor int
+	reconcile map[int32]bool // partitions needing a full reconcile with the global topics
+	timers    timers
+	// moved: partitions revoked from this process, and when; their local data is
+	// deleted after Config.StaleDataGrace unless they come back.
+	moved      map[int32]time.Time
 	cand       []int
 	decodeOpts events.Options
 
@@ -81,6 +84,7 @@ func New(cfg Config) (*Processor, error) {
 		parts:      map[int32]*partition{},
 		reconcile:  map[int32]bool{},
 		timers:     timers{loadedUntil: map[int32]time.Time{}},
+		moved:      map[int32]time.Time{},
 		decodeOpts: events.Options{MaxRecordBytes: cfg.MaxRecordBytes},
 	}
 	p.mu.assigned = map[int32]int{}
@@ -141,10 +145,10 @@ func (p *Processor) joinGroup() error {
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.Events...),
 		kgo.TransactionalID(p.cfg.TransactionalID),
-		kgo.TransactionTimeout(60 * time.Second),
+		kgo.TransactionTimeout(transactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.Balancers(balancer(len(p.cfg.Topics.Events))),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(outputPartitioner(p.cfg.Topics.Changelog)),
 		kgo.OnPartitionsAssigned(p.onAssigned),
@@ -163,6 +167,20 @@ func (p *Processor) joinGroup() error {
 	}
 	p.sess = sess
 	return nil
+}
+
+// transactionTimeout bounds how long a window's transaction may stay open.
+const transactionTimeout = 60 * time.Second
+
+// balancer picks the group balancer. With one events topic, cooperative-sticky: a
+// rebalance moves only the partitions that must move. With several, the range
+// assignor, which gives partition p of every (equally partitioned) topic to the same
+// member: all events of a contact, whatever their topic, meet in one process.
+func balancer(eventsTopics int) kgo.GroupBalancer {
+	if eventsTopics > 1 {
+		return kgo.RangeBalancer()
+	}
+	return kgo.CooperativeStickyBalancer()
 }
 
 // outputPartitioner sends changelog records to the partition set on the record (the
@@ -250,12 +268,14 @@ func (p *Processor) drainHandoffs() {
 	for _, h := range hs {
 		if h.pt != nil {
 			p.parts[h.id] = h.pt
+			delete(p.moved, h.id)
 			p.reconcile[h.id] = true
 			delete(p.timers.loadedUntil, h.id)
 			p.timers.nextLoad = time.Time{} // load its timers now
 			p.cfg.Logger.Info("partition assigned", "partition", h.id, "next_dense", h.pt.meta.NextDense)
 		} else {
 			delete(p.parts, h.id)
+			p.moved[h.id] = time.Now()
 			delete(p.reconcile, h.id)
 			delete(p.timers.loadedUntil, h.id)
 			for _, t := range p.cfg.Topics.Events {
@@ -321,6 +341,7 @@ func (p *Processor) loop(ctx context.Context) error {
 		}
 		p.logFetchErrors(fs)
 		p.drainHandoffs()
+		p.dropMovedPartitions()
 		if fs.NumRecords() == 0 && !p.pendingWork() {
 			continue
 		}
@@ -332,6 +353,35 @@ func (p *Processor) loop(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// dropMovedPartitions deletes the local data of partitions that moved to another
+// process more than Config.StaleDataGrace ago. A partition that comes back later is
+// restored from its changelog from scratch.
+func (p *Processor) dropMovedPartitions() {
+	for id, at := range p.moved {
+		if time.Since(at) < p.cfg.StaleDataGrace {
+			continue
+		}
+		// Under p.mu, so that a reassignment cannot start restoring the partition
+		// while its data is being deleted.
+		p.mu.Lock()
+		var err error
+		owned := p.mu.assigned[id] > 0
+		if !owned {
+			err = p.cfg.Store.DropPartition(id)
+		}
+		p.mu.Unlock()
+		if owned {
+			continue // reassigned: its hand-off is on the way
+		}
+		if err != nil {
+			p.cfg.Logger.Warn("drop local data of a moved partition", "partition", id, "err", err)
+			continue
+		}
+		delete(p.moved, id)
+		p.cfg.Logger.Info("dropped local data of a partition owned elsewhere", "partition", id)
+	}
 }
 
 func (p *Processor) logFetchErrors(fs kgo.Fetches) {

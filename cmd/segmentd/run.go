@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -56,7 +59,7 @@ func runCommand(ctx context.Context, args []string) error {
 	fs.StringVar(&f.dataDir, "data-dir", "./segmentd-data", "directory of the local Pebble state")
 	fs.StringVar(&f.group, "group", "segmentd", "Kafka consumer group shared by the processes of one deployment")
 	fs.StringVar(&f.instanceID, "instance-id", "", "static group membership id, stable per process (e.g. the pod name)")
-	fs.StringVar(&f.transactionalID, "transactional-id", "", "Kafka transactional id, unique per process (default: <group>-<instance-id>, or random)")
+	fs.StringVar(&f.transactionalID, "transactional-id", "", "Kafka transactional id, unique per process and stable across its restarts (default: <group>-<instance-id>, else derived from the host and data dir)")
 	fs.Var(&f.events, "events-topic", "input events topic(s), comma-separated or repeated (default segmentd.events)")
 	fs.StringVar(&f.segments, "segments-topic", "segmentd.segments", "segment definitions topic")
 	fs.StringVar(&f.catalog, "catalog-topic", "segmentd.catalog", "product catalog topic")
@@ -132,6 +135,9 @@ func runCommand(ctx context.Context, args []string) error {
 		Logger:            log,
 		Registerer:        reg,
 	}
+	if cfg.TransactionalID == "" && cfg.InstanceID == "" && !embedded {
+		cfg.TransactionalID = stableTransactionalID(f.group, f.dataDir)
+	}
 	proc, err := processor.New(cfg)
 	if err != nil {
 		return err
@@ -198,4 +204,18 @@ func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Proces
 		return nil, nil, fmt.Errorf("listen on --http-addr %s: %w", addr, err)
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln, nil
+}
+
+// stableTransactionalID derives a transactional id that stays the same across
+// restarts of the process on the same host and data dir, so that a restarted process
+// fences and aborts the open transaction of its killed predecessor at once (with a
+// random id, read_committed consumers would wait for that transaction to time out).
+func stableTransactionalID(group, dataDir string) string {
+	host, _ := os.Hostname()
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	sum := sha256.Sum256([]byte(host + "\x00" + abs))
+	return group + "-" + hex.EncodeToString(sum[:6])
 }
