@@ -1,0 +1,89 @@
+package deploytest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// The files under test, relative to the repository root.
+const (
+	rulesPath      = "deploy/prometheus/segmentd-alerts.yaml"
+	ruleTestsPath  = "deploy/prometheus/segmentd-alerts_test.yaml"
+	runbookPath    = "deploy/prometheus/README.md"
+	dashboardPath  = "deploy/grafana/segmentd-dashboard.json"
+	runbookURLBase = "https://github.com/segmentd/segmentd/blob/main/" + runbookPath
+)
+
+var rootOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", os.ErrNotExist
+		}
+		dir = parent
+	}
+})
+
+// repoRoot is the directory of the go.mod above the working directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := rootOnce()
+	if err != nil {
+		t.Fatalf("find the repository root (a go.mod above the working directory): %v", err)
+	}
+	return root
+}
+
+// repoPath is rel (slash-separated, from the repository root) as a local path.
+func repoPath(t *testing.T, rel string) string {
+	t.Helper()
+	return filepath.Join(repoRoot(t), filepath.FromSlash(rel))
+}
+
+func readRepoFile(t *testing.T, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(repoPath(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// promtool returns the path of promtool. Missing, the test skips, or fails when
+// CI=true: CI must run these checks.
+func promtool(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err == nil {
+		return path
+	}
+	const why = "promtool not found on PATH; install it with scripts/ensure-tools.sh promtool (Debian package prometheus)"
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s: CI=true, so this is a failure, not a skip", why)
+	}
+	t.Skip(why)
+	return ""
+}
+
+// runPromtool runs promtool with args in dir and fails the test with its output if it
+// fails.
+func runPromtool(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(promtool(t), args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool %v: %v\n%s", args, err, out)
+	}
+	t.Logf("promtool %v:\n%s", args, out)
+}
