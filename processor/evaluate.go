@@ -34,6 +34,7 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	case state.Deleted:
 		cause := Cause{Topic: ev.Topic, DeliveryID: ev.DeliveryID}
 		w.removeAll(ctx, pt, key, o, ReasonEvent, cause)
+		w.reindex(pt.id, ws, o.c.DenseID, &before, &operators.Attrs{})
 		c.NextDue = c.FenceUntil() // purge the tombstone when the fence expires
 		w.markDirty(pt.id, key, o)
 		return nil
@@ -43,11 +44,12 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	}
 	o.exists = true
 	w.markDirty(pt.id, key, o)
+	after := c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
+	w.reindex(pt.id, ws, c.DenseID, &before, &after)
 	wr := w.p.rules.ws[ws]
 	if wr == nil {
 		return nil
 	}
-	after := c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
 	cand := wr.rs.Affected(&before, &after, w.now, w.p.cand[:0])
 	if fresh {
 		cand = unionSorted(cand, wr.rs.MatchEmpty())
@@ -184,5 +186,29 @@ func (w *window) removeAll(ctx context.Context, pt *partition, key string, o *ov
 			version = sm.Version
 		}
 		w.transition(ctx, pt, key, o, i, ws, version, reason, cause)
+	}
+}
+
+// reindex records the changes of a contact's lists and reachability for the
+// audience bitmaps, applied after the commit.
+func (w *window) reindex(p int32, ws string, dense uint32, before, after *operators.Attrs) {
+	if dense == 0 {
+		return
+	}
+	if rb, ra := reachable(before), reachable(after); rb != ra {
+		w.idx = append(w.idx, indexDelta{p: p, reach: true, key: ws, dense: dense, add: ra})
+	}
+	if slices.Equal(before.Lists, after.Lists) {
+		return
+	}
+	for _, l := range before.Lists {
+		if _, found := slices.BinarySearch(after.Lists, l); !found {
+			w.idx = append(w.idx, indexDelta{p: p, key: ws + "/" + l, dense: dense})
+		}
+	}
+	for _, l := range after.Lists {
+		if _, found := slices.BinarySearch(before.Lists, l); !found {
+			w.idx = append(w.idx, indexDelta{p: p, key: ws + "/" + l, dense: dense, add: true})
+		}
 	}
 }

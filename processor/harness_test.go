@@ -83,19 +83,21 @@ func newHarness(t testing.TB, b *kafkatest.Broker, opts ...harnessOpt) *harness 
 	}
 	t.Cleanup(func() { store.Close() })
 	suffix := strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-")
-	topic := func(name string) string { return b.Topic(t, name+"-"+suffix, 0, nil) }
+	const partitions = 3
+	topic := func(name string, n int) string { return b.Topic(t, name+"-"+suffix, n, nil) }
+	compact := "compact"
 	h.cfg = Config{
 		Brokers: b.Addrs,
-		Group:   "g-" + topic("group"),
+		Group:   kafkatest.UniqueName("g-" + suffix),
 		Topics: Topics{
-			Events:     []string{topic("events")},
-			Segments:   topic("segments"),
-			Catalog:    topic("catalog"),
-			Membership: topic("membership"),
-			Changelog:  topic("changelog"),
-			DLQ:        topic("dlq"),
+			Events:     []string{topic("events", partitions)},
+			Segments:   b.Topic(t, "segments-"+suffix, 1, map[string]*string{"cleanup.policy": &compact}),
+			Catalog:    b.Topic(t, "catalog-"+suffix, 1, map[string]*string{"cleanup.policy": &compact}),
+			Membership: topic("membership", partitions),
+			Changelog:  b.Topic(t, "changelog-"+suffix, partitions, map[string]*string{"cleanup.policy": &compact}),
+			DLQ:        topic("dlq", partitions),
 		},
-		Partitions:     3,
+		Partitions:     partitions,
 		CommitInterval: 20 * time.Millisecond,
 		Store:          store,
 		Logger:         testLogger(t),
@@ -152,7 +154,7 @@ func (h *harness) start() {
 	go func() { h.done <- proc.Run(ctx) }()
 	h.t.Cleanup(h.stop)
 	deadline := time.Now().Add(30 * time.Second)
-	for !proc.Ready() || len(proc.parts) == 0 {
+	for !proc.Ready() || len(*proc.owned.Load()) < int(h.cfg.Partitions) {
 		if time.Now().After(deadline) {
 			h.t.Fatal("processor not ready after 30s")
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/segmentd/segmentd/operators"
 	"github.com/segmentd/segmentd/state"
 )
 
@@ -26,10 +27,16 @@ type partition struct {
 	// products: "<ws>/<product id>" → dense ids of contacts who bought it, for
 	// catalog changes. A superset is harmless (re-evaluation is idempotent).
 	products map[string]*roaring.Bitmap
+	// lists: "<ws>/<list id>" → dense ids of the list's members; reachable: "<ws>"
+	// → dense ids of contacts with consent "yes" who are not excluded. For audience
+	// estimates.
+	lists     map[string]*roaring.Bitmap
+	reachable map[string]*roaring.Bitmap
 }
 
 func newPartition(id int32) *partition {
-	return &partition{id: id, members: map[string]*roaring.Bitmap{}, products: map[string]*roaring.Bitmap{}}
+	return &partition{id: id, members: map[string]*roaring.Bitmap{}, products: map[string]*roaring.Bitmap{},
+		lists: map[string]*roaring.Bitmap{}, reachable: map[string]*roaring.Bitmap{}}
 }
 
 func (pt *partition) bitmap(m map[string]*roaring.Bitmap, key string) *roaring.Bitmap {
@@ -41,12 +48,20 @@ func (pt *partition) bitmap(m map[string]*roaring.Bitmap, key string) *roaring.B
 	return b
 }
 
-// index adds a contact's memberships and purchases to the bitmaps.
-func (pt *partition) index(key string, c *state.Contact) {
-	if c.DenseID == 0 || c.IsTombstone() {
+// index adds a contact's memberships, purchases, lists and reachability to the
+// bitmaps.
+func (pt *partition) index(key string, c *state.Contact, cat state.Catalog, exclusionTag string) {
+	if c.DenseID == 0 || c.IsTombstone() || c.IsNew() {
 		return
 	}
 	ws := workspaceOf(key)
+	a := c.Attrs(ws, cat, exclusionTag)
+	for _, l := range a.Lists {
+		pt.bitmap(pt.lists, ws+"/"+l).Add(c.DenseID)
+	}
+	if reachable(&a) {
+		pt.bitmap(pt.reachable, ws).Add(c.DenseID)
+	}
 	for _, m := range c.Memberships {
 		if m.Member() {
 			pt.bitmap(pt.members, ws+"/"+m.Segment).Add(c.DenseID)
@@ -57,15 +72,20 @@ func (pt *partition) index(key string, c *state.Contact) {
 	}
 }
 
+// reachable reports whether a contact may be messaged: consent "yes", not excluded.
+func reachable(a *operators.Attrs) bool {
+	return a.Consent == operators.ConsentYes && !a.Excluded
+}
+
 // load reads the partition's meta and rebuilds its bitmaps from the stored records.
-func (pt *partition) load(store *state.Store) error {
+func (pt *partition) load(store *state.Store, cat state.Catalog, exclusionTag string) error {
 	meta, err := store.Meta(pt.id)
 	if err != nil {
 		return err
 	}
 	pt.meta = meta
 	return store.ScanContacts(pt.id, "", "", func(key string, c *state.Contact) (bool, error) {
-		pt.index(key, c)
+		pt.index(key, c, cat, exclusionTag)
 		return true, nil
 	})
 }

@@ -53,6 +53,12 @@ type Processor struct {
 	}
 	restoring atomic.Int32
 	ready     atomic.Bool
+
+	// For queries (query.go): closures to run on the loop, the latest published
+	// snapshot of the live segments, and the owned partitions.
+	queries chan func()
+	view    atomic.Pointer[rulesView]
+	owned   atomic.Pointer[[]int32]
 }
 
 // handoff is an assignment change from a callback to the loop: pt != nil adds a
@@ -86,7 +92,10 @@ func New(cfg Config) (*Processor, error) {
 		timers:     timers{loadedUntil: map[int32]time.Time{}},
 		moved:      map[int32]time.Time{},
 		decodeOpts: events.Options{MaxRecordBytes: cfg.MaxRecordBytes},
+		queries:    make(chan func()),
 	}
+	p.view.Store(p.rules.view())
+	p.owned.Store(&[]int32{})
 	p.mu.assigned = map[int32]int{}
 	p.m = newMetrics(cfg.Registerer, p.Ready)
 	p.kprom = kprom.NewMetrics("segmentd", kprom.Subsystem("kafka"), kprom.Registerer(cfg.Registerer))
@@ -253,7 +262,7 @@ func (p *Processor) openPartition(ctx context.Context, id int32) (*partition, er
 		return nil, err
 	}
 	pt := newPartition(id)
-	if err := pt.load(p.cfg.Store); err != nil {
+	if err := pt.load(p.cfg.Store, p.rules, p.cfg.ExclusionTag); err != nil {
 		return nil, fmt.Errorf("load partition %d: %w", id, err)
 	}
 	return pt, nil
@@ -285,6 +294,10 @@ func (p *Processor) drainHandoffs() {
 		}
 	}
 	p.m.partitions.Set(float64(len(p.parts)))
+	if len(hs) > 0 {
+		ids := p.sortedPartitions()
+		p.owned.Store(&ids)
+	}
 }
 
 // applyGlobalsToRules applies new segments and catalog entries to the rules and
@@ -297,6 +310,9 @@ func (p *Processor) applyGlobalsToRules() (seg, cat []globalEntry) {
 		if seg[i].Err == nil {
 			p.rules.applySegment(&seg[i])
 		}
+	}
+	if len(seg) > 0 {
+		p.view.Store(p.rules.view())
 	}
 	for i := range cat {
 		if cat[i].Err == nil {
@@ -342,6 +358,7 @@ func (p *Processor) loop(ctx context.Context) error {
 		p.logFetchErrors(fs)
 		p.drainHandoffs()
 		p.dropMovedPartitions()
+		p.runQueries()
 		if fs.NumRecords() == 0 && !p.pendingWork() {
 			continue
 		}

@@ -3,6 +3,7 @@ package processor
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/segmentd/segmentd/operators"
 )
@@ -26,16 +27,38 @@ type wsRules struct {
 }
 
 // rules is the processing loop's view of the segments and catalog topics: live
-// segments, one RuleSet per workspace, and the product → collections catalog. It is
-// owned by the loop goroutine; the admin API reads published copies (see Processor).
+// segments, one RuleSet per workspace, and the product → collections catalog. segs
+// and ws are owned by the loop goroutine, which publishes immutable snapshots of them
+// for queries (rulesView); segInfo values are never modified once published. The
+// catalog is read by queries and partition loads too, under catalogMu.
 type rules struct {
-	segs    map[string]*segInfo
-	ws      map[string]*wsRules
-	catalog map[string]map[string][]string // workspace → product id → collections
+	segs map[string]*segInfo
+	ws   map[string]*wsRules
+
+	catalogMu sync.RWMutex
+	catalog   map[string]map[string][]string // workspace → product id → collections
 }
 
 func newRules() *rules {
 	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, catalog: map[string]map[string][]string{}}
+}
+
+// rulesView is an immutable snapshot of the live segments, for queries.
+type rulesView struct {
+	segs map[string]*segInfo
+	ws   map[string]*wsRules
+}
+
+// view returns a snapshot of the live segments.
+func (r *rules) view() *rulesView {
+	v := &rulesView{segs: make(map[string]*segInfo, len(r.segs)), ws: make(map[string]*wsRules, len(r.ws))}
+	for k, s := range r.segs {
+		v.segs[k] = s
+	}
+	for k, w := range r.ws {
+		v.ws[k] = w
+	}
+	return v
 }
 
 // incarnationOf identifies the creation of a segment by the position of the record
@@ -56,7 +79,10 @@ func (r *rules) applySegment(e *globalEntry) string {
 	case e.Def == nil:
 		delete(r.segs, e.Key)
 	case old != nil && old.RulesKey == e.Def.RulesKey():
-		old.Def = e.Def // the name may change without a new version
+		renamed := *old // the name may change without a new version
+		renamed.Def = e.Def
+		r.segs[e.Key] = &renamed
+		r.rebuild(ws)
 		return ""
 	default:
 		seg, err := operators.Compile(e.Def)
@@ -99,6 +125,8 @@ func (r *rules) rebuild(ws string) {
 // applyCatalog applies one valid catalog entry.
 func (r *rules) applyCatalog(e *globalEntry) {
 	c := e.Catalog
+	r.catalogMu.Lock()
+	defer r.catalogMu.Unlock()
 	if c.Collections == nil {
 		delete(r.catalog[c.Workspace], c.ProductID)
 		return
@@ -111,5 +139,7 @@ func (r *rules) applyCatalog(e *globalEntry) {
 
 // Collections implements state.Catalog.
 func (r *rules) Collections(workspace, productID string) []string {
+	r.catalogMu.RLock()
+	defer r.catalogMu.RUnlock()
 	return r.catalog[workspace][productID]
 }

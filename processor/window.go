@@ -26,6 +26,7 @@ type window struct {
 	dirty    []contactRef
 	metas    map[int32]*state.PartitionMeta // copies being modified
 	deltas   []memberDelta                  // bitmap changes to apply after commit
+	idx      []indexDelta                   // list and reachability changes, after commit
 	records  int                            // input records processed
 	outputs  int                            // transitions produced
 	causes   []time.Time                    // timestamps of input records that caused outputs
@@ -52,6 +53,16 @@ type overlay struct {
 	origDue    time.Time // NextDue of the stored record: its timer index entry
 	purged     bool      // an expired tombstone to delete
 	purgeDense uint32    // its dense id
+}
+
+// indexDelta is a change of a list bitmap (key "<ws>/<list>") or, with reach, of a
+// workspace's reachable bitmap (key "<ws>").
+type indexDelta struct {
+	p     int32
+	reach bool
+	key   string
+	dense uint32
+	add   bool
 }
 
 type memberDelta struct {
@@ -239,6 +250,21 @@ func (w *window) committed() {
 		if d.add {
 			pt.bitmap(pt.members, d.seg).Add(d.dense)
 		} else if b := pt.members[d.seg]; b != nil {
+			b.Remove(d.dense)
+		}
+	}
+	for _, d := range w.idx {
+		pt := w.p.parts[d.p]
+		if pt == nil {
+			continue
+		}
+		m := pt.lists
+		if d.reach {
+			m = pt.reachable
+		}
+		if d.add {
+			pt.bitmap(m, d.key).Add(d.dense)
+		} else if b := m[d.key]; b != nil {
 			b.Remove(d.dense)
 		}
 	}
