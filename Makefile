@@ -25,8 +25,8 @@ tail: build ## Follow the membership topic of a running segmentd (embedded broke
 	./$(BIN) tail
 
 .PHONY: test-deps
-test-deps: ## Install what the tests need (kcat; the Kafka broker is fetched by its script).
-	./scripts/ensure-tools.sh kcat
+test-deps: ## Install what the tests need (kcat, promtool; the Kafka broker is fetched by its script).
+	./scripts/ensure-tools.sh kcat promtool
 
 .PHONY: test
 test: test-deps ## Install test tools, then run vet and every test (kfake and a real Kafka broker).
@@ -52,6 +52,22 @@ kafka-status: ## Is the local Kafka broker running?
 .PHONY: kafka-logs
 kafka-logs: ## Follow the local Kafka broker's log.
 	./deploy/local-kafka/kafka.sh logs -f
+
+.PHONY: check-deploy
+check-deploy: ## Check the Prometheus rules and the Grafana dashboard (promtool, metric names).
+	$(GO) test ./deploy/deploytest/ -count=1 -v
+
+.PHONY: helm-lint
+helm-lint: ## Lint, render and check the Helm chart (builds helm into the user cache on first use).
+	$(GO) test ./deploy/helmtest/ -count=1 -v
+
+.PHONY: helm-sync-alerts
+helm-sync-alerts: ## Copy deploy/prometheus/segmentd-alerts.yaml into the chart.
+	cp deploy/prometheus/segmentd-alerts.yaml deploy/helm/segmentd/files/segmentd-alerts.yaml
+
+.PHONY: image
+image: ## Build the container image segmentd:dev (needs a Docker engine).
+	docker build -t segmentd:dev .
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for 30s.

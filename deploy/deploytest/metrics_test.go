@@ -86,8 +86,8 @@ var knownMetrics = map[string]knownMetric{
 	"segmentd_event_to_output_seconds":       {histogram, code},
 
 	// Being added (issue 6).
-	"segmentd_timers_pending":         {gauge, planned},
-	"segmentd_timer_lateness_seconds": {histogram, planned},
+	"segmentd_timers_pending":         {gauge, code},
+	"segmentd_timer_lateness_seconds": {histogram, code},
 
 	// state/metrics.go
 	"segmentd_pebble_disk_usage_bytes":         {gauge, pebble},
