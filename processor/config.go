@@ -75,6 +75,10 @@ type Config struct {
 	ExclusionTag string
 	// MaxRecordBytes is the largest input value accepted. Default 1 MiB.
 	MaxRecordBytes int
+	// NaiveEvaluation re-evaluates every segment of the workspace on every event
+	// instead of only those an event can change. For benchmarks (the baseline of
+	// incremental evaluation); outputs are the same. Default false.
+	NaiveEvaluation bool
 	// Store is the opened local state store. Required.
 	Store *state.Store
 	// Logger. Default slog.Default().

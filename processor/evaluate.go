@@ -50,7 +50,15 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	if wr == nil {
 		return nil
 	}
-	cand := wr.rs.Affected(&before, &after, w.now, w.p.cand[:0])
+	var cand []int
+	if w.p.cfg.NaiveEvaluation {
+		cand = w.p.cand[:0]
+		for i := range wr.segs {
+			cand = append(cand, i)
+		}
+	} else {
+		cand = wr.rs.Affected(&before, &after, w.now, w.p.cand[:0])
+	}
 	if fresh {
 		cand = unionSorted(cand, wr.rs.MatchEmpty())
 	}

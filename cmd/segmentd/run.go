@@ -45,6 +45,7 @@ type runFlags struct {
 	replication     int
 	commitInterval  time.Duration
 	maxRecordBytes  int
+	naive           bool
 	demo            bool
 	demoContacts    int
 	demoRate        float64
@@ -72,6 +73,7 @@ func runCommand(ctx context.Context, args []string) error {
 	fs.IntVar(&f.replication, "replication-factor", 1, "replication factor of topics created at start")
 	fs.DurationVar(&f.commitInterval, "commit-interval", 100*time.Millisecond, "commit window: longest an event waits for its transaction to commit")
 	fs.IntVar(&f.maxRecordBytes, "max-record-bytes", 1<<20, "largest input record value accepted; larger ones are dead-lettered")
+	fs.BoolVar(&f.naive, "bench-naive-evaluation", false, "benchmarks only: re-evaluate every segment on every event (the baseline of incremental evaluation)")
 	fs.BoolVar(&f.demo, "demo", false, "with the embedded broker: load a synthetic shop, demo segments and a live event stream")
 	fs.IntVar(&f.demoContacts, "demo-contacts", 3000, "contacts of the demo shop")
 	fs.Float64Var(&f.demoRate, "demo-rate", 20, "live demo events per second")
@@ -131,6 +133,7 @@ func runCommand(ctx context.Context, args []string) error {
 		CommitInterval:    f.commitInterval,
 		ExclusionTag:      f.exclusionTag,
 		MaxRecordBytes:    f.maxRecordBytes,
+		NaiveEvaluation:   f.naive,
 		Store:             store,
 		Logger:            log,
 		Registerer:        reg,
