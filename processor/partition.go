@@ -136,6 +136,7 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 	}
 	var c state.Contact
 	sinceFlush := 0
+	lastLog := time.Now()
 	for next < end {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -180,6 +181,11 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 		})
 		if aerr != nil {
 			return restored, fmt.Errorf("restore partition %d at offset %d: %w", p, next, aerr)
+		}
+		if time.Since(lastLog) >= 5*time.Second {
+			lastLog = time.Now()
+			log.Info("restoring partition", "partition", p, "offset", next, "end", end,
+				"progress", fmt.Sprintf("%.1f%%", 100*float64(next-from)/float64(end-from)), "records", restored)
 		}
 		if sinceFlush >= 10000 {
 			if err := flush(); err != nil {
