@@ -363,9 +363,6 @@ func (p *Processor) loop(ctx context.Context) error {
 			continue
 		}
 		if err := p.runWindow(ctx, fs); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			return err
 		}
 	}

@@ -17,7 +17,14 @@ import (
 // new definitions and catalog entries, processes input records for up to
 // CommitInterval, advances backfills, then commits the transaction and, only if it
 // committed, the Pebble batch and the in-memory partition state.
-func (p *Processor) runWindow(ctx context.Context, first kgo.Fetches) error {
+//
+// Cancelling ctx (shutdown) stops the window from taking more input, but the window
+// still completes and commits: its produce and commit calls use a context that is not
+// canceled, bounded by windowFinishTimeout, so that no transaction is left open for
+// read_committed consumers to wait on.
+func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(pollCtx), windowFinishTimeout)
+	defer cancel()
 	start := time.Now()
 	w := p.newWindow()
 	if err := p.sess.Begin(); err != nil {
@@ -30,13 +37,10 @@ func (p *Processor) runWindow(ctx context.Context, first kgo.Fetches) error {
 		return p.abort(ctx, w, err)
 	}
 	deadline := start.Add(p.cfg.CommitInterval)
-	for w.records > 0 && w.records < p.cfg.MaxWindowRecords && time.Now().Before(deadline) {
-		pctx, cancel := context.WithDeadline(ctx, deadline)
+	for w.records > 0 && w.records < p.cfg.MaxWindowRecords && time.Now().Before(deadline) && pollCtx.Err() == nil {
+		pctx, cancel := context.WithDeadline(pollCtx, deadline)
 		fs := p.sess.PollRecords(pctx, p.cfg.MaxWindowRecords-w.records)
 		cancel()
-		if ctx.Err() != nil {
-			return p.abort(ctx, w, ctx.Err())
-		}
 		p.logFetchErrors(fs)
 		p.drainHandoffs()
 		if err := p.processFetches(ctx, w, fs); err != nil {
@@ -106,6 +110,10 @@ func (p *Processor) runWindow(ctx context.Context, first kgo.Fetches) error {
 	p.m.backfillsPending.Set(float64(p.backfillsPending()))
 	return nil
 }
+
+// windowFinishTimeout bounds how long a window may take to produce and commit once
+// its input is complete, including at shutdown.
+const windowFinishTimeout = transactionTimeout / 2
 
 // abort ends the window's transaction with an abort. cause, if not nil, is a fatal
 // error returned after aborting.
