@@ -492,8 +492,9 @@ func TestRefusedValues(t *testing.T) {
 
 // Flags of `segmentd run` the chart deliberately sets no variable for.
 var flagsLeftOut = map[string]string{
-	"sasl-password": "a password in plain text in the pod spec: the chart mounts kafka.sasl.passwordSecret for --sasl-password-file",
-	"admin-token":   "a token in plain text in the pod spec: the chart mounts admin.tokenSecret for --admin-token-file",
+	"sasl-password":          "a password in plain text in the pod spec: the chart mounts kafka.sasl.passwordSecret for --sasl-password-file",
+	"admin-token":            "a token in plain text in the pod spec: the chart mounts admin.tokenSecret for --admin-token-file",
+	"bench-naive-evaluation": "a benchmark baseline, never for production",
 }
 
 // Variables the chart sets for flags `segmentd run` does not have yet.
