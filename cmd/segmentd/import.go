@@ -22,6 +22,11 @@ import (
 // per line as the Admin API exports them) by producing them as Form B events, so
 // that history from before the stream counts (SPEC §8).
 func importCommand(ctx context.Context, args []string) error {
+	return runImport(ctx, args, os.Stderr)
+}
+
+// runImport is importCommand writing its progress and summary to stderr.
+func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	var kf kafkaFlags
 	fs := flag.NewFlagSet("segmentd import", flag.ContinueOnError)
 	kf.register(fs)
@@ -57,7 +62,7 @@ func importCommand(ctx context.Context, args []string) error {
 	im := &importer{ws: ws, rejected: map[string]int{}}
 	var produced, failed atomic.Int64
 	var produceErr atomic.Value
-	prog := newProgress(os.Stderr, *every)
+	prog := newProgress(stderr, *every)
 	for _, path := range fs.Args() {
 		f, err := os.Open(path)
 		if err != nil {
@@ -75,7 +80,8 @@ func importCommand(ctx context.Context, args []string) error {
 				line++
 				rec, reason := im.convert(b)
 				if rec == nil {
-					im.rejected[reason]++
+					code, _, _ := strings.Cut(reason, ":") // counted by reason code, shown with detail
+					im.rejected[code]++
 					if len(im.examples) < 5 {
 						im.examples = append(im.examples, fmt.Sprintf("%s:%d: %s", path, line, reason))
 					}
@@ -109,7 +115,7 @@ func importCommand(ctx context.Context, args []string) error {
 		return fmt.Errorf("flush: %w", err)
 	}
 	prog.done(produced.Load(), im.total())
-	fmt.Fprintf(os.Stderr, "produced %d events to %s (%d customers, %d orders); rejected %d records\n",
+	fmt.Fprintf(stderr, "produced %d events to %s (%d customers, %d orders); rejected %d records\n",
 		produced.Load(), *topic, im.customers, im.orders, im.total())
 	reasons := make([]string, 0, len(im.rejected))
 	for r := range im.rejected {
@@ -117,10 +123,10 @@ func importCommand(ctx context.Context, args []string) error {
 	}
 	sort.Strings(reasons)
 	for _, r := range reasons {
-		fmt.Fprintf(os.Stderr, "  %6d  %s\n", im.rejected[r], r)
+		fmt.Fprintf(stderr, "  %6d  %s\n", im.rejected[r], r)
 	}
 	for _, ex := range im.examples {
-		fmt.Fprintf(os.Stderr, "  e.g. %s\n", ex)
+		fmt.Fprintf(stderr, "  e.g. %s\n", ex)
 	}
 	if n := failed.Load(); n > 0 {
 		return fmt.Errorf("%d events failed to produce: %v", n, produceErr.Load())
@@ -218,7 +224,7 @@ func firstLine(s string) string {
 // progress shows import progress: a redrawn line on a terminal, periodic lines
 // otherwise.
 type progress struct {
-	w     *os.File
+	w     io.Writer
 	tty   bool
 	every time.Duration
 	last  time.Time
@@ -227,9 +233,12 @@ type progress struct {
 	start time.Time
 }
 
-func newProgress(w *os.File, every time.Duration) *progress {
-	st, err := w.Stat()
-	tty := err == nil && st.Mode()&os.ModeCharDevice != 0
+func newProgress(w io.Writer, every time.Duration) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		st, err := f.Stat()
+		tty = err == nil && st.Mode()&os.ModeCharDevice != 0
+	}
 	return &progress{w: w, tty: tty, every: every, start: time.Now()}
 }
 

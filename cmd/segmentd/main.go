@@ -19,6 +19,9 @@ Usage:
   segmentd run [flags]                    run the processor (embedded broker without --brokers)
   segmentd import --shop DOMAIN FILE...   load Shopify customers and orders (JSON Lines) as events
   segmentd tail [flags]                   follow the membership topic and print transitions
+  segmentd segments apply -f FILE         validate and create or replace segments (JSON or YAML)
+  segmentd segments list --workspace WS   list a workspace's segments with member counts
+  segmentd contact get WORKSPACE ID       show a contact's profile, attributes and memberships
 
 Every flag can also be set with an environment variable SEGMENTD_<FLAG>, e.g.
 --data-dir → SEGMENTD_DATA_DIR. Run "segmentd COMMAND -h" for a command's flags.
@@ -47,6 +50,11 @@ func run(ctx context.Context, args []string) error {
 		return importCommand(ctx, args[1:])
 	case "tail":
 		return tailCommand(ctx, args[1:])
+	// Admin API clients (segments.go, contact.go).
+	case "segments":
+		return segmentsCommand(ctx, args[1:], os.Stdout, os.Stderr)
+	case "contact":
+		return contactCommand(ctx, args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil

@@ -51,6 +51,9 @@ type runFlags struct {
 	demoRate        float64
 	logLevel        string
 	logFormat       string
+	// Admin API (adminapi.go).
+	adminTokenFile string
+	peers          listFlag
 }
 
 func runCommand(ctx context.Context, args []string) error {
@@ -79,6 +82,10 @@ func runCommand(ctx context.Context, args []string) error {
 	fs.Float64Var(&f.demoRate, "demo-rate", 20, "live demo events per second")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token (default: $"+envAdminToken+"); "+
+		"required to use the admin API when --http-addr is not a loopback address")
+	fs.Var(&f.peers, "peers", "base URLs of the other processes' HTTP servers, comma-separated (e.g. http://segmentd-1:8080); "+
+		"the admin API asks them and merges their answers")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -152,7 +159,12 @@ func runCommand(ctx context.Context, args []string) error {
 	defer wg.Wait()
 	defer cancel()
 
-	srv, ln, err := newHTTPServer(f.httpAddr, reg, proc)
+	api, apiProducer, err := newAdminAPI(&f, brokers, kopts, proc, log)
+	if err != nil {
+		return err
+	}
+	defer apiProducer.Close()
+	srv, ln, err := newHTTPServer(f.httpAddr, reg, proc, api)
 	if err != nil {
 		return err
 	}
@@ -189,8 +201,9 @@ func runCommand(ctx context.Context, args []string) error {
 	return proc.Run(ctx)
 }
 
-func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Processor) (*http.Server, net.Listener, error) {
+func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Processor, api http.Handler) (*http.Server, net.Listener, error) {
 	mux := http.NewServeMux()
+	mux.Handle("/v1/", api) // the admin API (package admin)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -206,7 +219,8 @@ func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Proces
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on --http-addr %s: %w", addr, err)
 	}
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln, nil
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln, nil
 }
 
 // stableTransactionalID derives a transactional id that stays the same across

@@ -1,0 +1,67 @@
+// Package admin serves segmentd's admin API: JSON over HTTP under /v1, the table of
+// SPEC §8. [New] returns a [Handler] (an http.Handler) that `segmentd run` mounts at
+// /v1/ on its HTTP server beside /metrics, /healthz and /readyz. openapi.yaml in this
+// directory describes every endpoint; the handler also serves it at
+// GET /v1/openapi.yaml.
+//
+// # Reads and writes
+//
+// Reads go to a [Backend]: the query methods of *processor.Processor (processor/query.go),
+// which answer for the partitions the process owns and say which in a Local. Writes
+// (PUT and DELETE of a segment) do not touch the processor: they validate the
+// definition with operators.ParseDefinition and produce it, or a tombstone, to the
+// segments topic with a [Producer] (a kgo.Client: synchronous, acks=all), keyed
+// "<workspace>/<id>". Every process reads that topic asynchronously, so a segment
+// written by PUT appears in GET, and its members are counted, shortly after (about one
+// commit interval); a new definition's members are then filled in by a backfill, shown
+// as "backfilling": true.
+//
+// # Several processes
+//
+// Each process of a consumer group owns some partitions. Without peers, an answer
+// covers the caller's process only and says which partitions in "partitions". With
+// Config.Peers (the base URLs of the other processes' HTTP servers), a request fans out:
+// the handler asks each peer the same question with ?local=true (a peer then answers
+// from its own partitions and does not fan out again), forwarding the bearer token, and
+// merges: counts are summed, lists concatenated, de-duplicated and sorted, "partitions"
+// is the union; a contact or an explanation is the first answer that is not a 404 (a
+// contact lives in exactly one partition); members pages go through the processes one
+// after another, the cursor naming the process (local first, then the peers in the
+// order given) and the position inside it.
+//
+// A peer that cannot be reached or answers with an error fails the whole request with
+// 502 and {"error": "...", "peer": "<url>"}: an audience count that silently lacks some
+// partitions is worse than none. Callers that prefer a partial answer can ask each
+// process with ?local=true and add up themselves; "partitions" shows the coverage. The
+// same peer list may be given to every process: a handler recognises itself in the
+// list by the X-Segmentd-Instance header its answers carry, and skips itself. During a
+// rebalance a partition can be briefly owned by two processes or by none; answers then
+// count it twice or not at all until the group settles.
+//
+// # Security
+//
+// When the HTTP server listens on a non-loopback address (Config.ListenAddr), every
+// /v1 request must carry "Authorization: Bearer <token>", compared with the configured
+// token in constant time (the SHA-256 digests of both are compared with
+// crypto/subtle, so neither the content nor the length leaks). A configured token is
+// required on a loopback address as well. On a non-loopback address without a token,
+// the admin API is locked: every /v1 request is refused with 403 (the process still
+// serves /metrics, /healthz and /readyz, so a metrics-only deployment keeps working).
+// Missing or malformed credentials are 401 with a WWW-Authenticate challenge, a wrong
+// token 403.
+//
+// Request bodies are limited to Config.MaxBodyBytes (default 1 MiB; larger is 413),
+// and every request gets Config.RequestTimeout (default 30s). The request log names the
+// method, the route pattern (e.g. GET /v1/workspaces/{ws}/contacts/{customer_id}), the
+// status and the duration, never the path values, the query or a body: no contact data
+// is logged.
+//
+// # Errors
+//
+// Every error is JSON {"error": "<message>"} with a status: 400 invalid input (an
+// invalid definition adds "path", the JSON path the §6 message names), 401/403
+// authentication, 404 unknown segment, contact or endpoint, 405 (with Allow), 413 body
+// too large, 502 a peer failed (adds "peer"), 503 the process is not ready (reading
+// definitions or restoring partitions; with Retry-After) or the segments topic cannot be
+// written, 504 the request timed out.
+package admin

@@ -1,0 +1,436 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmentd/segmentd/operators"
+	"github.com/segmentd/segmentd/processor"
+)
+
+const (
+	// matches contacts with 3 or more orders: ids 3, 4, 8, 9, 13, 14, … minus the
+	// excluded ones (id % 10 == 7 never has 3 or 4 orders, so none).
+	defLoyal   = `{"name":"Loyal","groups":[{"conditions":[{"field":"orders_count","op":"gte","value":3}]}]}`
+	defMexico  = `{"workspace":"acme.myshopify.com","id":"mexico","groups":[{"conditions":[{"field":"country","op":"is","value":"MX"}]}]}`
+	defInvalid = `{"groups":[{"conditions":[{"field":"orders_count","op":"gt","value":1}]},{"conditions":[{"field":"country","op":"gt","value":"MX"}]}]}`
+)
+
+func TestPutGetListDelete(t *testing.T) {
+	e := newEnv(t)
+
+	r := e.do("PUT", "/v1/workspaces/ACME.myshopify.com/segments/loyal", defLoyal)
+	wantStatus(t, "PUT new", r, http.StatusCreated)
+	var def operators.Definition
+	r.decode(t, &def)
+	if def.Workspace != ws || def.ID != "loyal" || def.Name != "Loyal" {
+		t.Fatalf("PUT answer: %+v", def)
+	}
+	if loc := r.header.Get("Location"); loc != "/v1/workspaces/"+ws+"/segments/loyal" {
+		t.Fatalf("Location %q", loc)
+	}
+
+	// Written to the segments topic, keyed <ws>/<id>, a definition the processor accepts.
+	recs := e.readTopic()
+	if len(recs) != 1 || string(recs[0].Key) != ws+"/loyal" {
+		t.Fatalf("segments topic: %v", recs)
+	}
+	if d, err := operators.ParseDefinition(recs[0].Value); err != nil || d.Key() != ws+"/loyal" || d.RulesKey() != def.RulesKey() {
+		t.Fatalf("produced definition %s: %v", recs[0].Value, err)
+	}
+
+	// Not visible until the processor reads the topic.
+	wantStatus(t, "GET before the topic is read", e.do("GET", "/v1/workspaces/"+ws+"/segments/loyal", ""), http.StatusNotFound)
+	e.sync()
+
+	r = e.do("GET", "/v1/workspaces/"+ws+"/segments/loyal", "")
+	wantStatus(t, "GET", r, http.StatusOK)
+	var seg SegmentResponse
+	r.decode(t, &seg)
+	// orders_count = id % 5 >= 3 over ids 1..30: 12 contacts.
+	if seg.ID != "loyal" || seg.Version != 1 || seg.Members != 12 || seg.Name != "Loyal" || !slices.Equal(seg.Partitions, []int32{0, 1, 2}) {
+		t.Fatalf("GET: %+v", seg)
+	}
+
+	// Replacing answers 200 and bumps the version once the topic is read.
+	r = e.do("PUT", "/v1/workspaces/"+ws+"/segments/loyal", strings.Replace(defLoyal, `"value":3`, `"value":4`, 1))
+	wantStatus(t, "PUT replace", r, http.StatusOK)
+	e.sync()
+	e.do("PUT", "/v1/workspaces/"+ws+"/segments/mexico", defMexico)
+	e.sync()
+
+	// Mexico: id % 3 == 0, 10 contacts, minus the excluded 27.
+	r = e.do("GET", "/v1/workspaces/"+ws+"/segments", "")
+	wantStatus(t, "list", r, http.StatusOK)
+	var list SegmentListResponse
+	r.decode(t, &list)
+	if len(list.Segments) != 2 || list.Segments[0].ID != "loyal" || list.Segments[0].Version != 2 || list.Segments[0].Members != 6 ||
+		list.Segments[1].ID != "mexico" || list.Segments[1].Members != 9 || list.Workspace != ws {
+		t.Fatalf("list: %s", r.body)
+	}
+	r = e.do("GET", "/v1/workspaces/other.myshopify.com/segments", "")
+	wantStatus(t, "list of another workspace", r, http.StatusOK)
+	if !strings.Contains(string(r.body), `"segments":[]`) {
+		t.Fatalf("empty list: %s", r.body)
+	}
+
+	r = e.do("DELETE", "/v1/workspaces/"+ws+"/segments/mexico", "")
+	wantStatus(t, "DELETE", r, http.StatusAccepted)
+	recs = e.readTopic()
+	if last := recs[len(recs)-1]; string(last.Key) != ws+"/mexico" || last.Value != nil {
+		t.Fatalf("tombstone: %+v", last)
+	}
+	e.sync()
+	wantStatus(t, "GET deleted", e.do("GET", "/v1/workspaces/"+ws+"/segments/mexico", ""), http.StatusNotFound)
+	wantStatus(t, "DELETE unknown", e.do("DELETE", "/v1/workspaces/"+ws+"/segments/mexico", ""), http.StatusNotFound)
+}
+
+// readTopic returns every record of the segments topic.
+func (e *env) readTopic() []*kgo.Record {
+	e.t.Helper()
+	cl := e.broker.Client(e.t, kgo.ConsumeTopics(e.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(50*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var out []*kgo.Record
+	for ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+	return out
+}
+
+func TestPutValidation(t *testing.T) {
+	e := newEnv(t)
+	path := "/v1/workspaces/" + ws + "/segments/loyal"
+	cases := []struct {
+		name, path, body string
+		err, errPath     string
+	}{
+		{"operator not allowed", path, defInvalid,
+			`groups[1].conditions[0].op: "gt" is not allowed for field "country"`, "groups[1].conditions[0].op"},
+		{"workspace mismatch", path, `{"workspace":"other.myshopify.com","groups":[{"conditions":[{"field":"tag","op":"has","value":"vip"}]}]}`,
+			`workspace: "other.myshopify.com" does not match the workspace "acme.myshopify.com" of the URL`, "workspace"},
+		{"id mismatch", path, `{"id":"other","groups":[{"conditions":[{"field":"tag","op":"has","value":"vip"}]}]}`,
+			`id: "other" does not match the segment id "loyal" of the URL`, "id"},
+		{"bad id in the URL", "/v1/workspaces/" + ws + "/segments/Not_Valid", defLoyal, "", "id"},
+		{"no groups", path, `{"groups":[]}`, "groups: at least one group is required", "groups"},
+		{"unknown key", path, `{"groups":[{"conditions":[{"field":"tag","op":"has","value":"x"}]}],"colour":"red"}`, "colour: unknown key", "colour"},
+		{"not JSON", path, `{"groups":`, "", ""},
+		{"not an object", path, `[1]`, "must be an object", ""},
+		{"empty body", path, ``, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do("PUT", c.path, c.body)
+			wantStatus(t, "PUT", r, http.StatusBadRequest)
+			var got struct {
+				Error string  `json:"error"`
+				Path  *string `json:"path"`
+			}
+			r.decode(t, &got)
+			if c.err != "" && got.Error != c.err {
+				t.Errorf("error %q, want %q", got.Error, c.err)
+			}
+			if got.Path == nil || *got.Path != c.errPath {
+				t.Errorf("path %v, want %q (%s)", got.Path, c.errPath, r.body)
+			}
+		})
+	}
+	if recs := e.readTopic(); len(recs) != 0 {
+		t.Fatalf("invalid definitions were produced: %v", recs)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	e := newEnv(t)
+	e.backend.notReady.Store(true) // validate does not need the processor
+	for _, p := range []string{"/v1/workspaces/" + ws + "/segments:validate", "/v1/workspaces/" + ws + "/segments%3Avalidate"} {
+		r := e.do("POST", p, defLoyal)
+		wantStatus(t, "validate "+p, r, http.StatusOK)
+		var v ValidateResponse
+		r.decode(t, &v)
+		if !v.Valid || v.Definition.Workspace != ws || v.Definition.ID != unsavedID {
+			t.Fatalf("validate: %s", r.body)
+		}
+	}
+	r := e.do("POST", "/v1/workspaces/"+ws+"/segments:validate", defMexico)
+	wantStatus(t, "validate with id", r, http.StatusOK)
+	if r.json(t)["definition"].(map[string]any)["id"] != "mexico" {
+		t.Fatalf("validate keeps the id: %s", r.body)
+	}
+	r = e.do("POST", "/v1/workspaces/"+ws+"/segments:validate", defInvalid)
+	wantStatus(t, "validate invalid", r, http.StatusBadRequest)
+	want := `{"error":"groups[1].conditions[0].op: \"gt\" is not allowed for field \"country\"","path":"groups[1].conditions[0].op","valid":false}` + "\n"
+	if string(r.body) != want {
+		t.Fatalf("validate invalid:\n got %s\nwant %s", r.body, want)
+	}
+	if recs := e.readTopic(); len(recs) != 0 {
+		t.Fatalf("validate produced: %v", recs)
+	}
+}
+
+func TestPreview(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("POST", "/v1/workspaces/"+ws+"/segments:preview?sample=4", defLoyal)
+	wantStatus(t, "preview", r, http.StatusOK)
+	var p PreviewResponse
+	r.decode(t, &p)
+	if p.Count != 12 || ids(p.Sample) != "3,4,8,9" || len(p.Partitions) != 3 {
+		t.Fatalf("preview: %s", r.body)
+	}
+	r = e.do("POST", "/v1/workspaces/"+ws+"/segments:preview", defLoyal)
+	r.decode(t, &p)
+	if len(p.Sample) != DefaultSample {
+		t.Fatalf("default sample: %s", r.body)
+	}
+	r = e.do("POST", "/v1/workspaces/"+ws+"/segments:preview?sample=0", defLoyal)
+	wantStatus(t, "preview sample=0", r, http.StatusOK)
+	if !strings.Contains(string(r.body), `"sample":[]`) {
+		t.Fatalf("sample=0: %s", r.body)
+	}
+	wantStatus(t, "preview sample too big", e.do("POST", "/v1/workspaces/"+ws+"/segments:preview?sample=1001", defLoyal), http.StatusBadRequest)
+	wantStatus(t, "preview invalid", e.do("POST", "/v1/workspaces/"+ws+"/segments:preview", defInvalid), http.StatusBadRequest)
+	if recs := e.readTopic(); len(recs) != 0 {
+		t.Fatalf("preview produced: %v", recs)
+	}
+}
+
+func TestMembersPaging(t *testing.T) {
+	e := newEnv(t)
+	e.put("loyal", strings.Replace(defLoyal, `{"name"`, `{"workspace":"acme.myshopify.com","id":"loyal","name"`, 1))
+	base := "/v1/workspaces/" + ws + "/segments/loyal/members"
+
+	r := e.do("GET", base, "")
+	wantStatus(t, "members", r, http.StatusOK)
+	var all MembersResponse
+	r.decode(t, &all)
+	if len(all.Members) != 12 || all.NextCursor != "" {
+		t.Fatalf("one page: %s", r.body)
+	}
+	for _, limit := range []int{1, 5, 11, 12} {
+		var got []int64
+		cursor := ""
+		for pages := 0; ; pages++ {
+			if pages > 20 {
+				t.Fatal("paging does not end")
+			}
+			r := e.do("GET", fmt.Sprintf("%s?limit=%d&cursor=%s", base, limit, cursor), "")
+			wantStatus(t, "members page", r, http.StatusOK)
+			var page MembersResponse
+			r.decode(t, &page)
+			if len(page.Members) > limit {
+				t.Fatalf("limit %d: page of %d", limit, len(page.Members))
+			}
+			got = append(got, page.Members...)
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+		}
+		if ids(got) != ids(all.Members) {
+			t.Fatalf("limit %d: paged %v, want %v", limit, got, all.Members)
+		}
+	}
+	wantStatus(t, "limit 0", e.do("GET", base+"?limit=0", ""), http.StatusBadRequest)
+	wantStatus(t, "limit 1001", e.do("GET", base+"?limit=1001", ""), http.StatusBadRequest)
+	wantStatus(t, "limit 1000", e.do("GET", base+"?limit=1000", ""), http.StatusOK)
+	wantStatus(t, "bad cursor", e.do("GET", base+"?cursor=!!", ""), http.StatusBadRequest)
+	wantStatus(t, "cursor of a peer that does not exist", e.do("GET", base+"?cursor="+encodeCursor(membersCursor{Source: 1}), ""), http.StatusBadRequest)
+	wantStatus(t, "unknown segment", e.do("GET", "/v1/workspaces/"+ws+"/segments/nope/members", ""), http.StatusNotFound)
+}
+
+func TestContacts(t *testing.T) {
+	e := newEnv(t)
+	e.put("loyal", strings.Replace(defLoyal, `{"name"`, `{"workspace":"acme.myshopify.com","id":"loyal","name"`, 1))
+
+	r := e.do("GET", "/v1/workspaces/"+ws+"/contacts/4", "")
+	wantStatus(t, "contact", r, http.StatusOK)
+	var v processor.ContactView
+	r.decode(t, &v)
+	if v.CustomerID != 4 || v.Workspace != ws || len(v.Memberships) != 1 || v.Memberships[0].SegmentID != "loyal" {
+		t.Fatalf("contact: %s", r.body)
+	}
+	wantStatus(t, "unknown contact", e.do("GET", "/v1/workspaces/"+ws+"/contacts/999", ""), http.StatusNotFound)
+	for _, bad := range []string{"0", "-1", "abc", "9223372036854775808", "+4"} {
+		wantStatus(t, "contact "+bad, e.do("GET", "/v1/workspaces/"+ws+"/contacts/"+bad, ""), http.StatusBadRequest)
+	}
+
+	r = e.do("GET", "/v1/workspaces/"+ws+"/contacts/4/explain?segment=loyal", "")
+	wantStatus(t, "explain", r, http.StatusOK)
+	var ex operators.Explanation
+	r.decode(t, &ex)
+	if !ex.Match || len(ex.Groups) != 1 || !ex.Groups[0].Match || fmt.Sprint(ex.Groups[0].Conditions[0].Actual) != "4" {
+		t.Fatalf("explain: %s", r.body)
+	}
+	wantStatus(t, "explain without segment", e.do("GET", "/v1/workspaces/"+ws+"/contacts/4/explain", ""), http.StatusBadRequest)
+	wantStatus(t, "explain unknown segment", e.do("GET", "/v1/workspaces/"+ws+"/contacts/4/explain?segment=nope", ""), http.StatusNotFound)
+
+	r = e.do("GET", "/v1/workspaces/"+ws+"/contacts?q=CARLA", "")
+	wantStatus(t, "search", r, http.StatusOK)
+	var s SearchResponse
+	r.decode(t, &s)
+	// FirstName Carla for id % 4 == 2: 2, 6, …, 30.
+	if len(s.Contacts) != 8 || s.Contacts[0].CustomerID != 2 || s.Contacts[0].FirstName != "Carla" {
+		t.Fatalf("search: %s", r.body)
+	}
+	r = e.do("GET", "/v1/workspaces/"+ws+"/contacts?q=carla&limit=3", "")
+	r.decode(t, &s)
+	if ids(summaryIDs(s.Contacts)) != "2,6,10" {
+		t.Fatalf("search limit: %s", r.body)
+	}
+	r = e.do("GET", "/v1/workspaces/"+ws+"/contacts?q=%2B525500000012", "")
+	r.decode(t, &s)
+	if ids(summaryIDs(s.Contacts)) != "12" {
+		t.Fatalf("search by phone: %s", r.body)
+	}
+	wantStatus(t, "search without q", e.do("GET", "/v1/workspaces/"+ws+"/contacts", ""), http.StatusBadRequest)
+	wantStatus(t, "search limit 0", e.do("GET", "/v1/workspaces/"+ws+"/contacts?q=a&limit=0", ""), http.StatusBadRequest)
+}
+
+func summaryIDs(cs []processor.ContactSummary) []int64 {
+	out := make([]int64, len(cs))
+	for i, c := range cs {
+		out[i] = c.CustomerID
+	}
+	return out
+}
+
+func TestEstimate(t *testing.T) {
+	e := newEnv(t)
+	e.put("loyal", strings.Replace(defLoyal, `{"name"`, `{"workspace":"acme.myshopify.com","id":"loyal","name"`, 1))
+	e.put("mexico", defMexico)
+	path := "/v1/workspaces/" + ws + "/audiences:estimate"
+	cases := []struct {
+		body   string
+		status int
+		count  int64
+	}{
+		// loyal ∪ vip-list, consent yes (even ids), none excluded: loyal even = 4,8,14,18,24,28;
+		// vip even (multiples of 6) = 6,12,18,24,30 → 4,6,8,12,14,18,24,28,30.
+		{`{"include":[{"segment":"loyal"},{"list":"vip"}]}`, 200, 9},
+		// minus Mexico (id % 3 == 0: 6, 12, 18, 24, 30): leaves 4, 8, 14, 28.
+		{`{"include":[{"segment":"loyal"},{"list":"vip"}],"exclude":[{"segment":"mexico"}]}`, 200, 4},
+		{`{"include":[]}`, 400, 0},
+		{`{"include":[{"segment":"loyal","list":"vip"}]}`, 400, 0},
+		{`{"include":[{}]}`, 400, 0},
+		{`{"include":[{"segment":"loyal"}],"other":1}`, 400, 0},
+		{`{"include":[{"segment":"nope"}]}`, 404, 0},
+		{`not json`, 400, 0},
+	}
+	for _, c := range cases {
+		r := e.do("POST", path, c.body)
+		wantStatus(t, "estimate "+c.body, r, c.status)
+		if c.status == 200 {
+			var got EstimateResponse
+			r.decode(t, &got)
+			if got.Count != c.count || len(got.Partitions) != 3 {
+				t.Errorf("estimate %s: %s, want count %d", c.body, r.body, c.count)
+			}
+		}
+	}
+}
+
+func TestRoutingErrors(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("PATCH", "/v1/workspaces/"+ws+"/segments/x", "{}")
+	wantStatus(t, "PATCH", r, http.StatusMethodNotAllowed)
+	if allow := r.header.Get("Allow"); allow != "GET, PUT, DELETE, HEAD" {
+		t.Fatalf("Allow %q", allow)
+	}
+	wantStatus(t, "GET validate", e.do("GET", "/v1/workspaces/"+ws+"/segments:validate", ""), http.StatusMethodNotAllowed)
+	wantStatus(t, "unknown endpoint", e.do("GET", "/v1/nothing", ""), http.StatusNotFound)
+	wantStatus(t, "unknown action", e.do("POST", "/v1/workspaces/"+ws+"/segments:launch", "{}"), http.StatusNotFound)
+	wantStatus(t, "bad workspace", e.do("GET", "/v1/workspaces/a%20b/segments", ""), http.StatusBadRequest)
+
+	// Not ready: 503 with Retry-After, except validate.
+	e.backend.notReady.Store(true)
+	r = e.do("GET", "/v1/workspaces/"+ws+"/segments", "")
+	wantStatus(t, "not ready", r, http.StatusServiceUnavailable)
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	wantStatus(t, "PUT not ready", e.do("PUT", "/v1/workspaces/"+ws+"/segments/x", defLoyal), http.StatusServiceUnavailable)
+}
+
+func TestBodyLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxBodyBytes = 1024 })
+	big := `{"name":"` + strings.Repeat("x", 2000) + `","groups":[{"conditions":[{"field":"tag","op":"has","value":"vip"}]}]}`
+	for _, p := range []string{"PUT /segments/big", "POST /segments:validate", "POST /segments:preview", "POST /audiences:estimate"} {
+		method, path, _ := strings.Cut(p, " ")
+		r := e.do(method, "/v1/workspaces/"+ws+path, big)
+		wantStatus(t, p, r, http.StatusRequestEntityTooLarge)
+	}
+	// The default limit is 1 MiB.
+	e = newEnv(t)
+	r := e.do("POST", "/v1/workspaces/"+ws+"/segments:validate", `{"name":"`+strings.Repeat("x", 1<<20)+`"}`)
+	wantStatus(t, "over 1 MiB", r, http.StatusRequestEntityTooLarge)
+}
+
+func TestTimeout(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.RequestTimeout = 50 * time.Millisecond })
+	e.backend.block = true
+	start := time.Now()
+	r := e.do("GET", "/v1/workspaces/"+ws+"/segments", "")
+	wantStatus(t, "blocked backend", r, http.StatusGatewayTimeout)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("timeout took %v", d)
+	}
+}
+
+func TestProduceFailure(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SegmentsTopic = "no-such-topic" })
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan reply, 1)
+	go func() { done <- doURLCtx(c, t, e.srv.URL, "PUT", "/v1/workspaces/"+ws+"/segments/x", defLoyal) }()
+	select {
+	case r := <-done:
+		wantStatus(t, "PUT to a missing topic", r, http.StatusServiceUnavailable)
+	case <-c.Done():
+		t.Fatal("PUT did not answer")
+	}
+}
+
+func doURLCtx(ctx context.Context, t *testing.T, base, method, path, body string) reply {
+	req, _ := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return reply{status: -1, body: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	var b json.RawMessage
+	_ = json.NewDecoder(resp.Body).Decode(&b)
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// The request log names the route pattern, never path values, queries or bodies.
+func TestLogsHoldNoContactData(t *testing.T) {
+	e := newEnv(t)
+	e.put("loyal", strings.Replace(defLoyal, `{"name"`, `{"workspace":"acme.myshopify.com","id":"loyal","name"`, 1))
+	e.do("GET", "/v1/workspaces/"+ws+"/contacts/29", "")
+	e.do("GET", "/v1/workspaces/"+ws+"/contacts/29/explain?segment=loyal", "")
+	e.do("GET", "/v1/workspaces/"+ws+"/contacts?q=customer29@example.com", "")
+	e.do("GET", "/v1/workspaces/"+ws+"/contacts/123456789", "")
+	logs := e.logs.String()
+	for _, secret := range []string{"/29", "customer29", "example.com", "123456789", ws} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log holds %q:\n%s", secret, logs)
+		}
+	}
+	for _, want := range []string{
+		`route="GET /v1/workspaces/{ws}/contacts/{customer_id}"`, `route="GET /v1/workspaces/{ws}/contacts"`,
+		`route="GET /v1/workspaces/{ws}/contacts/{customer_id}/explain"`, "status=404", "status=200", "duration=",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmentd/segmentd/admin"
+	"github.com/segmentd/segmentd/processor"
+)
+
+// envAdminToken holds the admin API token when no --admin-token-file is given.
+const envAdminToken = "SEGMENTD_ADMIN_TOKEN"
+
+// loadAdminToken returns the admin API token: the first line of file if given, else
+// $SEGMENTD_ADMIN_TOKEN, else "".
+func loadAdminToken(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv(envAdminToken)), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read --admin-token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("--admin-token-file %s must hold one token on one line", file)
+	}
+	return tok, nil
+}
+
+// newAdminAPI builds the admin API handler of `segmentd run` and the producer it
+// writes definitions with (closed by the caller).
+func newAdminAPI(f *runFlags, brokers []string, kopts []kgo.Opt, proc *processor.Processor, log *slog.Logger) (*admin.Handler, *kgo.Client, error) {
+	token, err := loadAdminToken(f.adminTokenFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	prod, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(brokers...),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin API producer: %w", err)
+	}
+	h, err := admin.New(admin.Config{
+		Backend: proc, Producer: prod, SegmentsTopic: proc.Topics().Segments,
+		Token: token, ListenAddr: f.httpAddr, Peers: f.peers, Logger: log,
+	})
+	if err != nil {
+		prod.Close()
+		return nil, nil, err
+	}
+	if h.Locked() {
+		log.Warn("admin API disabled: --http-addr " + f.httpAddr + " is not a loopback address and no admin token is set; " +
+			"/v1 answers 403. Set --admin-token-file or " + envAdminToken + " to use it.")
+	}
+	return h, prod, nil
+}
+
+// apiFlags are the flags of the commands that talk to a running segmentd's admin API.
+type apiFlags struct {
+	server    string
+	token     string
+	tokenFile string
+	timeout   time.Duration
+}
+
+func (a *apiFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.server, "server", "http://127.0.0.1:8080", "base URL of a running segmentd's HTTP server")
+	fs.StringVar(&a.token, "admin-token", "", "bearer token of the admin API (prefer "+envAdminToken+" or --admin-token-file)")
+	fs.StringVar(&a.tokenFile, "admin-token-file", "", "file holding the bearer token of the admin API")
+	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each request")
+}
+
+// client returns an admin API client for the flags.
+func (a *apiFlags) client() (*apiClient, error) {
+	token := a.token
+	if a.tokenFile != "" {
+		var err error
+		if token, err = loadAdminToken(a.tokenFile); err != nil {
+			return nil, err
+		}
+	}
+	base := strings.TrimRight(a.server, "/")
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return nil, fmt.Errorf("--server %q is not an http:// or https:// URL", a.server)
+	}
+	return &apiClient{base: base, token: token, http: &http.Client{Timeout: a.timeout}}, nil
+}
+
+// apiClient calls the admin API.
+type apiClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// apiError is an error answer of the admin API.
+type apiError struct {
+	Status int
+	Msg    string
+	Path   string // of an invalid definition
+}
+
+func (e *apiError) Error() string {
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return e.Msg + " (pass --admin-token-file or set " + envAdminToken + ")"
+	}
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Msg)
+}
+
+// do sends a request with a JSON body (if not nil), decodes a 2xx answer into out
+// (if not nil) and returns its status; an error answer is an *apiError.
+func (c *apiClient) do(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("admin API at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("read answer of %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var eb struct {
+			Error string `json:"error"`
+			Path  string `json:"path"`
+		}
+		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
+			eb.Error = strings.TrimSpace(string(b))
+		}
+		return resp.StatusCode, &apiError{Status: resp.StatusCode, Msg: eb.Error, Path: eb.Path}
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// parseArgs parses flags that may come before, between or after the positional
+// arguments, then fills unset flags from the environment (see parseFlags).
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...) // everything after "--" is positional
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return pos, parseFlags(fs, nil)
+}

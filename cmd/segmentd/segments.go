@@ -1,0 +1,447 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/segmentd/segmentd/admin"
+	"github.com/segmentd/segmentd/operators"
+)
+
+const segmentsUsage = `Usage:
+  segmentd segments apply -f FILE [-f FILE...] [flags]   validate, then create or replace segments
+  segmentd segments list --workspace WS [flags]          list a workspace's segments with member counts
+
+FILE is JSON or YAML: one definition, a list of definitions, or several YAML documents
+("-" reads standard input). Every definition is validated first; if any is invalid,
+none is applied. By default they are written through the admin API of a running
+segmentd (--server); with --direct, produced straight to the segments topic (--brokers).
+`
+
+func segmentsCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, segmentsUsage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "apply":
+		return segmentsApply(ctx, args[1:], stdout, stderr)
+	case "list":
+		return segmentsList(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, segmentsUsage)
+		return nil
+	}
+	fmt.Fprint(stderr, segmentsUsage)
+	return fmt.Errorf("unknown segments command %q", args[0])
+}
+
+// fileList is a repeated -f flag.
+type fileList []string
+
+func (l *fileList) String() string     { return strings.Join(*l, ",") }
+func (l *fileList) Set(v string) error { *l = append(*l, v); return nil }
+
+func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var api apiFlags
+	var kf kafkaFlags
+	var files fileList
+	fs := flag.NewFlagSet("segmentd segments apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	api.register(fs)
+	kf.register(fs)
+	fs.Var(&files, "f", "definitions file, JSON or YAML (repeatable; - for standard input)")
+	ws := fs.String("workspace", "", "workspace of definitions that do not name one")
+	direct := fs.Bool("direct", false, "produce to the segments topic with --brokers instead of calling the admin API")
+	topic := fs.String("segments-topic", "segmentd.segments", "segments topic (with --direct)")
+	dryRun := fs.Bool("dry-run", false, "validate only; apply nothing")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: segmentd segments apply -f FILE [-f FILE...] [flags]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 || len(pos) > 0 {
+		fs.Usage()
+		return errors.New("segments apply needs -f FILE and no other argument")
+	}
+
+	var defs []*sourcedDefinition
+	for _, name := range files {
+		var data []byte
+		if name == "-" {
+			data, err = io.ReadAll(os.Stdin)
+		} else {
+			data, err = os.ReadFile(name)
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		ds, err := readDefinitions(name, data, *ws)
+		if err != nil {
+			return err
+		}
+		defs = append(defs, ds...)
+	}
+	if len(defs) == 0 {
+		return errors.New("no definition in " + files.String())
+	}
+	if invalid := validateDefinitions(defs); len(invalid) > 0 {
+		for _, e := range invalid {
+			fmt.Fprintln(stderr, e)
+		}
+		return fmt.Errorf("%d of %d definitions are invalid; none applied", len(invalid), len(defs))
+	}
+	if *dryRun {
+		for _, d := range defs {
+			fmt.Fprintf(stdout, "valid %s\n", d.def.Key())
+		}
+		return nil
+	}
+	if *direct {
+		return applyDirect(ctx, &kf, *topic, defs, stdout)
+	}
+	cl, err := api.client()
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, d := range defs {
+		path := "/v1/workspaces/" + url.PathEscape(d.def.Workspace) + "/segments/" + url.PathEscape(d.def.ID)
+		status, err := cl.do(ctx, http.MethodPut, path, d.json, nil)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stderr, "%s: %s: %v\n", d.where, d.def.Key(), err)
+			continue
+		}
+		verb := "updated"
+		if status == http.StatusCreated {
+			verb = "created"
+		}
+		fmt.Fprintf(stdout, "%s %s\n", verb, d.def.Key())
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d definitions failed", failed, len(defs))
+	}
+	return nil
+}
+
+// applyDirect produces the definitions to the segments topic, keyed <ws>/<id>.
+func applyDirect(ctx context.Context, kf *kafkaFlags, topic string, defs []*sourcedDefinition, stdout io.Writer) error {
+	brokers := []string(kf.brokers)
+	if len(brokers) == 0 {
+		brokers = []string{embeddedAddr}
+	}
+	kopts, err := kf.options()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(brokers...), kgo.RequiredAcks(kgo.AllISRAcks()))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, len(defs))
+	for i, d := range defs {
+		recs[i] = &kgo.Record{Topic: topic, Key: []byte(d.def.Key()), Value: d.json}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("produce to %s: %w", topic, err)
+	}
+	for _, d := range defs {
+		fmt.Fprintf(stdout, "written %s to %s\n", d.def.Key(), topic)
+	}
+	return nil
+}
+
+// sourcedDefinition is a definition read from a file: where it was, its JSON and,
+// once valid, the parsed definition.
+type sourcedDefinition struct {
+	where string // e.g. "segments.yaml, document 2, item 1 (line 14)"
+	json  []byte
+	def   *operators.Definition
+}
+
+// validateDefinitions parses every definition and returns the errors, each naming
+// where the definition is and the path of the problem. Two definitions of one
+// segment are an error too.
+func validateDefinitions(defs []*sourcedDefinition) []string {
+	var errs []string
+	seen := map[string]string{}
+	for _, d := range defs {
+		def, err := operators.ParseDefinition(d.json)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", d.where, err))
+			continue
+		}
+		d.def = def
+		d.json, _ = json.Marshal(def) // a parsed definition always marshals
+		if first, ok := seen[def.Key()]; ok {
+			errs = append(errs, fmt.Sprintf("%s: %s is defined again (first in %s)", d.where, def.Key(), first))
+			continue
+		}
+		seen[def.Key()] = d.where
+	}
+	return errs
+}
+
+// readDefinitions reads the definitions of a JSON or YAML file: one definition, a
+// list of them, or several YAML documents of either. A definition without a
+// workspace gets ws, if not empty. Values are carried to JSON as written: numbers
+// keep their digits, unquoted dates stay strings.
+func readDefinitions(name string, data []byte, ws string) ([]*sourcedDefinition, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		docs = append(docs, &n)
+	}
+	var out []*sourcedDefinition
+	for d, root := range docs {
+		if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+			root = root.Content[0]
+		}
+		if root.Kind == 0 || root.Kind == yaml.DocumentNode || root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+			continue // an empty document
+		}
+		where := name
+		if len(docs) > 1 {
+			where = fmt.Sprintf("%s, document %d", name, d+1)
+		}
+		items := []*yaml.Node{root}
+		list := root.Kind == yaml.SequenceNode
+		if list {
+			items = root.Content
+		}
+		for i, item := range items {
+			w := where
+			if list {
+				w = fmt.Sprintf("%s, item %d", where, i+1)
+			}
+			item = resolveAlias(item)
+			w += fmt.Sprintf(" (line %d)", item.Line)
+			if item.Kind != yaml.MappingNode {
+				return nil, fmt.Errorf("%s: a definition must be an object", w)
+			}
+			var b bytes.Buffer
+			if err := writeDefinitionJSON(&b, item, ws); err != nil {
+				return nil, fmt.Errorf("%s: %w", w, err)
+			}
+			out = append(out, &sourcedDefinition{where: w, json: b.Bytes()})
+		}
+	}
+	return out, nil
+}
+
+// writeDefinitionJSON writes a definition mapping as JSON, adding "workspace": ws
+// first when the mapping has none and ws is not empty.
+func writeDefinitionJSON(b *bytes.Buffer, n *yaml.Node, ws string) error {
+	hasWS := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "workspace" {
+			hasWS = true
+		}
+	}
+	if hasWS || ws == "" {
+		return writeJSON(b, n)
+	}
+	b.WriteString(`{"workspace":`)
+	writeString(b, ws)
+	if len(n.Content) > 0 {
+		b.WriteByte(',')
+	}
+	var rest bytes.Buffer
+	if err := writeJSON(&rest, n); err != nil {
+		return err
+	}
+	b.Write(rest.Bytes()[1:]) // without its "{"
+	return nil
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// writeJSON writes a YAML node as JSON. Numbers keep their literal when it is a JSON
+// number (so 500.10 stays 500.10 and big ids keep every digit); timestamps and other
+// scalars that are not numbers, booleans or null become strings.
+func writeJSON(b *bytes.Buffer, n *yaml.Node) error {
+	n = resolveAlias(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		b.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k := resolveAlias(n.Content[i])
+			if k.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: a key must be a string", k.Line)
+			}
+			writeString(b, k.Value)
+			b.WriteByte(':')
+			if err := writeJSON(b, n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+	case yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := writeJSON(b, c); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	case yaml.ScalarNode:
+		return writeScalar(b, n)
+	default:
+		return fmt.Errorf("line %d: unsupported YAML node", n.Line)
+	}
+	return nil
+}
+
+func writeScalar(b *bytes.Buffer, n *yaml.Node) error {
+	switch n.ShortTag() {
+	case "!!null":
+		b.WriteString("null")
+	case "!!bool":
+		var v bool
+		if err := n.Decode(&v); err != nil {
+			return fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		b.WriteString(strconv.FormatBool(v))
+	case "!!int", "!!float":
+		if isJSONNumber(n.Value) {
+			b.WriteString(n.Value)
+			return nil
+		}
+		if n.ShortTag() == "!!int" { // 0x1f, 0o17, 1_000, +5
+			var v int64
+			if err := n.Decode(&v); err != nil {
+				return fmt.Errorf("line %d: %w", n.Line, err)
+			}
+			b.WriteString(strconv.FormatInt(v, 10))
+			return nil
+		}
+		var v float64
+		if err := n.Decode(&v); err != nil {
+			return fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		s, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("line %d: %q is not a finite number", n.Line, n.Value)
+		}
+		b.Write(s)
+	case "!!str", "!!timestamp", "!!binary":
+		writeString(b, n.Value)
+	default:
+		return fmt.Errorf("line %d: unsupported YAML tag %s", n.Line, n.Tag)
+	}
+	return nil
+}
+
+func writeString(b *bytes.Buffer, s string) {
+	q, _ := json.Marshal(s) // a string always marshals
+	b.Write(q)
+}
+
+// isJSONNumber reports whether s is a number in JSON syntax.
+func isJSONNumber(s string) bool {
+	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	var n json.Number
+	return json.Unmarshal([]byte(s), &n) == nil
+}
+
+func segmentsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var api apiFlags
+	fs := flag.NewFlagSet("segmentd segments list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	api.register(fs)
+	ws := fs.String("workspace", "", "workspace (shop domain) whose segments to list")
+	asJSON := fs.Bool("json", false, "print the API's JSON answer")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if *ws == "" && len(pos) == 1 {
+		*ws = pos[0]
+	} else if *ws == "" || len(pos) > 0 {
+		return errors.New("usage: segmentd segments list --workspace WS [flags]")
+	}
+	cl, err := api.client()
+	if err != nil {
+		return err
+	}
+	var list admin.SegmentListResponse
+	if _, err := cl.do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(strings.ToLower(*ws))+"/segments", nil, &list); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, list)
+	}
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tVERSION\tMEMBERS\tNAME")
+	for _, s := range list.Segments {
+		members := strconv.FormatInt(s.Members, 10)
+		if s.Backfilling {
+			members += " (backfilling)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.ID, s.Version, members, s.Name)
+	}
+	tw.Flush()
+	for _, line := range strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n") {
+		fmt.Fprintln(stdout, strings.TrimRight(line, " ")) // no padding after the last column
+	}
+	fmt.Fprintf(stderr, "%d segments; members counted over partitions %s\n", len(list.Segments), joinInts(list.Partitions))
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+func joinInts[T ~int32 | ~int64](xs []T) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.FormatInt(int64(x), 10)
+	}
+	return strings.Join(s, ",")
+}
