@@ -221,48 +221,50 @@ const (
 
 // Profile is the customer profile as last upserted by customers/create|update.
 type Profile struct {
-	Email     string
-	FirstName string
-	LastName  string
-	Phone     string // as received
-	PhoneE164 string // normalized; "" when absent or invalid (see Contact.Errors)
-	Country   string // default_address.country_code, upper case
-	Locale    string // as received, e.g. "es-MX"
-	CreatedAt time.Time
-	UpdatedAt time.Time // the payload updated_at that staleness is judged against
+	Email     string    `json:"email,omitempty"`
+	FirstName string    `json:"first_name,omitempty"`
+	LastName  string    `json:"last_name,omitempty"`
+	Phone     string    `json:"phone,omitempty"`      // as received
+	PhoneE164 string    `json:"phone_e164,omitempty"` // normalized; "" when absent or invalid (see Contact.Errors)
+	Country   string    `json:"country,omitempty"`    // default_address.country_code, upper case
+	Locale    string    `json:"locale,omitempty"`     // as received, e.g. "es-MX"
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"` // the payload updated_at that staleness is judged against
 }
 
 // ConsentState is one marketing consent as last received.
 type ConsentState struct {
-	Received  bool      // a consent update or object was received
-	State     string    // upper case, e.g. SUBSCRIBED; "" when null
-	UpdatedAt time.Time // consent_updated_at, else the event's time
+	Received  bool      `json:"received"`            // a consent update or object was received
+	State     string    `json:"state,omitempty"`     // upper case, e.g. SUBSCRIBED; "" when null
+	UpdatedAt time.Time `json:"updated_at,omitzero"` // consent_updated_at, else the event's time
 }
 
 // Consents are a contact's marketing consents per channel.
 type Consents struct {
-	SMS, WhatsApp, Email ConsentState
+	SMS      ConsentState `json:"sms"`
+	WhatsApp ConsentState `json:"whatsapp"`
+	Email    ConsentState `json:"email"`
 }
 
 // BackInStockSub is a back-in-stock subscription.
 type BackInStockSub struct {
-	VariantID    string
-	ProductID    string
-	SubscribedAt time.Time // occurred_at of the subscription
+	VariantID    string    `json:"variant_id"`
+	ProductID    string    `json:"product_id"`
+	SubscribedAt time.Time `json:"subscribed_at"` // occurred_at of the subscription
 }
 
 // ConversationState is the last known state of one conversation.
 type ConversationState struct {
-	ID            string
-	Status        string // OPEN, PENDING or RESOLVED
-	AssignedAgent string
-	UpdatedAt     time.Time // occurred_at of the update
+	ID            string    `json:"conversation_id"`
+	Status        string    `json:"status"` // OPEN, PENDING or RESOLVED
+	AssignedAgent string    `json:"assigned_agent,omitempty"`
+	UpdatedAt     time.Time `json:"updated_at"` // occurred_at of the update
 }
 
 // AutomationCount is the number of completions of one automation.
 type AutomationCount struct {
-	AutomationID string
-	Count        int64
+	AutomationID string `json:"automation_id"`
+	Count        int64  `json:"count"`
 }
 
 type automationCount = AutomationCount

@@ -498,9 +498,7 @@ var flagsLeftOut = map[string]string{
 }
 
 // Variables the chart sets for flags `segmentd run` does not have yet.
-var flagsPending = map[string]string{
-	"admin-token-file": "comes with the admin API (SPEC §8); until then segmentd ignores SEGMENTD_ADMIN_TOKEN_FILE",
-}
+var flagsPending = map[string]string{}
 
 // TestRunFlagsHaveEnv holds the chart to `segmentd run`'s flags, read from the binary:
 // each has its variable in some rendering, and each SEGMENTD_* variable is a flag.
