@@ -75,6 +75,10 @@ type Config struct {
 	ExclusionTag string
 	// MaxRecordBytes is the largest input value accepted. Default 1 MiB.
 	MaxRecordBytes int
+	// SegmentMemberMetrics exports segmentd_segment_members{workspace,segment}, the
+	// members of each segment in the owned partitions. Off by default: one series per
+	// segment can be many. Default false.
+	SegmentMemberMetrics bool
 	// NaiveEvaluation re-evaluates every segment of the workspace on every event
 	// instead of only those an event can change. For benchmarks (the baseline of
 	// incremental evaluation); outputs are the same. Default false.

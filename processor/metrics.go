@@ -27,9 +27,10 @@ type metrics struct {
 	eventToOutput       prometheus.Histogram
 	timersPending       prometheus.Gauge
 	timerLateness       prometheus.Histogram
+	segmentMembers      *prometheus.GaugeVec // nil unless Config.SegmentMemberMetrics
 }
 
-func newMetrics(reg prometheus.Registerer, ready func() bool) *metrics {
+func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers bool) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segmentd_events_total",
@@ -119,6 +120,13 @@ func newMetrics(reg prometheus.Registerer, ready func() bool) *metrics {
 		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 	})
 	reg.MustRegister(m.backfillsPending, m.lag, m.eventToOutput, m.timersPending, m.timerLateness)
+	if segmentMembers {
+		m.segmentMembers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "segmentd_segment_members",
+			Help: "Members of each segment in the partitions this process owns (opt-in: --segment-member-metrics).",
+		}, []string{"workspace", "segment"})
+		reg.MustRegister(m.segmentMembers)
+	}
 	reg.MustRegister(m.events, m.deadLetters, m.guestOrders, m.transitions, m.evaluations,
 		m.evaluationsPerEvent, m.windows, m.commitSeconds, m.windowRecords, m.restoredRecords,
 		m.partitions, m.restoring, m.backfillContacts)

@@ -53,6 +53,7 @@ type Processor struct {
 	}
 	restoring atomic.Int32
 	ready     atomic.Bool
+	lastPing  atomic.Int64 // unix ns of the last successful broker round trip
 
 	// For queries (query.go): closures to run on the loop, the latest published
 	// snapshot of the live segments, and the owned partitions.
@@ -97,7 +98,7 @@ func New(cfg Config) (*Processor, error) {
 	p.view.Store(p.rules.view())
 	p.owned.Store(&[]int32{})
 	p.mu.assigned = map[int32]int{}
-	p.m = newMetrics(cfg.Registerer, p.Ready)
+	p.m = newMetrics(cfg.Registerer, p.Ready, cfg.SegmentMemberMetrics)
 	p.kprom = kprom.NewMetrics("segmentd", kprom.Subsystem("kafka"), kprom.Registerer(cfg.Registerer))
 	return p, nil
 }
@@ -108,6 +109,22 @@ func (p *Processor) Topics() Topics { return p.cfg.Topics }
 // Ready reports whether the process has read the definitions and catalog and
 // restored every assigned partition.
 func (p *Processor) Ready() bool { return p.ready.Load() && p.restoring.Load() == 0 }
+
+// BrokerReachable reports whether the group client can reach a broker: a cached
+// answer younger than 5 s, else a metadata round trip bounded by ctx.
+func (p *Processor) BrokerReachable(ctx context.Context) bool {
+	if !p.ready.Load() {
+		return false
+	}
+	if last := p.lastPing.Load(); last != 0 && time.Since(time.Unix(0, last)) < 5*time.Second {
+		return true
+	}
+	if err := p.sess.Client().Ping(ctx); err != nil {
+		return false
+	}
+	p.lastPing.Store(time.Now().UnixNano())
+	return true
+}
 
 // Run creates the topics if needed, reads the segments and catalog topics, joins the
 // group and processes until ctx is canceled or a fatal error occurs.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -103,6 +104,10 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 		return fmt.Errorf("apply committed window to the store: %w", err)
 	}
 	w.committed()
+	p.lastPing.Store(time.Now().UnixNano()) // the commit was a broker round trip
+	if p.m.segmentMembers != nil {
+		p.updateSegmentMembers(w)
+	}
 	done := time.Now()
 	for _, ts := range w.causes {
 		p.m.eventToOutput.Observe(done.Sub(ts).Seconds())
@@ -261,4 +266,23 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 		w.causes = append(w.causes, r.Timestamp)
 	}
 	return nil
+}
+
+// updateSegmentMembers refreshes the opt-in member gauges of the segments whose
+// membership changed in the window.
+func (p *Processor) updateSegmentMembers(w *window) {
+	touched := map[string]bool{}
+	for _, d := range w.deltas {
+		touched[d.seg] = true
+	}
+	for key := range touched {
+		var n uint64
+		for _, pt := range p.parts {
+			if b := pt.members[key]; b != nil {
+				n += b.GetCardinality()
+			}
+		}
+		ws, id, _ := strings.Cut(key, "/")
+		p.m.segmentMembers.WithLabelValues(ws, id).Set(float64(n))
+	}
 }

@@ -46,6 +46,7 @@ type runFlags struct {
 	commitInterval  time.Duration
 	maxRecordBytes  int
 	naive           bool
+	memberMetrics   bool
 	demo            bool
 	demoContacts    int
 	demoRate        float64
@@ -76,6 +77,7 @@ func runCommand(ctx context.Context, args []string) error {
 	fs.IntVar(&f.replication, "replication-factor", 1, "replication factor of topics created at start")
 	fs.DurationVar(&f.commitInterval, "commit-interval", 100*time.Millisecond, "commit window: longest an event waits for its transaction to commit")
 	fs.IntVar(&f.maxRecordBytes, "max-record-bytes", 1<<20, "largest input record value accepted; larger ones are dead-lettered")
+	fs.BoolVar(&f.memberMetrics, "segment-member-metrics", false, "export segmentd_segment_members per workspace and segment (one series per segment)")
 	fs.BoolVar(&f.naive, "bench-naive-evaluation", false, "benchmarks only: re-evaluate every segment on every event (the baseline of incremental evaluation)")
 	fs.BoolVar(&f.demo, "demo", false, "with the embedded broker: load a synthetic shop, demo segments and a live event stream")
 	fs.IntVar(&f.demoContacts, "demo-contacts", 3000, "contacts of the demo shop")
@@ -135,15 +137,16 @@ func runCommand(ctx context.Context, args []string) error {
 			Events: f.events, Segments: f.segments, Catalog: f.catalog,
 			Membership: f.membership, Changelog: f.changelog, DLQ: f.dlq,
 		},
-		Partitions:        int32(f.partitions),
-		ReplicationFactor: int16(f.replication),
-		CommitInterval:    f.commitInterval,
-		ExclusionTag:      f.exclusionTag,
-		MaxRecordBytes:    f.maxRecordBytes,
-		NaiveEvaluation:   f.naive,
-		Store:             store,
-		Logger:            log,
-		Registerer:        reg,
+		Partitions:           int32(f.partitions),
+		ReplicationFactor:    int16(f.replication),
+		CommitInterval:       f.commitInterval,
+		ExclusionTag:         f.exclusionTag,
+		MaxRecordBytes:       f.maxRecordBytes,
+		NaiveEvaluation:      f.naive,
+		SegmentMemberMetrics: f.memberMetrics,
+		Store:                store,
+		Logger:               log,
+		Registerer:           reg,
 	}
 	if cfg.TransactionalID == "" && cfg.InstanceID == "" && !embedded {
 		cfg.TransactionalID = stableTransactionalID(f.group, f.dataDir)
@@ -208,9 +211,15 @@ func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Proces
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !proc.Ready() {
 			http.Error(w, "not ready: reading definitions or restoring partitions", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if !proc.BrokerReachable(ctx) {
+			http.Error(w, "not ready: no Kafka broker reachable", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))
