@@ -1,0 +1,39 @@
+// Package harness is segmentd's end-to-end benchmark: it runs segmentd as a separate
+// process against a real Kafka broker, with the baselines it must be compared with,
+// in one run on one machine, and reports throughput, latency, CPU, memory, backfill,
+// restore and timer figures against issue 7's targets (Run; the command is
+// bench/cmd/segmentd-bench).
+//
+// # Phases
+//
+// One run creates uniquely named topics, produces bench/gen's demo segments and
+// load.Definitions' random ones over every field and operator, the catalog, the
+// history of every contact and then the live events, and measures:
+//
+//   - seed: segmentd, then segmentd --bench-naive-evaluation, each with its own group
+//     and data dir, consume the preloaded history (an import);
+//   - live: with the live events preloaded behind the history, the naive segmentd,
+//     the pass-through loop (RunPassthrough, started on the offsets after the history)
+//     and segmentd each consume them; throughput is sustained events/s from the first
+//     commit to committed offsets at the end, CPU from /proc/<pid>/stat;
+//   - latency: segmentd at LatencyFraction of its measured maximum, on an open loop
+//     (load.Producer.OpenLoop), each output matched to its cause's scheduled instant;
+//   - memory, backfill (a new definition for the largest shop), scan (the seed
+//     product's method: the rule evaluated over every contact, from the stopped
+//     segmentd's Pebble store), restore (data dir deleted, restarted);
+//   - timers (issue 5): at each size, its own segmentd and contacts whose one timer
+//     falls due within a few seconds.
+//
+// Results go to <OutDir>/<Profile>.json, a Markdown rendering (.md) and a plot drawn
+// with the standard library (.png).
+//
+// # Processes
+//
+// Every process under test is a child with its own HTTP address, data dir and log;
+// the harness stops them (SIGTERM) and deletes its topics at the end unless Keep.
+// Children die with the harness (Pdeathsig). The machine is measured as it is: other
+// load shows in the load average recorded with the results.
+//
+// BenchmarkLiveProcessor (processor_bench_test.go) runs the same live workload
+// through processor.Processor in-process, for CPU profiles of the hot path.
+package harness

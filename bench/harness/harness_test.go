@@ -1,0 +1,161 @@
+package harness
+
+import (
+	"bytes"
+	"image/png"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const sampleMetrics = `# HELP segmentd_transitions_total Membership transitions produced.
+# TYPE segmentd_transitions_total counter
+segmentd_transitions_total{reason="event",type="UserAddedToSegment"} 10
+segmentd_transitions_total{reason="time",type="UserAddedToSegment"} 3
+segmentd_transitions_total{reason="event",type="UserRemovedFromSegment"} 5
+segmentd_event_to_output_seconds_bucket{le="0.1"} 50
+segmentd_event_to_output_seconds_bucket{le="0.2"} 90
+segmentd_event_to_output_seconds_bucket{le="0.4"} 100
+segmentd_event_to_output_seconds_bucket{le="+Inf"} 100
+segmentd_event_to_output_seconds_sum 12.5
+segmentd_event_to_output_seconds_count 100
+process_resident_memory_bytes 7.3728e+07
+segmentd_dead_letters_total{reason="a,b \"quoted\""} 1
+`
+
+func TestParseMetrics(t *testing.T) {
+	m, err := parseMetrics(strings.NewReader(sampleMetrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.sum("segmentd_transitions_total"); got != 18 {
+		t.Errorf("sum = %v", got)
+	}
+	if got := m.sum("segmentd_transitions_total", "reason", "event"); got != 15 {
+		t.Errorf("sum reason=event = %v", got)
+	}
+	if got := m.sum("segmentd_dead_letters_total", "reason", `a,b "quoted"`); got != 1 {
+		t.Errorf("quoted label: %v", got)
+	}
+	if got := m.sum("process_resident_memory_bytes"); got != 73728000 {
+		t.Errorf("rss = %v", got)
+	}
+	h := m.histogram("segmentd_event_to_output_seconds")
+	if h.count != 100 || h.mean() != 0.125 {
+		t.Errorf("histogram %+v", h)
+	}
+	for _, tc := range []struct{ q, want float64 }{{0.5, 0.1}, {0.25, 0.05}, {0.7, 0.15}, {0.95, 0.3}, {1, 0.4}} {
+		if got := h.quantile(tc.q); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("quantile(%v) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	d := h.sub(h)
+	if d.count != 0 || !math.IsNaN(d.quantile(0.5)) {
+		t.Errorf("h - h = %+v", d)
+	}
+}
+
+func TestRateSeries(t *testing.T) {
+	pts := []Point{{0, 0}, {0.5, 100}, {1, 1000}, {1.6, 1500}, {2.2, 3000}}
+	got := rateSeries(pts)
+	if len(got) != 2 || got[0].V != 1000 || math.Abs(got[1].V-2000/1.2) > 1e-9 {
+		t.Errorf("rateSeries = %v", got)
+	}
+}
+
+func TestTicksAndHuman(t *testing.T) {
+	if got := ticks(0, 60000); len(got) != 4 || got[1] != 20000 {
+		t.Errorf("ticks = %v", got)
+	}
+	for v, want := range map[float64]string{0: "0", 1500: "1.5k", 2e6: "2M", 2: "2", 0.5: "0.5", 250: "250"} {
+		if got := human(v); got != want {
+			t.Errorf("human(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func sampleResults() *Results {
+	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	series := []Point{{1, 9000}, {2, 11000}, {3, 10500}}
+	return &Results{
+		Profile: "test", Started: start, Finished: start.Add(9 * time.Minute), Config: Short(),
+		Machine:     Machine{CPUs: 2, CPUModel: "AMD EPYC", KafkaVersion: "4.1.1"},
+		Live:        &Throughput{System: "segmentd", Phase: "live", Events: 200000, EventsPerSecond: 10500, Series: series, EvaluationsPerEvent: 0.6},
+		LiveNaive:   &Throughput{System: "segmentd-naive", Phase: "live", Events: 200000, EventsPerSecond: 8000, Series: series},
+		Passthrough: &Throughput{System: "passthrough", Phase: "live", Events: 200000, EventsPerSecond: 30000},
+		Latency:     &Latency{Rate: 5250, P50: 90, P99: 210, SeriesP50: series[:2], SeriesP99: series},
+		Memory:      &Memory{Contacts: 50000, RSSBytes: 300 << 20, RSSPerContact: 6291},
+		Backfill:    &Backfill{Contacts: 33000, Seconds: 0.5, ContactsPerSecond: 66000, SecondsFor1M: 15},
+		Restore:     &Restore{Contacts: 50000, SecondsFor1M: 40},
+		Timers:      []Timers{{Contacts: 10000, Fired: 10000}},
+	}
+}
+
+func TestReportAndPlot(t *testing.T) {
+	res := sampleResults()
+	res.Targets = evaluateTargets(res)
+	if len(res.Targets) != 6 {
+		t.Fatalf("%d targets", len(res.Targets))
+	}
+	met := map[string]bool{}
+	for _, tg := range res.Targets {
+		met[tg.Name] = tg.Met
+	}
+	if met["sustained throughput"] || !met["p99 event-to-output latency at half the max rate"] || met["share of pass-through"] {
+		t.Errorf("targets %+v", res.Targets)
+	}
+	md := Markdown(res)
+	for _, want := range []string{"| segmentd, live | 200000 | **10500** | 0.35× | 1.31× |", "**not met**", "p99 event-to-output latency"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	b, err := Plot(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Bounds().Dx() != 1200 {
+		t.Errorf("plot is %v", img.Bounds())
+	}
+	// An empty run still plots.
+	if _, err := Plot(&Results{Profile: "empty"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProcCPU(t *testing.T) {
+	if _, err := procCPU(1); err != nil {
+		t.Skip("no /proc:", err)
+	}
+	start := time.Now()
+	for time.Since(start) < 50*time.Millisecond {
+	}
+	if d, err := procCPU(selfPID()); err != nil || d <= 0 {
+		t.Errorf("procCPU(self) = %v, %v", d, err)
+	}
+	if rss, err := procRSS(selfPID()); err != nil || rss < 1<<20 {
+		t.Errorf("procRSS(self) = %v, %v", rss, err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{Short(), Full()} {
+		c.ensureDefaults()
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", c.Profile, err)
+		}
+	}
+	c := Short()
+	c.Skip = []string{"nope"}
+	if c.Validate() == nil {
+		t.Error("unknown phase accepted")
+	}
+}
+
+func selfPID() int { return os.Getpid() }

@@ -1,0 +1,227 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Issue 7's targets.
+const (
+	targetEventsPerSecond   = 50_000
+	targetPassthroughShare  = 0.5
+	targetP99Ms             = 250
+	targetRSSPerContact     = 1024
+	targetBackfill1MSeconds = 2
+	targetRestore1MSeconds  = 15
+)
+
+func evaluateTargets(res *Results) []Target {
+	var ts []Target
+	if l := res.Live; l != nil {
+		ts = append(ts, Target{Name: "sustained throughput", Target: "≥ 50,000 events/s",
+			Measured: fmt.Sprintf("%.0f events/s", l.EventsPerSecond), Met: l.EventsPerSecond >= targetEventsPerSecond})
+		if p := res.Passthrough; p != nil && p.EventsPerSecond > 0 {
+			share := l.EventsPerSecond / p.EventsPerSecond
+			ts = append(ts, Target{Name: "share of pass-through", Target: "≥ 50%",
+				Measured: fmt.Sprintf("%.0f%% (%.0f of %.0f events/s)", 100*share, l.EventsPerSecond, p.EventsPerSecond), Met: share >= targetPassthroughShare})
+		}
+	}
+	if l := res.Latency; l != nil {
+		ts = append(ts, Target{Name: "p99 event-to-output latency at half the max rate", Target: "≤ 250 ms",
+			Measured: fmt.Sprintf("%.0f ms at %.0f events/s (p50 %.0f ms)", l.P99, l.Rate, l.P50), Met: l.P99 <= targetP99Ms && !math.IsNaN(l.P99) && l.P99 >= 0})
+	}
+	if m := res.Memory; m != nil && m.Contacts > 0 {
+		ts = append(ts, Target{Name: "RSS per contact", Target: "≤ 1 KiB",
+			Measured: fmt.Sprintf("%.0f B (%d MB for %d contacts)", m.RSSPerContact, int64(m.RSSBytes)>>20, m.Contacts), Met: m.RSSPerContact <= targetRSSPerContact,
+			Note: extrapolationNote(m.Contacts)})
+	}
+	if b := res.Backfill; b != nil {
+		ts = append(ts, Target{Name: "new segment backfilled over 1M contacts", Target: "≤ 2 s",
+			Measured: fmt.Sprintf("%.1f s (%.0f contacts/s over %.0f contacts)", b.SecondsFor1M, b.ContactsPerSecond, b.Contacts), Met: b.SecondsFor1M <= targetBackfill1MSeconds,
+			Note: extrapolationNote(int(b.Contacts))})
+	}
+	if r := res.Restore; r != nil {
+		ts = append(ts, Target{Name: "1M-contact partition restored", Target: "≤ 15 s",
+			Measured: fmt.Sprintf("%.1f s (%.0f contacts/s, %.0f changelog records/s)", r.SecondsFor1M, r.ContactsPerSecond, r.RecordsPerSecond), Met: r.SecondsFor1M <= targetRestore1MSeconds,
+			Note: fmt.Sprintf("extrapolated from %d contacts over %d partitions restored one after the other, with %.1f changelog records per contact as measured; %.1f s if compacted to one record per contact", r.Contacts, r.Partitions, r.RecordsPerContact, r.SecondsFor1MCompacted)})
+	}
+	return ts
+}
+
+func extrapolationNote(n int) string {
+	if n >= 1_000_000 {
+		return ""
+	}
+	return fmt.Sprintf("measured at %d contacts, extrapolated linearly", n)
+}
+
+func writeResults(res *Results, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(dir, res.Profile)
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".json", append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".md", []byte(Markdown(res)), 0o644); err != nil {
+		return err
+	}
+	png, err := Plot(res)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(base+".png", png, 0o644)
+}
+
+// ReadResults reads a results JSON file.
+func ReadResults(path string) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &res, nil
+}
+
+// WriteResults writes res as <dir>/<profile>.{json,md,png}.
+func WriteResults(res *Results, dir string) error { return writeResults(res, dir) }
+
+// Markdown renders the results as Markdown tables.
+func Markdown(res *Results) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	m := res.Machine
+	w("### segmentd benchmark `%s`, %s\n\n", res.Profile, res.Started.UTC().Format("2006-01-02 15:04 MST"))
+	w("Machine: %d CPUs (%s), %.1f GiB RAM, Linux %s; %s; Apache Kafka %s at %s (same machine); segmentd %s. ",
+		m.CPUs, m.CPUModel, float64(m.MemoryBytes)/(1<<30), m.Kernel, m.GoVersion, m.KafkaVersion, m.Brokers, m.SegmentdBuild)
+	w("Load average (1/5/15 min, runnable/total, last pid) before: `%s`, after: `%s`; 1-min max %.2f, mean %.2f over the run. ",
+		res.LoadAvg.Start, res.LoadAvg.End, res.LoadAvg.Max1, res.LoadAvg.Mean1)
+	w("Run took %s.\n\n", res.Finished.Sub(res.Started).Round(1e9))
+	d := res.Data
+	c := res.Config
+	w("Data: %d shops (skew %.1f; the largest has %d contacts), %d contacts in all, %d segments (%d random over %d of %d field×operator pairs, and bench/gen's 4 demo segments per shop), %d catalog products. ",
+		d.Workspaces, c.Skew, d.LargestShop, d.Contacts, d.Segments, d.RandomSegments, d.PairsCovered, d.PairsTotal, d.CatalogProducts)
+	w("History: %d events (%d MB). Live: %d events (%d MB, %.0f B mean; mix %.0f%% orders, %.0f%% customers, %.0f%% messaging; orders/create %.0f B, customers %.0f B, message statuses %.0f B). ",
+		d.HistoryRecords, d.HistoryBytes>>20, d.LiveRecords, d.LiveBytes>>20, float64(d.LiveBytes)/math.Max(1, float64(d.LiveRecords)),
+		100*d.LiveMix.Orders, 100*d.LiveMix.Customers, 100*d.LiveMix.Messaging, d.LiveMix.MeanOrderBytes, d.LiveMix.MeanCustomerBytes, d.LiveMix.MeanStatusBytes)
+	w("%d partitions, commit interval %s, exactly-once (one transaction per window) in every system.\n\n", c.Partitions, c.CommitInterval)
+
+	w("**Maximum throughput** (events topic preloaded; the process started; timed from its first commit until its group's committed offsets reach the end):\n\n")
+	w("| system | events | events/s | vs pass-through | vs naive | CPU-s per M events | broker CPU-s per M events | evaluations per event | RSS |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var pass, naiveLive, naiveSeed float64
+	if res.Passthrough != nil {
+		pass = res.Passthrough.EventsPerSecond
+	}
+	if res.LiveNaive != nil {
+		naiveLive = res.LiveNaive.EventsPerSecond
+	}
+	if res.SeedNaive != nil {
+		naiveSeed = res.SeedNaive.EventsPerSecond
+	}
+	row := func(label string, t *Throughput, passRef, naiveRef float64) {
+		if t == nil {
+			return
+		}
+		ratio := func(ref float64) string {
+			if ref <= 0 || t.EventsPerSecond == ref {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f×", t.EventsPerSecond/ref)
+		}
+		evals := "—"
+		if t.EvaluationsPerEvent > 0 {
+			evals = fmt.Sprintf("%.2f", t.EvaluationsPerEvent)
+		}
+		bcpu := "—"
+		if t.BrokerCPUSecondsPerMillion > 0 {
+			bcpu = fmt.Sprintf("%.1f", t.BrokerCPUSecondsPerMillion)
+		}
+		w("| %s | %d | **%.0f** | %s | %s | %.1f | %s | %s | %d MB |\n", label, t.Events, t.EventsPerSecond, ratio(passRef), ratio(naiveRef),
+			t.CPUSecondsPerMillion, bcpu, evals, t.RSSBytes>>20)
+	}
+	row("segmentd, live", res.Live, pass, naiveLive)
+	row("segmentd --bench-naive-evaluation, live", res.LiveNaive, pass, 0)
+	row("pass-through (franz-go, no state), live", res.Passthrough, 0, 0)
+	row("segmentd, history (import)", res.Seed, 0, naiveSeed)
+	row("segmentd --bench-naive-evaluation, history", res.SeedNaive, 0, 0)
+	w("\n")
+
+	if l := res.Latency; l != nil {
+		w("**Event-to-output latency**, open loop at %.0f events/s (%.0f%% of segmentd's maximum) for %.0f s: %d events, %d caused at least one transition (%d transitions with reason `event`). ",
+			l.Rate, 100*c.LatencyFraction, l.Seconds, l.Events, l.EventsWithOuput, l.Outputs)
+		w("Measured from the event's scheduled instant (its record timestamp) to the harness's `read_committed` consumer receiving the first output naming it in `cause.delivery_id`; the producer never slowed the schedule (send lateness p99 %.1f ms, max %.1f ms, %d sends over 10 ms late). ",
+			l.SendLateP99Ms, l.SendLateMaxMs, l.SendLate10ms)
+		w("`segmentd_event_to_output_seconds` (timestamp → commit, without the consumer's fetch; interpolated within exponential buckets) is shown beside it. segmentd used %.1f CPU-s per million events at this rate, in %.0f windows of %.0f input records on average, whose flush and commit took %.0f ms (p50) and %.0f ms (p99) (`segmentd_transaction_commit_seconds`).\n\n",
+			l.CPUSecondsPerMillion, l.Windows, l.MeanWindowRecords, l.CommitP50Ms, l.CommitP99Ms)
+		w("| | p50 | p90 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|\n")
+		w("| output received by a consumer | %.0f ms | %.0f ms | **%.0f ms** | %.0f ms | %.0f ms |\n", l.P50, l.P90, l.P99, l.P999, l.Max)
+		w("| `segmentd_event_to_output_seconds` | %.0f ms | | %.0f ms | %.0f ms | |\n\n", l.MetricP50, l.MetricP99, l.MetricP999)
+	}
+	if s := res.Scan; s != nil {
+		w("**The seed product's method: a full scan.** Evaluating one segment over all %d contacts of %s (the largest shop) takes %.0f ms reading segmentd's Pebble store (%.0f ns per contact: read, decode, derive attributes, match; %.1f s for 1M contacts) and %.1f ms over attributes already in memory (%.0f ns per contact); all %d segments of the shop over in-memory attributes take %.0f ms. ",
+			s.Contacts, s.Workspace, 1000*s.StoreSeconds, s.StoreNsPerContact, s.StoreSecondsFor1M, 1000*s.MemorySeconds, s.MemoryNsPerContact, s.Segments, 1000*s.AllSegmentsSeconds)
+		if l := res.Latency; l != nil {
+			w("A periodic job detects a change at best one scan later and on average half a period plus a scan later; segmentd delivers it in %.0f ms (p50), %.0f ms (p99), whatever the shop's size. ", l.P50, l.P99)
+		}
+		w("\n\n")
+	}
+	if mm := res.Memory; mm != nil {
+		w("**Memory** after the latency run: RSS %d MB for %d contacts (%.0f B per contact), Go heap in use %d MB, Pebble memtables %d MB and block cache %d MB; Pebble on disk %d MB (%.0f B per contact).",
+			int64(mm.RSSBytes)>>20, mm.Contacts, mm.RSSPerContact, int64(mm.GoHeapInuseBytes)>>20, int64(mm.PebbleMemtable)>>20, int64(mm.PebbleCache)>>20, int64(mm.PebbleDiskBytes)>>20, mm.PebblePerContact)
+		if mm.RSSAfterRestore > 0 {
+			w(" After the restore (state rebuilt, no traffic): RSS %d MB.", int64(mm.RSSAfterRestore)>>20)
+		}
+		w("\n\n")
+	}
+	if bf := res.Backfill; bf != nil {
+		w("**Backfill** of a new segment (`%s`) over %s: %.0f contacts in %.2f s from the definition's produce to `segmentd_backfills_pending` 0 (%.0f contacts/s, %.1f CPU-s per million contacts, %.0f transitions).\n\n",
+			bf.Segment, bf.Workspace, bf.Contacts, bf.Seconds, bf.ContactsPerSecond, bf.CPUSecondsPerMContact, bf.Transitions)
+	}
+	if rs := res.Restore; rs != nil {
+		w("**Restore** with the data dir deleted: %.0f changelog records (%d contacts, %.1f records per contact: the changelog was not compacted yet) over %d partitions in %.2f s of restore (per the \"restored partition\" logs; %.0f records/s, %.0f contacts/s); every partition assigned and restored %.2f s after the start; `/readyz` first answered 200 after %.2f s. A 1M-contact partition at these rates: %.1f s with this changelog, %.1f s fully compacted (one record per contact).\n\n",
+			rs.Records, rs.Contacts, rs.RecordsPerContact, rs.Partitions, rs.RestoreSeconds, rs.RecordsPerSecond, rs.ContactsPerSecond, rs.Seconds, rs.ReadySeconds, rs.SecondsFor1M, rs.SecondsFor1MCompacted)
+	}
+	if len(res.Timers) > 0 {
+		w("**Timers** (issue 5): contacts with one time-relative timer each (days_since_last_order gt 30, lifecycle_stage is at_risk, last_engaged_at in_last_days 7), due within %s; seeded with one ~300 B Form B event per contact. CPU per timer covers the window from 62 s before the first timer (the load into memory) until every timer fired, less the idle CPU.\n\n", c.TimerSpread)
+		w("| contacts | seeding | timers fired | CPU per timer | raw | lateness p50 | lateness p99 | idle CPU | RSS |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, t := range res.Timers {
+			w("| %d | %.1f s (%.0f/s) | %.0f | %.1f µs | %.1f µs | %.3f s | %.3f s | %.3f CPU-s/min | %d MB |\n", t.Contacts, t.SeedSeconds, t.SeedRate,
+				t.Fired, t.CPUMicrosPerTimer, t.RawCPUMicrosPerTimer, t.LatenessP50, t.LatenessP99, t.IdleCPUPerMinute, int64(t.RSSBytes)>>20)
+		}
+		w("\n")
+	}
+	if len(res.Targets) > 0 {
+		w("**Issue 7 targets:**\n\n| target | goal | measured | |\n|---|---|---|---|\n")
+		for _, t := range res.Targets {
+			met := "**not met**"
+			if t.Met {
+				met = "met"
+			}
+			note := ""
+			if t.Note != "" {
+				note = " (" + t.Note + ")"
+			}
+			w("| %s | %s | %s%s | %s |\n", t.Name, t.Target, t.Measured, note, met)
+		}
+		w("\n")
+	}
+	for _, n := range res.Notes {
+		w("- Note: %s\n", n)
+	}
+	for _, e := range res.Errors {
+		w("- **Error**: %s\n", e)
+	}
+	return b.String()
+}
