@@ -126,13 +126,12 @@ func (r *globalsReader) run(ctx context.Context) {
 			delete(ends[topic], p)
 		}
 	}
-	// Partitions already at their end (empty, or only control records) count as read.
-	for topic, ps := range ends {
+	// Empty partitions count as read.
+	for _, ps := range ends {
 		for p, e := range ps {
 			if e == 0 {
 				delete(ps, p)
 			}
-			_ = topic
 		}
 	}
 	lastProgress := time.Now()
