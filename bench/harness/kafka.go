@@ -160,3 +160,27 @@ func remaining(end, committed map[int32]int64) int64 {
 	}
 	return t
 }
+
+// DeleteTopics deletes every topic whose name starts with prefix (the topics of a run
+// kept with Config.Keep; Results.Topics names the prefix) and returns their names.
+func DeleteTopics(ctx context.Context, brokers []string, prefix string) ([]string, error) {
+	if prefix == "" {
+		return nil, errors.New("no prefix")
+	}
+	a, err := newAdmin(brokers)
+	if err != nil {
+		return nil, err
+	}
+	defer a.close()
+	tds, err := a.adm.ListTopics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, t := range tds.Names() {
+		if len(t) >= len(prefix) && t[:len(prefix)] == prefix {
+			names = append(names, t)
+		}
+	}
+	return names, a.deleteTopics(ctx, names...)
+}

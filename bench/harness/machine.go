@@ -119,3 +119,35 @@ func (s *loadSampler) stop(l *LoadAvg) {
 		l.Mean1 = sum / float64(len(s.vals))
 	}
 }
+
+// machineCPU returns the busy CPU time of the whole machine so far (all CPUs: user,
+// nice, system, irq, softirq, steal), from /proc/stat.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		if i >= 8 { // guest time is already counted in user
+			break
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * clockTick
+}
+
+// selfCPUTime returns the harness's own CPU time.
+func selfCPUTime() time.Duration {
+	d, _ := procCPU(os.Getpid())
+	return d
+}

@@ -21,15 +21,17 @@ import (
 
 // mark is a measurement at one instant of a throughput run.
 type mark struct {
-	at   time.Time
-	done int64 // events committed since the run began
-	cpu  time.Duration
-	bcpu time.Duration // broker
-	m    metrics
+	at      time.Time
+	done    int64 // events committed since the run began
+	cpu     time.Duration
+	bcpu    time.Duration // broker
+	machine time.Duration // every CPU of the machine, busy
+	self    time.Duration // the harness
+	m       metrics
 }
 
 func (r *run) mark(ctx context.Context, s *sut, at time.Time, done int64) mark {
-	mk := mark{at: at, done: done}
+	mk := mark{at: at, done: done, machine: machineCPU(), self: selfCPUTime()}
 	mk.cpu, _ = s.cpu()
 	if r.brokerPID > 0 {
 		mk.bcpu, _ = procCPU(r.brokerPID)
@@ -99,6 +101,9 @@ func (r *run) throughput(ctx context.Context, s *sut, phase string) (*Throughput
 	}
 	t.EventsPerSecond = float64(t.MeasuredEvents) / t.Seconds
 	t.CPUSeconds = (last.cpu - first.cpu).Seconds()
+	if first.machine > 0 {
+		t.Cores, t.OtherCores = coreShares(first, last)
+	}
 	if t.MeasuredEvents > 0 {
 		t.CPUSecondsPerMillion = t.CPUSeconds / float64(t.MeasuredEvents) * 1e6
 		if r.brokerPID > 0 && first.bcpu > 0 {
@@ -201,6 +206,7 @@ func (r *run) latency(ctx context.Context, s *sut, rate float64) (*Latency, erro
 		return nil, err
 	}
 	cpu0, _ := s.cpu()
+	mk0 := r.mark(ctx, s, time.Now(), 0)
 	st, err := r.prod.OpenLoop(ctx, load.OpenLoopConfig{
 		Rate: rate, Duration: r.cfg.LatencyDuration,
 		Next: func(sched time.Time) *kgo.Record {
@@ -222,6 +228,7 @@ func (r *run) latency(ctx context.Context, s *sut, rate float64) (*Latency, erro
 		return nil, err
 	}
 	stopped := time.Now()
+	mk1 := r.mark(ctx, s, stopped, 0)
 	end, err := r.adm.endOffsets(ctx, s.events)
 	if err != nil {
 		return nil, err
@@ -256,6 +263,7 @@ func (r *run) latency(ctx context.Context, s *sut, rate float64) (*Latency, erro
 	if st.Scheduled > 0 {
 		l.CPUSecondsPerMillion = (cpu1 - cpu0).Seconds() / float64(st.Scheduled) * 1e6
 	}
+	l.Cores, l.OtherCores = coreShares(mk0, mk1)
 	lats := make([]time.Duration, len(matched))
 	for i, m := range matched {
 		lats[i] = m.lat
@@ -301,6 +309,19 @@ func (r *run) latency(ctx context.Context, s *sut, rate float64) (*Latency, erro
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// coreShares returns the cores the process under test used between two marks, and
+// the cores used by everything else on the machine but it, the broker and the
+// harness: other people's work.
+func coreShares(a, b mark) (cores, others float64) {
+	el := b.at.Sub(a.at).Seconds()
+	if el <= 0 {
+		return 0, 0
+	}
+	cores = (b.cpu - a.cpu).Seconds() / el
+	others = ((b.machine - a.machine) - (b.cpu - a.cpu) - (b.bcpu - a.bcpu) - (b.self - a.self)).Seconds() / el
+	return cores, max(others, 0)
+}
 
 // memory reads segmentd's footprint.
 func (r *run) memory(ctx context.Context, s *sut) (*Memory, error) {

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"iter"
 	"log/slog"
@@ -31,27 +32,32 @@ var (
 	benchSegments   = flag.Int("harness.random-segments", 16, "random segments per shop (plus 4 demo segments)")
 	benchLive       = flag.Int("harness.live-events", 100000, "live events per iteration")
 	benchNaive      = flag.Bool("harness.naive", false, "naive evaluation (every segment on every event)")
+	benchCacheMB    = flag.Int("harness.cache-mb", 0, "Pebble block cache in MiB (0: segmentd's default)")
+	benchMemtableMB = flag.Int("harness.memtable-mb", 0, "Pebble memtable size in MiB (0: segmentd's default)")
 )
 
-// BenchmarkLiveProcessor is the harness's live workload run in-process, so that the
-// hot path can be profiled: processor.Processor with a Pebble store on disk and
-// exactly-once transactions on the real broker (kafkatest.Real; SEGMENTD_TEST_KAFKA to
-// point at another), 6 partitions, bench/gen's history of the shops as the seed (not
-// timed), then per iteration live events preloaded (not timed) and consumed (timed,
-// until the group's committed offsets reach the end). The profile flag covers only
-// the timed processing, not the generator or the producer:
-//
-//	go test ./bench/harness -run '^$' -bench LiveProcessor -benchtime 1x -timeout 30m \
-//	    -args -harness.cpuprofile=/tmp/cpu.pprof
-//	go tool pprof -top -nodecount 40 /tmp/cpu.pprof
-//
-// Compare runs with benchstat (-count 5).
-func BenchmarkLiveProcessor(b *testing.B) {
+// benchEnv is a seeded in-process processor on the real broker.
+type benchEnv struct {
+	b      *testing.B
+	ctx    context.Context
+	g      *gen.Generator
+	prod   *load.Producer
+	adm    *kadm.Client
+	topics processor.Topics
+	group  string
+	reg    *prometheus.Registry
+	done   chan error
+}
+
+// newBenchEnv creates the topics, produces the definitions, the catalog and the
+// history, starts a processor and waits until it has consumed the history.
+func newBenchEnv(b *testing.B) *benchEnv {
 	broker := kafkatest.Real(b)
 	ctx := context.Background()
 	const partitions = 6
 	compact := map[string]*string{"cleanup.policy": ptr("compact")}
-	topics := processor.Topics{
+	e := &benchEnv{b: b, ctx: ctx, done: make(chan error, 1), reg: prometheus.NewRegistry(), group: kafkatest.UniqueName("bench-group")}
+	e.topics = processor.Topics{
 		Events:     []string{broker.Topic(b, "bench-events", partitions, nil)},
 		Segments:   broker.Topic(b, "bench-segments", 1, compact),
 		Catalog:    broker.Topic(b, "bench-catalog", 1, compact),
@@ -59,146 +65,236 @@ func BenchmarkLiveProcessor(b *testing.B) {
 		Changelog:  broker.Topic(b, "bench-changelog", partitions, compact),
 		DLQ:        broker.Topic(b, "bench-dlq", partitions, nil),
 	}
-	g := gen.New(gen.Config{Seed: 1, Workspaces: *benchWorkspaces, ContactsPerWorkspace: *benchContacts, Skew: 1, Start: time.Now()})
-	segs, err := load.Definitions(load.DefinitionConfig{Workspaces: g.Workspaces(), PerWorkspace: *benchSegments, Seed: 1})
+	e.g = gen.New(gen.Config{Seed: 1, Workspaces: *benchWorkspaces, ContactsPerWorkspace: *benchContacts, Skew: 1, Start: time.Now()})
+	segs, err := load.Definitions(load.DefinitionConfig{Workspaces: e.g.Workspaces(), PerWorkspace: *benchSegments, Seed: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	prod, err := load.NewProducer(broker.Addrs)
-	if err != nil {
+	if e.prod, err = load.NewProducer(broker.Addrs); err != nil {
 		b.Fatal(err)
 	}
-	defer prod.Close()
+	b.Cleanup(e.prod.Close)
+	e.adm = kadm.NewClient(e.prod.Client())
 	var globals []*kgo.Record
-	for _, s := range g.Segments() {
-		globals = append(globals, &kgo.Record{Topic: topics.Segments, Key: s.Key, Value: s.Value})
+	for _, s := range e.g.Segments() {
+		globals = append(globals, &kgo.Record{Topic: e.topics.Segments, Key: s.Key, Value: s.Value})
 	}
 	for _, s := range segs {
-		globals = append(globals, &kgo.Record{Topic: topics.Segments, Key: s.Key, Value: s.Value})
+		globals = append(globals, &kgo.Record{Topic: e.topics.Segments, Key: s.Key, Value: s.Value})
 	}
-	for _, c := range g.Catalog() {
-		globals = append(globals, &kgo.Record{Topic: topics.Catalog, Key: c.Key, Value: c.Value})
+	for _, c := range e.g.Catalog() {
+		globals = append(globals, &kgo.Record{Topic: e.topics.Catalog, Key: c.Key, Value: c.Value})
 	}
-	if err := prod.Client().ProduceSync(ctx, globals...).FirstErr(); err != nil {
+	if err := e.prod.Client().ProduceSync(ctx, globals...).FirstErr(); err != nil {
 		b.Fatal(err)
 	}
-	next, stop := iter.Pull(g.History())
-	hist, err := prod.Preload(ctx, func() *kgo.Record {
+	next, stop := iter.Pull(e.g.History())
+	hist, err := e.prod.Preload(ctx, func() *kgo.Record {
 		r, ok := next()
 		if !ok {
 			return nil
 		}
-		return load.Record(topics.Events[0], r)
+		return load.Record(e.topics.Events[0], r)
 	})
 	stop()
 	if err != nil {
 		b.Fatal(err)
 	}
-
-	store, err := state.Open(b.TempDir(), state.Options{})
+	store, err := state.Open(b.TempDir(), state.Options{CacheSize: int64(*benchCacheMB) << 20, MemTableSize: uint64(*benchMemtableMB) << 20})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer store.Close()
-	reg := prometheus.NewRegistry()
-	group := kafkatest.UniqueName("bench-group")
 	proc, err := processor.New(processor.Config{
-		Brokers: broker.Addrs, Group: group, Topics: topics, Partitions: partitions, Store: store,
-		NaiveEvaluation: *benchNaive, Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Brokers: broker.Addrs, Group: e.group, Topics: e.topics, Partitions: partitions, Store: store,
+		NaiveEvaluation: *benchNaive, Registerer: e.reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- proc.Run(pctx) }()
-	defer func() {
+	go func() { e.done <- proc.Run(pctx) }()
+	b.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
+		if err := <-e.done; err != nil {
 			b.Error(err)
 		}
-	}()
-	adm := kadm.NewClient(prod.Client())
-	caughtUp := func() {
-		ends, err := adm.ListEndOffsets(ctx, topics.Events[0])
-		if err != nil {
-			b.Fatal(err)
+		store.Close()
+	})
+	seedStart := time.Now()
+	e.caughtUp()
+	b.Logf("seed: %d history events of %d contacts in %s", hist.Records, sum(e.g.Contacts()), time.Since(seedStart).Round(time.Millisecond))
+	return e
+}
+
+// caughtUp waits until the group's committed offsets reach the end of the events.
+func (e *benchEnv) caughtUp() {
+	ends, err := e.adm.ListEndOffsets(e.ctx, e.topics.Events[0])
+	if err != nil {
+		e.b.Fatal(err)
+	}
+	for {
+		committed, err := e.adm.FetchOffsets(e.ctx, e.group)
+		if err == nil {
+			left := int64(0)
+			ends.Each(func(o kadm.ListedOffset) {
+				c, _ := committed.Lookup(o.Topic, o.Partition)
+				left += max(0, o.Offset-max(c.At, 0))
+			})
+			if left == 0 {
+				return
+			}
 		}
-		for {
-			committed, err := adm.FetchOffsets(ctx, group)
-			if err == nil {
-				left := int64(0)
-				ends.Each(func(o kadm.ListedOffset) {
-					c, _ := committed.Lookup(o.Topic, o.Partition)
-					left += max(0, o.Offset-max(c.At, 0))
-				})
-				if left == 0 {
-					return
-				}
-			}
-			select {
-			case err := <-done:
-				b.Fatalf("processor stopped: %v", err)
-			case <-time.After(20 * time.Millisecond):
-			}
+		select {
+		case err := <-e.done:
+			e.b.Fatalf("processor stopped: %v", err)
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	seedStart := time.Now()
-	caughtUp()
-	b.Logf("seed: %d history events of %d contacts in %s", hist.Records, sum(g.Contacts()), time.Since(seedStart).Round(time.Millisecond))
+}
 
+// profile starts the CPU profile of -harness.cpuprofile, if set, and returns the
+// function that stops it.
+func profile(b *testing.B) func() {
+	if *benchProfile == "" {
+		return func() {}
+	}
+	f, err := os.Create(*benchProfile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// BenchmarkLiveProcessor is the harness's live workload run in-process, so that the
+// hot path can be profiled: processor.Processor with a Pebble store on disk and
+// exactly-once transactions on the real broker (kafkatest.Real; SEGMENTD_TEST_KAFKA to
+// point at another), 6 partitions, bench/gen's history of the shops as the seed (not
+// timed), then per iteration live events preloaded (not timed) and consumed (timed,
+// until the group's committed offsets reach the end). The profile flag covers only
+// the timed processing of the first iteration, not the generator or the producer:
+//
+//	go test ./bench/harness -run '^$' -bench LiveProcessor -benchtime 1x -timeout 30m \
+//	    -args -harness.cpuprofile=/tmp/cpu.pprof
+//	go tool pprof -top -nodecount 40 /tmp/cpu.pprof
+//
+// Compare runs with benchstat (-count 5).
+func BenchmarkLiveProcessor(b *testing.B) {
+	e := newBenchEnv(b)
 	var events int64
 	var cpu, wall time.Duration
-	evals0 := evaluations(b, reg)
+	evals0 := evaluations(b, e.reg)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		n := *benchLive
-		if _, err := prod.Preload(ctx, func() *kgo.Record {
+		if _, err := e.prod.Preload(e.ctx, func() *kgo.Record {
 			if n == 0 {
 				return nil
 			}
 			n--
-			return load.Record(topics.Events[0], g.Next(time.Now()))
+			return load.Record(e.topics.Events[0], e.g.Next(time.Now()))
 		}); err != nil {
 			b.Fatal(err)
 		}
-		if i == 0 && *benchProfile != "" {
-			f, err := os.Create(*benchProfile)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				b.Fatal(err)
-			}
+		stop := func() {}
+		if i == 0 {
+			stop = profile(b)
 		}
 		cpu0, t0 := selfCPU(), time.Now()
 		b.StartTimer()
-		caughtUp()
+		e.caughtUp()
 		b.StopTimer()
 		cpu += selfCPU() - cpu0
 		wall += time.Since(t0)
 		events += int64(*benchLive)
-		if i == 0 && *benchProfile != "" {
-			pprof.StopCPUProfile()
-		}
+		stop()
 		b.StartTimer()
 	}
 	b.StopTimer()
-	evals := evaluations(b, reg).sub(evals0)
+	evals := evaluations(b, e.reg).sub(evals0)
 	b.ReportMetric(float64(events)/wall.Seconds(), "events/s")
 	b.ReportMetric(cpu.Seconds()/float64(events)*1e6, "cpu-s/Mevents")
 	b.ReportMetric(evals.mean(), "evals/event")
 }
 
+// BenchmarkBackfillProcessor times the backfill of a new segment over every contact
+// of the largest shop with no other traffic: from the definition's produce until
+// segmentd_backfills_pending is 0 again. Each iteration adds one more segment.
+func BenchmarkBackfillProcessor(b *testing.B) {
+	e := newBenchEnv(b)
+	ws := e.g.Workspaces()[0]
+	var contacts, windows, commitSeconds float64
+	var wall time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		segs, err := load.Definitions(load.DefinitionConfig{Workspaces: []string{ws}, PerWorkspace: 1, Seed: uint64(100 + i), IDPrefix: fmt.Sprintf("backfill%d", i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := gather(b, e.reg, "segmentd_backfill_contacts_total")
+		windows0, commit0 := gather(b, e.reg, "segmentd_transactions_total"), histogramOf(b, e.reg, "segmentd_transaction_commit_seconds")
+		stop := func() {}
+		if i == 0 {
+			stop = profile(b)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		if err := e.prod.Client().ProduceSync(e.ctx, &kgo.Record{Topic: e.topics.Segments, Key: segs[0].Key, Value: segs[0].Value}).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+		want := float64(e.g.Contacts()[0]) * 0.95
+		for gather(b, e.reg, "segmentd_backfill_contacts_total")-before < want || gather(b, e.reg, "segmentd_backfills_pending") > 0 {
+			time.Sleep(25 * time.Millisecond)
+		}
+		wall += time.Since(t0)
+		b.StopTimer()
+		stop()
+		contacts += gather(b, e.reg, "segmentd_backfill_contacts_total") - before
+		windows += gather(b, e.reg, "segmentd_transactions_total") - windows0
+		commitSeconds += histogramOf(b, e.reg, "segmentd_transaction_commit_seconds").sub(commit0).sum
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(contacts/wall.Seconds(), "contacts/s")
+	b.ReportMetric(wall.Seconds()*1000/windows, "ms/window")
+	b.ReportMetric(commitSeconds*1000/windows, "commit-ms/window")
+}
+
+// gather returns the sum of a counter or gauge of the processor's registry.
+func gather(b *testing.B, reg *prometheus.Registry, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var v float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return v
+}
+
 func evaluations(b *testing.B, reg *prometheus.Registry) histogram {
+	return histogramOf(b, reg, "segmentd_segment_evaluations_per_event")
+}
+
+// histogramOf returns the sum and count of a histogram of the processor's registry.
+func histogramOf(b *testing.B, reg *prometheus.Registry, name string) histogram {
 	mfs, err := reg.Gather()
 	if err != nil {
 		b.Fatal(err)
 	}
 	var h histogram
 	for _, mf := range mfs {
-		if mf.GetName() != "segmentd_segment_evaluations_per_event" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {

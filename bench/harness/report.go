@@ -118,8 +118,8 @@ func Markdown(res *Results) string {
 	w("%d partitions, commit interval %s, exactly-once (one transaction per window) in every system.\n\n", c.Partitions, c.CommitInterval)
 
 	w("**Maximum throughput** (events topic preloaded; the process started; timed from its first commit until its group's committed offsets reach the end):\n\n")
-	w("| system | events | events/s | vs pass-through | vs naive | CPU-s per M events | broker CPU-s per M events | evaluations per event | RSS |\n")
-	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	w("| system | events | events/s | vs pass-through | vs naive | CPU-s per M events | cores used | broker CPU-s per M events | evaluations per event | RSS | others' cores |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var pass, naiveLive, naiveSeed float64
 	if res.Passthrough != nil {
 		pass = res.Passthrough.EventsPerSecond
@@ -148,23 +148,23 @@ func Markdown(res *Results) string {
 		if t.BrokerCPUSecondsPerMillion > 0 {
 			bcpu = fmt.Sprintf("%.1f", t.BrokerCPUSecondsPerMillion)
 		}
-		w("| %s | %d | **%.0f** | %s | %s | %.1f | %s | %s | %d MB |\n", label, t.Events, t.EventsPerSecond, ratio(passRef), ratio(naiveRef),
-			t.CPUSecondsPerMillion, bcpu, evals, t.RSSBytes>>20)
+		w("| %s | %d | **%.0f** | %s | %s | %.1f | %.2f | %s | %s | %d MB | %.2f |\n", label, t.Events, t.EventsPerSecond, ratio(passRef), ratio(naiveRef),
+			t.CPUSecondsPerMillion, t.Cores, bcpu, evals, t.RSSBytes>>20, t.OtherCores)
 	}
 	row("segmentd, live", res.Live, pass, naiveLive)
 	row("segmentd --bench-naive-evaluation, live", res.LiveNaive, pass, 0)
 	row("pass-through (franz-go, no state), live", res.Passthrough, 0, 0)
 	row("segmentd, history (import)", res.Seed, 0, naiveSeed)
 	row("segmentd --bench-naive-evaluation, history", res.SeedNaive, 0, 0)
-	w("\n")
+	w("\n\"Others' cores\": CPU used on the machine by anything but the process, the broker and the harness (other engineers' work) during the window, out of %d.\n\n", res.Machine.CPUs)
 
 	if l := res.Latency; l != nil {
 		w("**Event-to-output latency**, open loop at %.0f events/s (%.0f%% of segmentd's maximum) for %.0f s: %d events, %d caused at least one transition (%d transitions with reason `event`). ",
 			l.Rate, 100*c.LatencyFraction, l.Seconds, l.Events, l.EventsWithOuput, l.Outputs)
 		w("Measured from the event's scheduled instant (its record timestamp) to the harness's `read_committed` consumer receiving the first output naming it in `cause.delivery_id`; the producer never slowed the schedule (send lateness p99 %.1f ms, max %.1f ms, %d sends over 10 ms late). ",
 			l.SendLateP99Ms, l.SendLateMaxMs, l.SendLate10ms)
-		w("`segmentd_event_to_output_seconds` (timestamp → commit, without the consumer's fetch; interpolated within exponential buckets) is shown beside it. segmentd used %.1f CPU-s per million events at this rate, in %.0f windows of %.0f input records on average, whose flush and commit took %.0f ms (p50) and %.0f ms (p99) (`segmentd_transaction_commit_seconds`).\n\n",
-			l.CPUSecondsPerMillion, l.Windows, l.MeanWindowRecords, l.CommitP50Ms, l.CommitP99Ms)
+		w("`segmentd_event_to_output_seconds` (timestamp → commit, without the consumer's fetch; interpolated within exponential buckets) is shown beside it. segmentd used %.1f CPU-s per million events at this rate (%.2f cores), in %.0f windows of %.0f input records on average, whose flush and commit took %.0f ms (p50) and %.0f ms (p99) (`segmentd_transaction_commit_seconds`); other people's work used %.2f of the machine's %d cores meanwhile.\n\n",
+			l.CPUSecondsPerMillion, l.Cores, l.Windows, l.MeanWindowRecords, l.CommitP50Ms, l.CommitP99Ms, l.OtherCores, res.Machine.CPUs)
 		w("| | p50 | p90 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|\n")
 		w("| output received by a consumer | %.0f ms | %.0f ms | **%.0f ms** | %.0f ms | %.0f ms |\n", l.P50, l.P90, l.P99, l.P999, l.Max)
 		w("| `segmentd_event_to_output_seconds` | %.0f ms | | %.0f ms | %.0f ms | |\n\n", l.MetricP50, l.MetricP99, l.MetricP999)

@@ -107,9 +107,13 @@ type Throughput struct {
 	// segmentd only: segments evaluated per applied event (metric sum/count), and
 	// transitions produced, over the window.
 	EvaluationsPerEvent float64 `json:"evaluations_per_event,omitempty"`
-	Transitions         float64 `json:"transitions,omitempty"`
-	RSSBytes            int64   `json:"rss_bytes,omitempty"`
-	Series              []Point `json:"series,omitempty"` // events/s over time
+	// Cores used by the process, and by the rest of the machine but the broker and the
+	// harness (other people's work), within the window.
+	Cores       float64 `json:"cores"`
+	OtherCores  float64 `json:"other_cores"`
+	Transitions float64 `json:"transitions,omitempty"`
+	RSSBytes    int64   `json:"rss_bytes,omitempty"`
+	Series      []Point `json:"series,omitempty"` // events/s over time
 }
 
 // Latency is the open-loop run.
@@ -140,6 +144,8 @@ type Latency struct {
 	Windows           float64 `json:"windows"`
 	// CPU of segmentd over the run.
 	CPUSecondsPerMillion float64 `json:"cpu_seconds_per_million_events"`
+	Cores                float64 `json:"cores"`
+	OtherCores           float64 `json:"other_cores"` // see Throughput.OtherCores
 	SeriesP50            []Point `json:"series_p50"`
 	SeriesP99            []Point `json:"series_p99"`
 }

@@ -167,14 +167,15 @@ func (r *run) timers(ctx context.Context) error {
 			in.w0 = r.mark(ctx, in.s, time.Now(), 0)
 			continue
 		}
-		deadline := time.Now().Add(2 * time.Minute)
+		wait := max(2*time.Minute, time.Duration(in.n/2000)*time.Second)
+		deadline := time.Now().Add(wait)
 		for {
 			m, err := in.s.scrape(ctx)
 			if err == nil && m.histogram("segmentd_timer_lateness_seconds").count-in.w0.m.histogram("segmentd_timer_lateness_seconds").count >= float64(in.n) {
 				break
 			}
 			if time.Now().After(deadline) {
-				r.note("timers %d: not every timer fired within 2 minutes of the last due instant", in.n)
+				r.note("timers %d: not every timer fired within %s of the last due instant", in.n, wait)
 				break
 			}
 			time.Sleep(200 * time.Millisecond)

@@ -3,6 +3,7 @@
 //	segmentd-bench [run] [-profile short|full] [flags]   run the benchmark
 //	segmentd-bench plot RESULTS.json [OUTDIR]           redraw the Markdown and PNG
 //	segmentd-bench passthrough [flags]                  the pass-through baseline (run by the harness)
+//	segmentd-bench cleanup [-brokers B] PREFIX          delete the topics of a run kept with -keep
 //
 // It needs a real Kafka broker (`make kafka-up`: 127.0.0.1:19092) and the Go
 // toolchain (it builds ./cmd/segmentd).
@@ -39,8 +40,10 @@ func main() {
 		err = plotCmd(args)
 	case "passthrough":
 		err = passthroughCmd(ctx, args)
+	case "cleanup":
+		err = cleanupCmd(ctx, args)
 	default:
-		err = fmt.Errorf("unknown command %q: run, plot or passthrough", cmd)
+		err = fmt.Errorf("unknown command %q: run, plot, passthrough or cleanup", cmd)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "segmentd-bench:", err)
@@ -159,4 +162,18 @@ func passthroughCmd(ctx context.Context, args []string) error {
 	}
 	cfg.Brokers = strings.Split(*brokers, ",")
 	return harness.RunPassthrough(ctx, cfg)
+}
+
+func cleanupCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("segmentd-bench cleanup", flag.ContinueOnError)
+	brokers := fs.String("brokers", "127.0.0.1:19092", "Kafka brokers, comma-separated")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || !strings.HasPrefix(fs.Arg(0), "bench-") {
+		return errors.New("usage: segmentd-bench cleanup [-brokers B] bench-<profile>-<id>")
+	}
+	names, err := harness.DeleteTopics(ctx, strings.Split(*brokers, ","), fs.Arg(0)+".")
+	fmt.Printf("deleted %d topics\n", len(names))
+	return err
 }
