@@ -22,7 +22,7 @@ import (
 type globalEntry struct {
 	Partition int32
 	Offset    int64
-	Record    events.Record // the original record, for the dead-letter topic
+	Record    events.Record // the original record, kept for the dead letter of an invalid one
 	Key       string        // segments: "<ws>/<id>"; catalog: "<ws>/product/<id>"
 
 	Def     *operators.Definition // segments: nil for a tombstone
@@ -159,9 +159,15 @@ func (r *globalsReader) run(ctx context.Context) {
 			e := globalEntry{Partition: rec.Partition, Offset: rec.Offset, Key: string(rec.Key), Record: toEventsRecord(rec)}
 			if rec.Topic == r.segments {
 				decodeDefinitionEntry(&e)
-				seg = append(seg, e)
 			} else {
 				decodeCatalogEntry(&e)
+			}
+			if e.Err == nil {
+				e.Record = events.Record{} // only a dead letter needs the original bytes
+			}
+			if rec.Topic == r.segments {
+				seg = append(seg, e)
+			} else {
 				cat = append(cat, e)
 			}
 		})
