@@ -628,10 +628,23 @@ func (h *harness) notReady() []string {
 func (h *harness) waitQuiescent(ctx context.Context) (string, error) {
 	deadline := time.Now().Add(h.pl.quiesce)
 	var lastOut string
-	var stableSince time.Time
+	var stableSince, openSince time.Time
+	var openFirst string
 	state := ""
 	for {
 		ok, st := h.quiescentNow(ctx)
+		if strings.Contains(st, "open transaction on") {
+			if openSince.IsZero() {
+				openSince, openFirst = time.Now(), st
+			}
+		} else if !openSince.IsZero() {
+			// Windows in flight are open transactions too: note only long ones.
+			if d := time.Since(openSince); d > 2*time.Second {
+				h.tl.add("open-transaction", "", "quiescence waited %v for open transactions (read_committed consumers stalled): first seen: %s",
+					d.Round(time.Millisecond), openFirst)
+			}
+			openSince = time.Time{}
+		}
 		outEnds := h.endOffsets(ctx, h.tp.membership, h.tp.dlq)
 		state = st + "; output end offsets " + outEnds
 		if outEnds != lastOut || !ok {
@@ -708,10 +721,40 @@ func (h *harness) quiescentNow(ctx context.Context) (bool, string) {
 	if len(lag) > 0 {
 		why = append(why, "lag "+strings.Join(lag, " "))
 	}
+	// No transaction may be open on an output topic: a read_committed consumer sees
+	// nothing past it (a process killed mid-window, whose transactional id nobody
+	// re-initializes, leaves one open until the transaction timeout).
+	if open := h.openTransactions(qctx, h.tp.membership, h.tp.dlq, h.tp.changelog); open != "" {
+		why = append(why, open)
+	}
 	if len(why) == 0 {
 		return true, fmt.Sprintf("all ready, %d events consumed and committed", total)
 	}
 	return false, strings.Join(why, "; ")
+}
+
+// openTransactions lists the partitions whose last stable offset is below the high
+// watermark, or "" if there are none.
+func (h *harness) openTransactions(ctx context.Context, topics ...string) string {
+	lso, err := h.adm.ListCommittedOffsets(ctx, topics...)
+	if err != nil {
+		return "last stable offsets: " + err.Error()
+	}
+	hwm, err := h.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return "end offsets: " + err.Error()
+	}
+	var open []string
+	hwm.Each(func(o kadm.ListedOffset) {
+		if l, ok := lso.Lookup(o.Topic, o.Partition); ok && l.Err == nil && l.Offset < o.Offset {
+			open = append(open, fmt.Sprintf("%s/%d (stable %d < end %d)", o.Topic[strings.LastIndexByte(o.Topic, '.')+1:], o.Partition, l.Offset, o.Offset))
+		}
+	})
+	if len(open) == 0 {
+		return ""
+	}
+	sort.Strings(open)
+	return "open transaction on " + strings.Join(open, " ")
 }
 
 func (h *harness) endOffsets(ctx context.Context, topics ...string) string {

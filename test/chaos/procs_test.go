@@ -356,8 +356,17 @@ func (c *cluster) stop(s *slot, timeout time.Duration) error {
 		c.mu.Unlock()
 		return nil
 	}
+	c.mu.Unlock()
+	// segmentd handles SIGTERM once main has run (its handler is installed before the
+	// HTTP server starts); a SIGTERM in the first milliseconds of a just-restarted
+	// process would take the default action instead. Wait for /healthz first.
+	waited := p.waitHealthy(15 * time.Second)
+	c.mu.Lock()
 	p.expected = true
 	c.mu.Unlock()
+	if waited > 500*time.Millisecond {
+		c.tl.add("wait-healthy", s.name, "SIGTERM deferred %v until /healthz answered", waited.Round(time.Millisecond))
+	}
 	t0 := time.Now()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -466,6 +475,24 @@ func (p *proc) ready() bool {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode == http.StatusOK
+}
+
+// waitHealthy waits up to timeout for p to answer /healthz (or to exit) and returns
+// how long it waited.
+func (p *proc) waitHealthy(timeout time.Duration) time.Duration {
+	t0 := time.Now()
+	for time.Since(t0) < timeout && !p.exited() {
+		resp, err := httpClient.Get("http://" + p.httpAddr + "/healthz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(t0)
 }
 
 // metrics scrapes p's /metrics and sums the samples of each metric name.
