@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -64,6 +65,7 @@ func (r *run) throughput(ctx context.Context, s *sut, phase string) (*Throughput
 	timeout := 15*time.Minute + time.Duration(events/300)*time.Second
 	var first, last mark
 	var samples []Point
+	progressAt, lastDone := time.Now(), int64(-1)
 	for {
 		if err := s.exitErr(); err != nil {
 			return nil, err
@@ -72,6 +74,11 @@ func (r *run) throughput(ctx context.Context, s *sut, phase string) (*Throughput
 		now := time.Now()
 		if err == nil {
 			done := events - remaining(end, cm)
+			if done != lastDone {
+				progressAt, lastDone = now, done
+			} else if now.Sub(progressAt) > stallTimeout {
+				return nil, r.stalled(ctx, s, now.Sub(progressAt))
+			}
 			samples = append(samples, Point{T: now.Sub(t0).Seconds(), V: float64(done)})
 			if first.at.IsZero() && done > 0 {
 				first = r.mark(ctx, s, now, done)
@@ -125,6 +132,49 @@ func (r *run) throughput(ctx context.Context, s *sut, phase string) (*Throughput
 	}
 	t.Series = rateSeries(samples)
 	return t, nil
+}
+
+// stallTimeout is how long a process may commit nothing while it has input before
+// the phase fails: a window is bounded (commit interval, records, backfill chunk), so
+// minutes without a commit are a livelock, not slowness.
+const stallTimeout = 3 * time.Minute
+
+// stalled describes a process that stopped making progress: its window counts and
+// the last warning of its log.
+func (r *run) stalled(ctx context.Context, s *sut, d time.Duration) error {
+	msg := fmt.Sprintf("%s committed no input for %s", s.name, d.Round(time.Second))
+	if m, err := s.scrape(ctx); err == nil {
+		msg += fmt.Sprintf(" (windows: %.0f committed, %.0f aborted)",
+			m.sum("segmentd_transactions_total", "result", "committed"), m.sum("segmentd_transactions_total", "result", "aborted"))
+	}
+	if w := lastWarning(s.logPath); w != "" {
+		msg += "; last warning in its log: " + w
+	}
+	return errors.New(msg)
+}
+
+// lastWarning returns the last WARN or ERROR line among the last 32 MiB of a log.
+func lastWarning(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > 32<<20 {
+		_, _ = f.Seek(fi.Size()-32<<20, 0)
+	}
+	var last string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if line := sc.Text(); strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+			last = line
+		}
+	}
+	if len(last) > 600 {
+		last = last[:600] + "…"
+	}
+	return last
 }
 
 // rateSeries turns cumulative counts into a rate per second, over steps of at least

@@ -115,49 +115,14 @@ func Markdown(res *Results) string {
 	w("History: %d events (%d MB). Live: %d events (%d MB, %.0f B mean; mix %.0f%% orders, %.0f%% customers, %.0f%% messaging; orders/create %.0f B, customers %.0f B, message statuses %.0f B). ",
 		d.HistoryRecords, d.HistoryBytes>>20, d.LiveRecords, d.LiveBytes>>20, float64(d.LiveBytes)/math.Max(1, float64(d.LiveRecords)),
 		100*d.LiveMix.Orders, 100*d.LiveMix.Customers, 100*d.LiveMix.Messaging, d.LiveMix.MeanOrderBytes, d.LiveMix.MeanCustomerBytes, d.LiveMix.MeanStatusBytes)
-	w("%d partitions, commit interval %s, exactly-once (one transaction per window) in every system.\n\n", c.Partitions, c.CommitInterval)
+	w("%d partitions, commit interval %s, exactly-once (one transaction per window) in every system. segmentd's partition meta (every segment's rules, JSON, one changelog record per partition) is %d KB.\n\n", c.Partitions, c.CommitInterval, d.PartitionMetaBytes>>10)
 
-	w("**Maximum throughput** (events topic preloaded; the process started; timed from its first commit until its group's committed offsets reach the end):\n\n")
-	w("| system | events | events/s | vs pass-through | vs naive | CPU-s per M events | cores used | broker CPU-s per M events | evaluations per event | RSS | others' cores |\n")
-	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	var pass, naiveLive, naiveSeed float64
-	if res.Passthrough != nil {
-		pass = res.Passthrough.EventsPerSecond
+	if res.Live == nil && res.Seed == nil && res.Passthrough == nil {
+		w("**Maximum throughput**: no run completed (see the errors below).\n\n")
+	} else {
+		w("**Maximum throughput** (events topic preloaded; the process started; timed from its first commit until its group's committed offsets reach the end):\n\n")
+		throughputTable(&b, res)
 	}
-	if res.LiveNaive != nil {
-		naiveLive = res.LiveNaive.EventsPerSecond
-	}
-	if res.SeedNaive != nil {
-		naiveSeed = res.SeedNaive.EventsPerSecond
-	}
-	row := func(label string, t *Throughput, passRef, naiveRef float64) {
-		if t == nil {
-			return
-		}
-		ratio := func(ref float64) string {
-			if ref <= 0 || t.EventsPerSecond == ref {
-				return "—"
-			}
-			return fmt.Sprintf("%.2f×", t.EventsPerSecond/ref)
-		}
-		evals := "—"
-		if t.EvaluationsPerEvent > 0 {
-			evals = fmt.Sprintf("%.2f", t.EvaluationsPerEvent)
-		}
-		bcpu := "—"
-		if t.BrokerCPUSecondsPerMillion > 0 {
-			bcpu = fmt.Sprintf("%.1f", t.BrokerCPUSecondsPerMillion)
-		}
-		w("| %s | %d | **%.0f** | %s | %s | %.1f | %.2f | %s | %s | %d MB | %.2f |\n", label, t.Events, t.EventsPerSecond, ratio(passRef), ratio(naiveRef),
-			t.CPUSecondsPerMillion, t.Cores, bcpu, evals, t.RSSBytes>>20, t.OtherCores)
-	}
-	row("segmentd, live", res.Live, pass, naiveLive)
-	row("segmentd --bench-naive-evaluation, live", res.LiveNaive, pass, 0)
-	row("pass-through (franz-go, no state), live", res.Passthrough, 0, 0)
-	row("segmentd, history (import)", res.Seed, 0, naiveSeed)
-	row("segmentd --bench-naive-evaluation, history", res.SeedNaive, 0, 0)
-	w("\n\"Others' cores\": CPU used on the machine by anything but the process, the broker and the harness (other engineers' work) during the window, out of %d.\n\n", res.Machine.CPUs)
-
 	if l := res.Latency; l != nil {
 		w("**Event-to-output latency**, open loop at %.0f events/s (%.0f%% of segmentd's maximum) for %.0f s: %d events, %d caused at least one transition (%d transitions with reason `event`). ",
 			l.Rate, 100*c.LatencyFraction, l.Seconds, l.Events, l.EventsWithOuput, l.Outputs)
@@ -224,4 +189,48 @@ func Markdown(res *Results) string {
 		w("- **Error**: %s\n", e)
 	}
 	return b.String()
+}
+
+func throughputTable(b *strings.Builder, res *Results) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("| system | events | events/s | vs pass-through | vs naive | CPU-s per M events | cores used | broker CPU-s per M events | evaluations per event | RSS | others' cores |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var pass, naiveLive, naiveSeed float64
+	if res.Passthrough != nil {
+		pass = res.Passthrough.EventsPerSecond
+	}
+	if res.LiveNaive != nil {
+		naiveLive = res.LiveNaive.EventsPerSecond
+	}
+	if res.SeedNaive != nil {
+		naiveSeed = res.SeedNaive.EventsPerSecond
+	}
+	row := func(label string, t *Throughput, passRef, naiveRef float64) {
+		if t == nil {
+			return
+		}
+		ratio := func(ref float64) string {
+			if ref <= 0 || t.EventsPerSecond == ref {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f×", t.EventsPerSecond/ref)
+		}
+		evals := "—"
+		if t.EvaluationsPerEvent > 0 {
+			evals = fmt.Sprintf("%.2f", t.EvaluationsPerEvent)
+		}
+		bcpu := "—"
+		if t.BrokerCPUSecondsPerMillion > 0 {
+			bcpu = fmt.Sprintf("%.1f", t.BrokerCPUSecondsPerMillion)
+		}
+		w("| %s | %d | **%.0f** | %s | %s | %.1f | %.2f | %s | %s | %d MB | %.2f |\n", label, t.Events, t.EventsPerSecond, ratio(passRef), ratio(naiveRef),
+			t.CPUSecondsPerMillion, t.Cores, bcpu, evals, t.RSSBytes>>20, t.OtherCores)
+	}
+	row("segmentd, live", res.Live, pass, naiveLive)
+	row("segmentd --bench-naive-evaluation, live", res.LiveNaive, pass, 0)
+	row("pass-through (franz-go, no state), live", res.Passthrough, 0, 0)
+	row("segmentd, history (import)", res.Seed, 0, naiveSeed)
+	row("segmentd --bench-naive-evaluation, history", res.SeedNaive, 0, 0)
+	w("\n\"Others' cores\": CPU used on the machine by anything but the process, the broker and the harness (other engineers' work) during the window, out of %d.\n\n", res.Machine.CPUs)
+
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/segmentd/segmentd/bench/gen"
 	"github.com/segmentd/segmentd/bench/load"
+	"github.com/segmentd/segmentd/operators"
+	"github.com/segmentd/segmentd/state"
 )
 
 // Run runs the benchmark cfg describes against the real broker and writes
@@ -410,6 +412,24 @@ func (r *run) produceGlobals(ctx context.Context) error {
 	if err := r.prod.Client().ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("produce definitions and catalog: %w", err)
 	}
+	// segmentd keeps, per partition, one meta record with every segment's rules
+	// (state.PartitionMeta, JSON) and writes it to the changelog; Kafka's and
+	// franz-go's default limit on a record is about 1 MB.
+	meta := state.PartitionMeta{NextDense: 1 << 20, Segments: map[string]state.SegmentMeta{}}
+	for i, s := range demo {
+		if d, err := operators.ParseDefinition(s.Value); err == nil {
+			meta.Segments[string(s.Key)] = state.SegmentMeta{Incarnation: int64(i), Version: 1, RulesKey: d.RulesKey()}
+		}
+	}
+	for i, s := range segs {
+		meta.Segments[string(s.Key)] = state.SegmentMeta{Incarnation: int64(len(demo) + i), Version: 1, RulesKey: s.Def.RulesKey()}
+	}
+	if b, err := meta.MarshalBinary(); err == nil {
+		r.res.Data.PartitionMetaBytes = len(b)
+	}
+	if r.res.Data.PartitionMetaBytes > 1_000_000 {
+		r.note("the partition meta segmentd writes to its changelog holds every segment's rules: %d KB here, over the 1,000,012 bytes franz-go produces in a batch by default (and Kafka's 1 MiB max.message.bytes)", r.res.Data.PartitionMetaBytes>>10)
+	}
 	d := &r.res.Data
 	d.Workspaces = len(wss)
 	d.Segments = len(demo) + len(segs)
@@ -454,6 +474,10 @@ func (r *run) produceHistory(ctx context.Context) error {
 	}
 	d := &r.res.Data
 	d.HistoryRecords, d.HistoryBytes, d.PreloadRate = st.Records, st.Bytes, st.Rate()
+	d.Contacts = len(r.keys)
+	for _, n := range r.wsContacts {
+		d.LargestShop = max(d.LargestShop, n)
+	}
 	r.logf("history: %d records, %d MB in %.1f s (%.0f records/s)", st.Records, st.Bytes>>20, st.Duration.Seconds(), st.Rate())
 	return nil
 }

@@ -60,6 +60,7 @@ func runCmd(ctx context.Context, args []string) error {
 	segmentd := fs.String("segmentd", "", "prebuilt segmentd binary (default: go build ./cmd/segmentd)")
 	skip := fs.String("skip", "", "phases to skip, comma-separated: naive, passthrough, latency, backfill, scan, restore, timers")
 	keep := fs.Bool("keep", false, "keep topics, data dirs and logs")
+	name := fs.String("name", "", "name of the results files (default: the profile)")
 	var over struct {
 		workspaces, contacts, segments, live, partitions int
 		skew                                             float64
@@ -87,6 +88,9 @@ func runCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("unknown profile %q: short or full", *profile)
 	}
 	cfg.Brokers = strings.Split(*brokers, ",")
+	if *name != "" {
+		cfg.Profile = *name
+	}
 	cfg.OutDir, cfg.WorkDir, cfg.Segmentd, cfg.Keep = *out, *work, *segmentd, *keep
 	if *skip != "" {
 		cfg.Skip = strings.Split(*skip, ",")
