@@ -44,12 +44,8 @@ func (w *window) reconcileSegments(pt *partition, keys []string) {
 		default:
 			sm = state.SegmentMeta{Incarnation: si.Incarnation, Version: si.Version, RulesKey: si.RulesKey, Backfilling: true}
 		}
-		m := w.meta(pt)
-		if m.Segments == nil {
-			m.Segments = map[string]state.SegmentMeta{}
-		}
-		m.Segments[k] = sm
-		view = m
+		w.setSegmentMeta(pt, k, &sm)
+		view = w.meta(pt)
 	}
 }
 
@@ -100,8 +96,7 @@ func (w *window) backfill(ctx context.Context, pt *partition, budget int) (int, 
 }
 
 func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey string, budget int) (int, error) {
-	m := w.meta(pt)
-	sm := m.Segments[segKey]
+	sm := w.meta(pt).Segments[segKey]
 	ws, segID, _ := strings.Cut(segKey, "/")
 	si := w.p.rules.segs[segKey]
 	if si != nil && si.Incarnation != sm.Incarnation {
@@ -139,13 +134,13 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 	switch {
 	case !done:
 		sm.Cursor = cursor
-		m.Segments[segKey] = sm
+		w.setSegmentMeta(pt, segKey, &sm)
 	case sm.Deleted:
-		delete(m.Segments, segKey)
+		w.setSegmentMeta(pt, segKey, nil)
 		w.p.cfg.Logger.Info("segment deletion applied", "partition", pt.id, "segment", segKey)
 	default:
 		sm.Backfilling, sm.Cursor = false, ""
-		m.Segments[segKey] = sm
+		w.setSegmentMeta(pt, segKey, &sm)
 		w.p.cfg.Logger.Info("segment backfilled", "partition", pt.id, "segment", segKey, "version", sm.Version)
 	}
 	return budget, nil

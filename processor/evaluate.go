@@ -190,7 +190,7 @@ func (w *window) removeAll(ctx context.Context, pt *partition, key string, o *ov
 		version := int64(1)
 		if si := w.p.rules.segs[ws+"/"+o.c.Memberships[i].Segment]; si != nil {
 			version = si.Version
-		} else if sm, ok := w.meta(pt).Segments[ws+"/"+o.c.Memberships[i].Segment]; ok {
+		} else if sm, ok := w.metaView(pt).Segments[ws+"/"+o.c.Memberships[i].Segment]; ok {
 			version = sm.Version
 		}
 		w.transition(ctx, pt, key, o, i, ws, version, reason, cause)

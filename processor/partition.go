@@ -2,9 +2,11 @@ package processor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -163,7 +165,21 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 			case key == state.MetaKey:
 				var m state.PartitionMeta
 				if aerr = m.UnmarshalBinary(r.Value); aerr == nil {
-					aerr = batch.PutMeta(p, &m)
+					aerr = batch.PutMetaEncoded(p, r.Value)
+				}
+			case strings.HasPrefix(key, "\x00"):
+				segKey, ok := state.ParseSegmentMetaKey(key)
+				if !ok {
+					aerr = fmt.Errorf("unknown changelog key %q", key)
+					break
+				}
+				var sm *state.SegmentMeta
+				if r.Value != nil {
+					sm = new(state.SegmentMeta)
+					aerr = json.Unmarshal(r.Value, sm)
+				}
+				if aerr == nil {
+					aerr = batch.PutSegmentMeta(p, segKey, sm)
 				}
 			case r.Value == nil:
 				aerr = batch.DeleteContact(p, key, 0)

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -25,6 +26,8 @@ type window struct {
 	contacts map[contactRef]*overlay
 	dirty    []contactRef
 	metas    map[int32]*state.PartitionMeta // copies being modified
+	segDirty map[int32]map[string]bool      // segment metas changed (written one key each)
+	dense    map[int32]uint32               // next dense id per partition, when assigned in the window
 	deltas   []memberDelta                  // bitmap changes to apply after commit
 	idx      []indexDelta                   // list and reachability changes, after commit
 	records  int                            // input records processed
@@ -73,7 +76,8 @@ type memberDelta struct {
 }
 
 func (p *Processor) newWindow() *window {
-	w := &window{p: p, now: p.cfg.Now(), contacts: map[contactRef]*overlay{}, metas: map[int32]*state.PartitionMeta{}}
+	w := &window{p: p, now: p.cfg.Now(), contacts: map[contactRef]*overlay{}, metas: map[int32]*state.PartitionMeta{},
+		segDirty: map[int32]map[string]bool{}, dense: map[int32]uint32{}}
 	w.mu.changelogNext = map[int32]int64{}
 	return w
 }
@@ -130,14 +134,31 @@ func (w *window) meta(pt *partition) *state.PartitionMeta {
 	return &m
 }
 
-// nextDense assigns the next dense id of a partition.
-func (w *window) nextDense(pt *partition) uint32 {
+// setSegmentMeta records what partition pt has applied of a segment (nil: forget it).
+func (w *window) setSegmentMeta(pt *partition, segKey string, sm *state.SegmentMeta) {
 	m := w.meta(pt)
-	if m.NextDense == 0 {
-		m.NextDense = 1
+	if sm == nil {
+		delete(m.Segments, segKey)
+	} else {
+		if m.Segments == nil {
+			m.Segments = map[string]state.SegmentMeta{}
+		}
+		m.Segments[segKey] = *sm
 	}
-	d := m.NextDense
-	m.NextDense++
+	if w.segDirty[pt.id] == nil {
+		w.segDirty[pt.id] = map[string]bool{}
+	}
+	w.segDirty[pt.id][segKey] = true
+}
+
+// nextDense assigns the next dense id of a partition (kept apart from the meta, which
+// only changes with definitions and the catalog, so that events never copy it).
+func (w *window) nextDense(pt *partition) uint32 {
+	d, ok := w.dense[pt.id]
+	if !ok {
+		d = max(pt.meta.NextDense, 1)
+	}
+	w.dense[pt.id] = d + 1
 	return d
 }
 
@@ -214,15 +235,47 @@ func (w *window) flush(ctx context.Context, batch *state.Batch) error {
 		}
 		w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: ref.p, Key: []byte(ref.key), Value: enc})
 	}
+	for p, d := range w.dense {
+		if w.metas[p] != nil {
+			w.metas[p].NextDense = d
+			continue
+		}
+		if pt := w.p.parts[p]; pt != nil {
+			base := pt.meta // shallow: only read, and Segments is not in the base record
+			base.NextDense = d
+			enc, err := base.MarshalBinary()
+			if err != nil {
+				return err
+			}
+			if err := batch.PutMetaEncoded(p, enc); err != nil {
+				return err
+			}
+			w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: p, Key: []byte(state.MetaKey), Value: enc})
+		}
+	}
 	for p, m := range w.metas {
 		enc, err := m.MarshalBinary()
 		if err != nil {
 			return err
 		}
-		if err := batch.PutMeta(p, m); err != nil {
+		if err := batch.PutMetaEncoded(p, enc); err != nil {
 			return err
 		}
 		w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: p, Key: []byte(state.MetaKey), Value: enc})
+		for segKey := range w.segDirty[p] {
+			var sm *state.SegmentMeta
+			var enc []byte
+			if v, ok := m.Segments[segKey]; ok {
+				sm = &v
+				if enc, err = json.Marshal(sm); err != nil {
+					return err
+				}
+			}
+			if err := batch.PutSegmentMeta(p, segKey, sm); err != nil {
+				return err
+			}
+			w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: p, Key: []byte(state.SegmentMetaKey(segKey)), Value: enc})
+		}
 	}
 	return nil
 }
@@ -240,6 +293,11 @@ func (w *window) committed() {
 	for p, m := range w.metas {
 		if pt := w.p.parts[p]; pt != nil {
 			pt.meta = *m
+		}
+	}
+	for p, d := range w.dense {
+		if pt := w.p.parts[p]; pt != nil {
+			pt.meta.NextDense = d
 		}
 	}
 	for _, d := range w.deltas {

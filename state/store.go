@@ -166,18 +166,38 @@ func (s *Store) ContactKeyByDense(p int32, dense uint32) (string, error) {
 func (s *Store) Meta(p int32) (PartitionMeta, error) {
 	var m PartitionMeta
 	v, closer, err := s.db.Get(partitionPrefix(spaceMeta, p))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return m, nil
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return m, fmt.Errorf("read meta of partition %d: %w", p, err)
+	default:
+		err = m.UnmarshalBinary(v)
+		closer.Close()
+		if err != nil {
+			return m, fmt.Errorf("read meta of partition %d: %w", p, err)
+		}
 	}
+	pre := segmentMetaPrefix(p)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: prefixEnd(pre)})
 	if err != nil {
-		return m, fmt.Errorf("read meta of partition %d: %w", p, err)
+		return m, fmt.Errorf("read segment metas of partition %d: %w", p, err)
 	}
-	defer closer.Close()
-	if err := m.UnmarshalBinary(v); err != nil {
-		return m, fmt.Errorf("read meta of partition %d: %w", p, err)
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		var sm SegmentMeta
+		if err := json.Unmarshal(it.Value(), &sm); err != nil {
+			return m, fmt.Errorf("read segment meta %s of partition %d: %w", it.Key()[len(pre):], p, err)
+		}
+		if m.Segments == nil {
+			m.Segments = map[string]SegmentMeta{}
+		}
+		m.Segments[string(it.Key()[len(pre):])] = sm
 	}
-	return m, nil
+	return m, it.Error()
 }
+
+// segmentMetaPrefix is the prefix of partition p's per-segment metas: m|p|0.
+func segmentMetaPrefix(p int32) []byte { return append(partitionPrefix(spaceMeta, p), 0) }
 
 // ChangelogOffset returns the offset of partition p's changelog from which a restore
 // must resume (0 for a partition never restored or written here).
@@ -350,13 +370,32 @@ func (b *Batch) DeleteContact(p int32, key string, dense uint32) error {
 	return nil
 }
 
-// PutMeta writes partition p's metadata.
+// PutMeta writes partition p's metadata, except its segments (PutSegmentMeta).
 func (b *Batch) PutMeta(p int32, m *PartitionMeta) error {
 	enc, err := m.MarshalBinary()
 	if err != nil {
 		return err
 	}
+	return b.PutMetaEncoded(p, enc)
+}
+
+// PutMetaEncoded writes partition p's metadata as encoded by MarshalBinary.
+func (b *Batch) PutMetaEncoded(p int32, enc []byte) error {
 	return b.b.Set(partitionPrefix(spaceMeta, p), enc, nil)
+}
+
+// PutSegmentMeta writes what partition p has applied of one segment
+// ("<ws>/<segment id>"); nil deletes it.
+func (b *Batch) PutSegmentMeta(p int32, segKey string, sm *SegmentMeta) error {
+	k := append(segmentMetaPrefix(p), segKey...)
+	if sm == nil {
+		return b.b.Delete(k, nil)
+	}
+	enc, err := json.Marshal(sm)
+	if err != nil {
+		return err
+	}
+	return b.b.Set(k, enc, nil)
 }
 
 // PutChangelogOffset records that partition p's changelog is applied up to (not
@@ -396,11 +435,14 @@ func (b *Batch) Close() error {
 
 // PartitionMeta is the per-partition state that is not a contact record: which
 // segment definitions and catalog changes the partition has applied, backfills in
-// progress, and the next dense id. It travels in the changelog under MetaKey.
+// progress, and the next dense id. It travels in the changelog under MetaKey, except
+// Segments: each segment's entry has its own key (SegmentMetaKey), so that a
+// partition of a workspace with thousands of segments does not rewrite them all (in
+// one record over Kafka's size limit) whenever one changes.
 type PartitionMeta struct {
 	NextDense uint32 `json:"next_dense,omitempty"`
-	// Segments by "<workspace>/<segment_id>".
-	Segments map[string]SegmentMeta `json:"segments,omitempty"`
+	// Segments by "<workspace>/<segment_id>"; persisted one key each.
+	Segments map[string]SegmentMeta `json:"-"`
 	// SegmentsOffsets and CatalogOffsets: per partition of the segments / catalog
 	// topic, the next offset this partition has yet to apply.
 	SegmentsOffsets map[int32]int64 `json:"segments_offsets,omitempty"`
@@ -422,8 +464,20 @@ type SegmentMeta struct {
 }
 
 // MetaKey is the changelog key of a partition's PartitionMeta; it cannot be a
-// contact key (those contain a workspace and "/").
+// contact key (those start with a workspace).
 const MetaKey = "\x00meta"
+
+// segmentMetaKeyPrefix starts the changelog keys of per-segment metas.
+const segmentMetaKeyPrefix = "\x00seg\x00"
+
+// SegmentMetaKey is the changelog key of a partition's SegmentMeta of segKey.
+func SegmentMetaKey(segKey string) string { return segmentMetaKeyPrefix + segKey }
+
+// ParseSegmentMetaKey returns the segment key of a changelog key made by
+// SegmentMetaKey, or false.
+func ParseSegmentMetaKey(k string) (string, bool) {
+	return strings.CutPrefix(k, segmentMetaKeyPrefix)
+}
 
 // MarshalBinary encodes m (JSON: small, rarely written, easy to inspect).
 func (m *PartitionMeta) MarshalBinary() ([]byte, error) { return json.Marshal(m) }
