@@ -75,9 +75,23 @@ fuzz: ## Run each fuzz target for 30s.
 	$(GO) test ./events -run '^$$' -fuzz FuzzDecode -fuzztime 30s
 	$(GO) test ./state -run '^$$' -fuzz FuzzContactUnmarshal -fuzztime 30s
 
+.PHONY: chaos
+chaos: ## The large fault-injection run: 50 kill -9, broker restart, scaling, data-dir loss (~15 min).
+	SEGMENTD_CHAOS=large PKGS=./test/chaos TEST_TIMEOUT=40m ./scripts/test.sh -run TestChaos -count=1 -v
+
 .PHONY: bench
-bench: ## Run the Go micro-benchmarks (compare runs with benchstat).
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./operators ./state ./events ./bench/...
+bench: ## Short benchmark on the real broker with baselines (< 10 min); results in bench/results/.
+	./deploy/local-kafka/kafka.sh up >/dev/null
+	$(GO) run ./bench/cmd/segmentd-bench run -profile short
+
+.PHONY: bench-full
+bench-full: ## The target configuration: 100 workspaces x 100 segments, 1M contacts (long).
+	./deploy/local-kafka/kafka.sh up >/dev/null
+	$(GO) run ./bench/cmd/segmentd-bench run -profile full
+
+.PHONY: microbench
+microbench: ## Go micro-benchmarks of the rule language, state, decoding (compare runs with benchstat).
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./operators ./state ./events ./bench/gen
 
 .PHONY: fmt
 fmt: ## gofmt the tree.

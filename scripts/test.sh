@@ -24,4 +24,5 @@ fi
 cleanup() { if [[ -n "$started" ]]; then "$kafka" down >&2 || true; fi; }
 trap cleanup EXIT
 
-go test -timeout 25m "$@" ./...
+# PKGS and TEST_TIMEOUT narrow the run (make chaos uses them).
+go test -timeout "${TEST_TIMEOUT:-25m}" "$@" ${PKGS:-./...}
