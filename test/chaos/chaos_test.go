@@ -84,7 +84,7 @@ type harness struct {
 	tl      *timeline
 	cluster *cluster
 	ref     *reference
-	rng     *rand.Rand // the fault schedule's
+	rng     *rand.Rand // the fault schedule's: used by the monkey goroutine only
 
 	mu      sync.Mutex
 	errs    []string // harness-level failures found during the run (reported at the end)
@@ -250,14 +250,14 @@ func TestChaos(t *testing.T) {
 				prod.produce(ctx, r, "")
 				h.tl.add(kind, "", "%s %s", r.Key, shorten(r.Value, 160))
 			}
-			nextDef = now.Add(time.Duration(4000+h.rng.IntN(5000)) * time.Millisecond)
+			nextDef = now.Add(time.Duration(4000+dc.r.IntN(5000)) * time.Millisecond)
 		}
 		if now.After(nextCat) {
 			kind, r := dc.changeCatalog()
 			r.Topic = h.tp.catalog
 			prod.produce(ctx, r, "")
 			h.tl.add(kind, "", "%s %s", r.Key, shorten(r.Value, 120))
-			nextCat = now.Add(time.Duration(5000+h.rng.IntN(7000)) * time.Millisecond)
+			nextCat = now.Add(time.Duration(5000+dc.r.IntN(7000)) * time.Millisecond)
 		}
 	}
 	if err := h.flush(ctx, prod); err != nil {
@@ -397,10 +397,7 @@ func (h *harness) monkey(ctx context.Context, liveStart time.Time) {
 // killOne kills a random running process with SIGKILL and restarts it on the same
 // data dir, at once or after up to 3 s.
 func (h *harness) killOne() {
-	var running []*slot
-	for _, s := range h.cluster.wanted() {
-		running = append(running, s)
-	}
+	running := h.cluster.wanted()
 	if len(running) == 0 {
 		h.errorf("kill: no process wanted")
 		return
@@ -446,7 +443,7 @@ func (h *harness) scaleDown(ctx context.Context, n int) {
 		go func() {
 			defer wg.Done()
 			if err := h.cluster.stop(h.cluster.slot(name), 30*time.Second); err != nil {
-				h.errorf("scale down: %v\n%s", err, indent(lastLines(readFile(h.cluster.slot(name).cur.logPath), 30), "    | "))
+				h.errorf("scale down: %v", err)
 			}
 		}()
 	}

@@ -53,7 +53,7 @@
 //	./deploy/local-kafka/kafka.sh up
 //	SEGMENTD_TEST_KAFKA=127.0.0.1:19092 go test ./test/chaos/ -v -count=1
 //
-// The default run (part of `make test`) takes about 2–3 minutes: 12 kills, one scale
+// The default run (part of `make test`) takes about 1.5–2 minutes: 12 kills, one scale
 // 1 → 3 → 1 and one data-dir deletion, with no broker restart (the broker is shared
 // with the other test packages that `go test ./...` runs at the same time).
 //

@@ -378,7 +378,13 @@ func (c *cluster) stop(s *slot, timeout time.Duration) error {
 	}
 	c.tl.add("sigterm", s.name, "pid %d exited in %v: %v", p.cmd.Process.Pid, time.Since(t0).Round(time.Millisecond), exitString(p.waitErr))
 	if p.waitErr != nil {
-		return fmt.Errorf("%s (pid %d) exited with %v after SIGTERM, want status 0 (log %s)", s.name, p.cmd.Process.Pid, p.waitErr, p.logPath)
+		log := readFile(p.logPath)
+		phase := "while processing"
+		if !strings.Contains(log, "msg=processing") && !strings.Contains(log, `"msg":"processing"`) {
+			phase = "during startup (it had not logged \"processing\" yet)"
+		}
+		return fmt.Errorf("%s (pid %d) exited with %v after SIGTERM, want status 0: SIGTERM came %v after it started, %s; log %s:\n%s",
+			s.name, p.cmd.Process.Pid, p.waitErr, t0.Sub(p.started).Round(time.Millisecond), phase, p.logPath, indent(lastLines(log, 8), "    | "))
 	}
 	return nil
 }
