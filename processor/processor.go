@@ -127,8 +127,20 @@ func (p *Processor) BrokerReachable(ctx context.Context) bool {
 }
 
 // Run creates the topics if needed, reads the segments and catalog topics, joins the
-// group and processes until ctx is canceled or a fatal error occurs.
-func (p *Processor) Run(ctx context.Context) error {
+// group and processes until ctx is canceled or a fatal error occurs. Once ctx is
+// canceled (a shutdown), an error that its cancellation caused is not a failure: it
+// is logged and Run returns nil.
+func (p *Processor) Run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			p.cfg.Logger.Warn("error while shutting down", "err", err)
+			err = nil
+		}
+	}()
+	return p.run(ctx)
+}
+
+func (p *Processor) run(ctx context.Context) error {
 	if err := ensureTopics(ctx, &p.cfg); err != nil {
 		return err
 	}
