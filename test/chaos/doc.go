@@ -27,8 +27,8 @@
 //
 // Then it stops producing, waits for quiescence (every process /readyz, every partition
 // assigned and restored, no backfill pending, the group's committed offsets equal to
-// the events topic's end offsets, and no new output for a few seconds), reads every
-// topic back and checks:
+// the events topic's end offsets, no transaction open on an output topic, and no new
+// output for a few seconds), reads every topic back and checks:
 //
 //  1. no transition id twice, and never the same type twice in a row per (contact,
 //     segment);
@@ -59,11 +59,12 @@
 //
 // The large run, `go test ./test/chaos/ -run TestChaos -chaos.large -timeout 30m -v`
 // (or SEGMENTD_CHAOS=large), takes about 12–15 minutes: 50 kills, two scale cycles,
-// two data-dir deletions, a broker restart and a zombie. Because it restarts the broker, run it on a
-// broker of its own: `make chaos` starts one on port 29092 (SEGMENTD_KAFKA_PORT) and
-// stops it afterwards. The broker restart needs the broker to be the one kafka.sh
-// manages with the same environment (`kafka.sh status` must print one of the test's
-// broker addresses); otherwise that fault is skipped with a logged reason.
+// two data-dir deletions, a broker restart and a zombie. Because it restarts the
+// broker, run it on a broker of its own: `make chaos` starts one on port 29092
+// (SEGMENTD_KAFKA_PORT) and stops it afterwards (if the test fails it leaves it
+// running, with the run's topics). The broker restart needs the broker to be the one
+// kafka.sh manages with the same environment (`kafka.sh status` must print one of the
+// test's broker addresses); otherwise that fault is skipped with a logged reason.
 //
 // Flags: -chaos.large, -chaos.seed N (the stream, definitions and fault schedule; 0
 // picks one and prints it), -chaos.log-level (segmentd's, default info), -chaos.keep
