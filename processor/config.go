@@ -62,6 +62,11 @@ type Config struct {
 	// CommitInterval is the length of a commit window: the longest a processed event
 	// waits before its transaction commits. Default 100ms.
 	CommitInterval time.Duration
+	// TransactionTimeout is the Kafka transaction timeout: how long the broker lets
+	// the transaction of a crashed process stay open (read_committed consumers wait
+	// that long behind it), and the bound on a window's produce and commit (half of
+	// it). Default 10s, as Kafka Streams' exactly-once.
+	TransactionTimeout time.Duration
 	// MaxWindowRecords caps the input records of one window. Default 10000.
 	MaxWindowRecords int
 	// BackfillChunk is how many contacts a backfill evaluates per window. Default 2000.
@@ -101,6 +106,9 @@ func (c *Config) Validate() error {
 	if c.Store == nil {
 		return errors.New("no state store configured")
 	}
+	if c.TransactionTimeout < 0 || (c.TransactionTimeout > 0 && c.TransactionTimeout < 2*max(c.CommitInterval, 100*time.Millisecond)) {
+		return fmt.Errorf("transaction timeout %s is too short for commit interval %s", c.TransactionTimeout, c.CommitInterval)
+	}
 	if c.CommitInterval < 0 || c.MaxWindowRecords < 0 || c.BackfillChunk < 0 || c.MaxRecordBytes < 0 {
 		return errors.New("negative limits are not allowed")
 	}
@@ -123,6 +131,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = 100 * time.Millisecond
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = 10 * time.Second
 	}
 	if c.MaxWindowRecords == 0 {
 		c.MaxWindowRecords = 10000

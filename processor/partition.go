@@ -114,7 +114,7 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 		return 0, fmt.Errorf("restore partition %d: %w", p, err)
 	}
 	defer cl.Close()
-	end, err := stableEnd(ctx, kadm.NewClient(cl), cfg.Topics.Changelog, p, log)
+	end, err := stableEnd(ctx, kadm.NewClient(cl), cfg.Topics.Changelog, p, 2*cfg.TransactionTimeout, log)
 	if err != nil {
 		return 0, fmt.Errorf("restore partition %d: %w", p, err)
 	}
@@ -224,8 +224,8 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 // wait until the last stable offset reaches the high watermark (the previous owner's
 // transaction committed or aborted; it cannot start another one, having lost the
 // partition), bounded by the transaction timeout.
-func stableEnd(ctx context.Context, adm *kadm.Client, topic string, p int32, log *slog.Logger) (int64, error) {
-	deadline := time.Now().Add(2 * transactionTimeout)
+func stableEnd(ctx context.Context, adm *kadm.Client, topic string, p int32, wait time.Duration, log *slog.Logger) (int64, error) {
+	deadline := time.Now().Add(wait)
 	for attempt := 0; ; attempt++ {
 		stable, err := adm.ListCommittedOffsets(ctx, topic)
 		if err != nil {

@@ -183,7 +183,7 @@ func (p *Processor) joinGroup() error {
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.Events...),
 		kgo.TransactionalID(p.cfg.TransactionalID),
-		kgo.TransactionTimeout(transactionTimeout),
+		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.Balancers(balancer(len(p.cfg.Topics.Events))),
@@ -206,9 +206,6 @@ func (p *Processor) joinGroup() error {
 	p.sess = sess
 	return nil
 }
-
-// transactionTimeout bounds how long a window's transaction may stay open.
-const transactionTimeout = 60 * time.Second
 
 // balancer picks the group balancer. With one events topic, cooperative-sticky: a
 // rebalance moves only the partitions that must move. With several, the range

@@ -21,10 +21,10 @@ import (
 //
 // Cancelling ctx (shutdown) stops the window from taking more input, but the window
 // still completes and commits: its produce and commit calls use a context that is not
-// canceled, bounded by windowFinishTimeout, so that no transaction is left open for
-// read_committed consumers to wait on.
+// canceled, bounded by half the transaction timeout, so that no transaction is left
+// open for read_committed consumers to wait on.
 func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(pollCtx), windowFinishTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(pollCtx), p.cfg.TransactionTimeout/2)
 	defer cancel()
 	start := time.Now()
 	w := p.newWindow()
@@ -70,7 +70,10 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	}
 	commitStart := time.Now()
 	if err := p.sess.Client().Flush(ctx); err != nil {
-		return p.abort(ctx, w, err)
+		// Typically the process was paused or the brokers were slow past the bound:
+		// abort (the broker may have fenced us already) and carry on.
+		p.cfg.Logger.Warn("aborting window: flushing its records failed", "err", err)
+		return p.abort(context.Background(), w, nil)
 	}
 	if err := w.err(); err != nil {
 		// A record failed to produce: abort, and process the window again.
@@ -116,16 +119,21 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	return nil
 }
 
-// windowFinishTimeout bounds how long a window may take to produce and commit once
-// its input is complete, including at shutdown.
-const windowFinishTimeout = transactionTimeout / 2
-
 // abort ends the window's transaction with an abort. cause, if not nil, is a fatal
-// error returned after aborting.
-func (p *Processor) abort(ctx context.Context, w *window, cause error) error {
-	_, err := p.sess.End(ctx, kgo.TryAbort)
+// error returned after aborting. The abort itself gets a fresh bounded context: the
+// window's may have expired.
+func (p *Processor) abort(_ context.Context, w *window, cause error) error {
+	actx, cancel := context.WithTimeout(context.Background(), p.cfg.TransactionTimeout)
+	defer cancel()
+	_, err := p.sess.End(actx, kgo.TryAbort)
 	p.m.windows.WithLabelValues("aborted").Inc()
 	p.afterAbort()
+	if err != nil {
+		err = fmt.Errorf("abort transaction: %w", err)
+	}
+	if cause != nil {
+		cause = fmt.Errorf("window: %w", cause)
+	}
 	return errors.Join(cause, err)
 }
 
