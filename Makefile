@@ -75,9 +75,16 @@ fuzz: ## Run each fuzz target for 30s.
 	$(GO) test ./events -run '^$$' -fuzz FuzzDecode -fuzztime 30s
 	$(GO) test ./state -run '^$$' -fuzz FuzzContactUnmarshal -fuzztime 30s
 
+CHAOS_KAFKA_PORT ?= 29092
+
 .PHONY: chaos
-chaos: ## The large fault-injection run: 50 kill -9, broker restart, scaling, data-dir loss (~15 min).
-	SEGMENTD_CHAOS=large PKGS=./test/chaos TEST_TIMEOUT=40m ./scripts/test.sh -run TestChaos -count=1 -v
+chaos: ## Large fault-injection run (~12 min) on a private broker (port 29092): 50 kills, broker restart, zombie.
+	SEGMENTD_KAFKA_PORT=$(CHAOS_KAFKA_PORT) ./deploy/local-kafka/kafka.sh up >/dev/null
+	@status=0; SEGMENTD_KAFKA_PORT=$(CHAOS_KAFKA_PORT) SEGMENTD_TEST_KAFKA=127.0.0.1:$(CHAOS_KAFKA_PORT) SEGMENTD_CHAOS=large \
+		$(GO) test -count=1 -timeout 30m -v -run 'TestChaos$$' ./test/chaos/ || status=$$?; \
+	if [ $$status -eq 0 ]; then SEGMENTD_KAFKA_PORT=$(CHAOS_KAFKA_PORT) ./deploy/local-kafka/kafka.sh down; \
+	else echo "chaos: broker 127.0.0.1:$(CHAOS_KAFKA_PORT) left running for a post-mortem; stop it with SEGMENTD_KAFKA_PORT=$(CHAOS_KAFKA_PORT) ./deploy/local-kafka/kafka.sh down" >&2; fi; \
+	exit $$status
 
 .PHONY: bench
 bench: ## Short benchmark on the real broker with baselines (< 10 min); results in bench/results/.
