@@ -32,6 +32,7 @@ var (
 	benchSegments   = flag.Int("harness.random-segments", 16, "random segments per shop (plus 4 demo segments)")
 	benchLive       = flag.Int("harness.live-events", 100000, "live events per iteration")
 	benchNaive      = flag.Bool("harness.naive", false, "naive evaluation (every segment on every event)")
+	benchRate       = flag.Float64("harness.rate", 0, "produce the live events on an open loop at this rate (events/s) while processing, instead of preloading them")
 	benchCacheMB    = flag.Int("harness.cache-mb", 0, "Pebble block cache in MiB (0: segmentd's default)")
 	benchMemtableMB = flag.Int("harness.memtable-mb", 0, "Pebble memtable size in MiB (0: segmentd's default)")
 )
@@ -186,18 +187,21 @@ func BenchmarkLiveProcessor(b *testing.B) {
 	var events int64
 	var cpu, wall time.Duration
 	evals0 := evaluations(b, e.reg)
+	e2o0 := histogramOf(b, e.reg, "segmentd_event_to_output_seconds")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		n := *benchLive
-		if _, err := e.prod.Preload(e.ctx, func() *kgo.Record {
-			if n == 0 {
-				return nil
+		if *benchRate <= 0 {
+			if _, err := e.prod.Preload(e.ctx, func() *kgo.Record {
+				if n == 0 {
+					return nil
+				}
+				n--
+				return load.Record(e.topics.Events[0], e.g.Next(time.Now()))
+			}); err != nil {
+				b.Fatal(err)
 			}
-			n--
-			return load.Record(e.topics.Events[0], e.g.Next(time.Now()))
-		}); err != nil {
-			b.Fatal(err)
 		}
 		stop := func() {}
 		if i == 0 {
@@ -205,6 +209,16 @@ func BenchmarkLiveProcessor(b *testing.B) {
 		}
 		cpu0, t0 := selfCPU(), time.Now()
 		b.StartTimer()
+		if *benchRate > 0 {
+			// Open loop: the profile then includes the generator and the producer
+			// (bench/gen, kgo's produce path), on the same cores as in production.
+			if _, err := e.prod.OpenLoop(e.ctx, load.OpenLoopConfig{
+				Rate: *benchRate, Duration: time.Duration(float64(n) / *benchRate * float64(time.Second)),
+				Next: func(sched time.Time) *kgo.Record { return load.Record(e.topics.Events[0], e.g.Next(sched)) },
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
 		e.caughtUp()
 		b.StopTimer()
 		cpu += selfCPU() - cpu0
@@ -215,6 +229,10 @@ func BenchmarkLiveProcessor(b *testing.B) {
 	}
 	b.StopTimer()
 	evals := evaluations(b, e.reg).sub(evals0)
+	if *benchRate > 0 {
+		e2o := histogramOf(b, e.reg, "segmentd_event_to_output_seconds").sub(e2o0)
+		b.ReportMetric(e2o.mean()*1000, "mean-event-to-output-ms")
+	}
 	b.ReportMetric(float64(events)/wall.Seconds(), "events/s")
 	b.ReportMetric(cpu.Seconds()/float64(events)*1e6, "cpu-s/Mevents")
 	b.ReportMetric(evals.mean(), "evals/event")
