@@ -51,6 +51,9 @@ func TestParseMetrics(t *testing.T) {
 			t.Errorf("quantile(%v) = %v, want %v", tc.q, got, tc.want)
 		}
 	}
+	if h.overflows(0.99) {
+		t.Error("p99 within the finite buckets reported as overflow")
+	}
 	d := h.sub(h)
 	if d.count != 0 || !math.IsNaN(d.quantile(0.5)) {
 		t.Errorf("h - h = %+v", d)

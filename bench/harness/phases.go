@@ -178,15 +178,17 @@ func lastWarning(path string) string {
 }
 
 // rateSeries turns cumulative counts into a rate per second, over steps of at least
-// one second.
+// one second, and of at least 1/80 of the span so that long runs (whose windows
+// commit seconds apart) do not alias.
 func rateSeries(samples []Point) []Point {
 	var out []Point
 	if len(samples) == 0 {
 		return nil
 	}
+	step := max(1, (samples[len(samples)-1].T-samples[0].T)/80)
 	prev := samples[0]
 	for _, s := range samples[1:] {
-		if dt := s.T - prev.T; dt >= 1 {
+		if dt := s.T - prev.T; dt >= step {
 			out = append(out, Point{T: s.T, V: (s.V - prev.V) / dt})
 			prev = s
 		}

@@ -216,3 +216,12 @@ func (h histogram) mean() float64 {
 	}
 	return h.sum / h.count
 }
+
+// overflows reports whether quantile q falls in the +Inf bucket: quantile then
+// returns the highest finite bound, a lower bound of the true value.
+func (h histogram) overflows(q float64) bool {
+	if h.count <= 0 || len(h.bounds) < 2 || !math.IsInf(h.bounds[len(h.bounds)-1], 1) {
+		return false
+	}
+	return h.counts[len(h.counts)-2] < q*h.count
+}

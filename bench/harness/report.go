@@ -162,8 +162,12 @@ func Markdown(res *Results) string {
 		w("**Timers** (issue 5): contacts with one time-relative timer each (days_since_last_order gt 30, lifecycle_stage is at_risk, last_engaged_at in_last_days 7), due within %s; seeded with one ~300 B Form B event per contact. CPU per timer covers the window from 62 s before the first timer (the load into memory) until every timer fired, less the idle CPU.\n\n", c.TimerSpread)
 		w("| contacts | seeding | timers fired | CPU per timer | raw | lateness p50 | lateness p99 | idle CPU | RSS |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, t := range res.Timers {
-			w("| %d | %.1f s (%.0f/s) | %.0f | %.1f µs | %.1f µs | %.3f s | %.3f s | %.3f CPU-s/min | %d MB |\n", t.Contacts, t.SeedSeconds, t.SeedRate,
-				t.Fired, t.CPUMicrosPerTimer, t.RawCPUMicrosPerTimer, t.LatenessP50, t.LatenessP99, t.IdleCPUPerMinute, int64(t.RSSBytes)>>20)
+			p99 := fmt.Sprintf("%.3f s", t.LatenessP99)
+			if t.LatenessOverflow {
+				p99 = fmt.Sprintf("≥ %.0f s", t.LatenessP99)
+			}
+			w("| %d | %.1f s (%.0f/s) | %.0f | %.1f µs | %.1f µs | %.3f s | %s | %.3f CPU-s/min | %d MB |\n", t.Contacts, t.SeedSeconds, t.SeedRate,
+				t.Fired, t.CPUMicrosPerTimer, t.RawCPUMicrosPerTimer, t.LatenessP50, p99, t.IdleCPUPerMinute, int64(t.RSSBytes)>>20)
 		}
 		w("\n")
 	}

@@ -230,8 +230,11 @@ type Timers struct {
 	RawCPUMicrosPerTimer float64 `json:"raw_cpu_us_per_timer"`
 	LatenessP50          float64 `json:"lateness_p50_seconds"`
 	LatenessP99          float64 `json:"lateness_p99_seconds"`
-	RSSBytes             float64 `json:"rss_bytes"`
-	Note                 string  `json:"note,omitempty"`
+	// LatenessOverflow: p99 is beyond the histogram's highest bound (60 s), so
+	// LatenessP99 is a lower bound.
+	LatenessOverflow bool    `json:"lateness_p99_overflow,omitempty"`
+	RSSBytes         float64 `json:"rss_bytes"`
+	Note             string  `json:"note,omitempty"`
 }
 
 // Target is one target of issue 7.

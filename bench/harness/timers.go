@@ -207,6 +207,7 @@ func (r *run) timers(ctx context.Context) error {
 		h := in.w1.m.histogram("segmentd_timer_lateness_seconds").sub(in.w0.m.histogram("segmentd_timer_lateness_seconds"))
 		t.Fired = h.count
 		t.LatenessP50, t.LatenessP99 = finite(h.quantile(0.5)), finite(h.quantile(0.99))
+		t.LatenessOverflow = h.overflows(0.99)
 		t.TimeTransitions = in.w1.m.sum("segmentd_transitions_total", "reason", "time") - in.w0.m.sum("segmentd_transitions_total", "reason", "time")
 		t.WindowSeconds = in.w1.at.Sub(in.w0.at).Seconds()
 		t.WindowCPUSeconds = (in.w1.cpu - in.w0.cpu).Seconds()
