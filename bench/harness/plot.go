@@ -64,7 +64,7 @@ func Plot(res *Results) ([]byte, error) {
 	var ss []series
 	addS := func(name string, t *Throughput, col color.RGBA) {
 		if t != nil && len(t.Series) > 0 {
-			ss = append(ss, series{name, col, t.Series})
+			ss = append(ss, series{name, col, coarsen(t.Series, 80)})
 		}
 	}
 	addS("segmentd", res.Live, colSegmentd)
@@ -341,4 +341,22 @@ func sign(x int) int {
 		return 1
 	}
 	return 0
+}
+
+// coarsen averages consecutive points of a rate series down to at most n points.
+func coarsen(pts []Point, n int) []Point {
+	if len(pts) <= n {
+		return pts
+	}
+	k := (len(pts) + n - 1) / n
+	var out []Point
+	for i := 0; i < len(pts); i += k {
+		j := min(len(pts), i+k)
+		var sum float64
+		for _, p := range pts[i:j] {
+			sum += p.V
+		}
+		out = append(out, Point{T: pts[j-1].T, V: sum / float64(j-i)})
+	}
+	return out
 }
