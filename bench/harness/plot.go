@@ -70,7 +70,7 @@ func Plot(res *Results) ([]byte, error) {
 	addS("segmentd", res.Live, colSegmentd)
 	addS("naive", res.LiveNaive, colNaive)
 	addS("pass-through", res.Passthrough, colPass)
-	c.lineChart(image.Rect(90, 410, w-30, 700), "Live runs: events/s over time (committed offsets, 1 s steps)", "seconds since the process started", ss, nil)
+	c.lineChart(image.Rect(90, 410, w-30, 700), "Live runs: events/s over time (from the group's committed offsets)", "seconds since the process started", ss, nil)
 
 	// 3. Latency over time.
 	var ls []series
