@@ -115,7 +115,7 @@ func Markdown(res *Results) string {
 	w("History: %d events (%d MB). Live: %d events (%d MB, %.0f B mean; mix %.0f%% orders, %.0f%% customers, %.0f%% messaging; orders/create %.0f B, customers %.0f B, message statuses %.0f B). ",
 		d.HistoryRecords, d.HistoryBytes>>20, d.LiveRecords, d.LiveBytes>>20, float64(d.LiveBytes)/math.Max(1, float64(d.LiveRecords)),
 		100*d.LiveMix.Orders, 100*d.LiveMix.Customers, 100*d.LiveMix.Messaging, d.LiveMix.MeanOrderBytes, d.LiveMix.MeanCustomerBytes, d.LiveMix.MeanStatusBytes)
-	w("%d partitions, commit interval %s, exactly-once (one transaction per window) in every system. segmentd's partition meta (every segment's rules, JSON, one changelog record per partition) is %d KB.\n\n", c.Partitions, c.CommitInterval, d.PartitionMetaBytes>>10)
+	w("%d partitions, commit interval %s, exactly-once (one transaction per window) in every system.\n\n", c.Partitions, c.CommitInterval)
 
 	if res.Live == nil && res.Seed == nil && res.Passthrough == nil {
 		w("**Maximum throughput**: no run completed (see the errors below).\n\n")

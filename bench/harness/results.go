@@ -72,9 +72,6 @@ type Data struct {
 	PreloadRate     float64 `json:"preload_records_per_second"` // producer, history
 	LiveMix         Mix     `json:"live_mix"`
 	CatalogProducts int     `json:"catalog_products"`
-	// PartitionMetaBytes estimates segmentd's partition meta record (JSON with every
-	// segment's rules key), written to the changelog.
-	PartitionMetaBytes int `json:"partition_meta_bytes"`
 }
 
 // Mix is the share of each kind of event.

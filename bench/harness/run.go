@@ -18,8 +18,6 @@ import (
 
 	"github.com/segmentd/segmentd/bench/gen"
 	"github.com/segmentd/segmentd/bench/load"
-	"github.com/segmentd/segmentd/operators"
-	"github.com/segmentd/segmentd/state"
 )
 
 // Run runs the benchmark cfg describes against the real broker and writes
@@ -411,24 +409,6 @@ func (r *run) produceGlobals(ctx context.Context) error {
 	}
 	if err := r.prod.Client().ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("produce definitions and catalog: %w", err)
-	}
-	// segmentd keeps, per partition, one meta record with every segment's rules
-	// (state.PartitionMeta, JSON) and writes it to the changelog; Kafka's and
-	// franz-go's default limit on a record is about 1 MB.
-	meta := state.PartitionMeta{NextDense: 1 << 20, Segments: map[string]state.SegmentMeta{}}
-	for i, s := range demo {
-		if d, err := operators.ParseDefinition(s.Value); err == nil {
-			meta.Segments[string(s.Key)] = state.SegmentMeta{Incarnation: int64(i), Version: 1, RulesKey: d.RulesKey()}
-		}
-	}
-	for i, s := range segs {
-		meta.Segments[string(s.Key)] = state.SegmentMeta{Incarnation: int64(len(demo) + i), Version: 1, RulesKey: s.Def.RulesKey()}
-	}
-	if b, err := meta.MarshalBinary(); err == nil {
-		r.res.Data.PartitionMetaBytes = len(b)
-	}
-	if r.res.Data.PartitionMetaBytes > 1_000_000 {
-		r.note("the partition meta segmentd writes to its changelog holds every segment's rules: %d KB here, over the 1,000,012 bytes franz-go produces in a batch by default (and Kafka's 1 MiB max.message.bytes)", r.res.Data.PartitionMetaBytes>>10)
 	}
 	d := &r.res.Data
 	d.Workspaces = len(wss)
