@@ -76,7 +76,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		Logger:                      discardLogger{},
 	}
 	for i := range po.Levels {
-		po.Levels[i].BlockSize = 32 << 10
+		po.Levels[i].BlockSize = 4 << 10
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		po.Levels[i].FilterType = pebble.TableFilter
 	}
