@@ -13,9 +13,12 @@ import (
 // applyEvent applies one decoded event to its contact and produces the transitions it
 // causes: only the segments containing a predicate whose outcome changed are
 // evaluated (DESIGN invariant 3).
-func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event) error {
+//
+// pre, if not nil, is the contact as the store held it at the window's start, read
+// ahead of the loop; it is used only if the window has no copy of its own.
+func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event, pre *prefetched) error {
 	key := ev.ContactKey()
-	o, err := w.contact(pt.id, key)
+	o, adopted, err := w.contactPrefetched(pt.id, key, pre)
 	if err != nil {
 		return err
 	}
@@ -23,7 +26,11 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	fresh := c.IsNew() || c.IsTombstone()
 	ws := ev.Workspace
 	var before operators.Attrs
-	if !fresh {
+	switch {
+	case fresh:
+	case adopted:
+		before = pre.before // derived from the same record by the preparer
+	default:
 		before = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
 	}
 	out := c.Apply(ev, w.now)

@@ -44,6 +44,7 @@ type Processor struct {
 	// deleted after Config.StaleDataGrace unless they come back.
 	moved      map[int32]time.Time
 	cand       []int
+	recBuf     []*kgo.Record // processFetches' scratch
 	decodeOpts events.Options
 
 	mu struct {

@@ -103,6 +103,26 @@ func (w *window) contact(p int32, key string) (*overlay, error) {
 	return o, nil
 }
 
+// contactPrefetched is contact, using the preparer's read of the store if the window
+// has no copy of its own. adopted reports that the window now uses pre's contact.
+func (w *window) contactPrefetched(p int32, key string, pre *prefetched) (o *overlay, adopted bool, err error) {
+	ref := contactRef{p, key}
+	if o := w.contacts[ref]; o != nil {
+		return o, false, nil
+	}
+	if pre == nil || !pre.done || pre.err != nil {
+		o, err := w.contact(p, key)
+		return o, false, err
+	}
+	o = &overlay{c: pre.c, exists: pre.found}
+	if !pre.found {
+		o.c = &state.Contact{}
+	}
+	o.origDue = o.c.NextDue
+	w.contacts[ref] = o
+	return o, pre.found, nil
+}
+
 // adopt puts a contact read by a scan into the overlay unless the window already has
 // its own copy, and returns the window's copy.
 func (w *window) adopt(p int32, key string, c *state.Contact) *overlay {

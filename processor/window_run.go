@@ -235,39 +235,46 @@ func (p *Processor) processFetches(ctx context.Context, w *window, fs kgo.Fetche
 			p.m.lag.WithLabelValues(ftp.Topic, strconv.Itoa(int(ftp.Partition))).Set(float64(max(lag, 0)))
 		}
 	})
-	var err error
-	fs.EachRecord(func(r *kgo.Record) {
-		if err != nil {
-			return
-		}
+	recs := p.recBuf[:0]
+	fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+	p.recBuf = recs[:0]
+	if len(recs) == 0 {
+		return nil
+	}
+	pr := p.prepare(recs)
+	defer pr.finish()
+	for i, r := range recs {
+		prep := pr.wait(i)
 		pt := p.parts[r.Partition]
 		if pt == nil {
-			return // revoked mid-window: the window will abort
+			continue // revoked mid-window: the window will abort
 		}
 		w.records++
-		err = w.processRecord(ctx, pt, r)
-	})
-	return err
+		if err := w.processRecord(ctx, pt, r, prep); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// processRecord decodes one input record and applies it, or dead-letters it.
-func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record) error {
-	rec := toEventsRecord(r)
-	ev, err := events.Decode(&rec, &w.p.decodeOpts)
+// processRecord applies one prepared input record, or dead-letters it.
+func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record, prep *prepared) error {
+	ev, err := prep.ev, prep.err
 	if err != nil {
+		rec := &prep.rec
 		var de *events.Error
 		switch {
 		case errors.Is(err, events.ErrGuestOrder):
 			w.p.m.guestOrders.Inc()
 		case errors.As(err, &de):
-			w.deadLetter(ctx, &rec, de.Reason, de.Detail)
+			w.deadLetter(ctx, rec, de.Reason, de.Detail)
 		default:
-			w.deadLetter(ctx, &rec, "invalid_record", err.Error())
+			w.deadLetter(ctx, rec, "invalid_record", err.Error())
 		}
 		return nil
 	}
 	before := w.outputs
-	if err := w.applyEvent(ctx, pt, ev); err != nil {
+	if err := w.applyEvent(ctx, pt, ev, &prep.pre); err != nil {
 		return err
 	}
 	if w.outputs > before {

@@ -47,6 +47,7 @@ type runFlags struct {
 	maxRecordBytes  int
 	naive           bool
 	txnTimeout      time.Duration
+	cacheMB         int
 	memberMetrics   bool
 	demo            bool
 	demoContacts    int
@@ -78,6 +79,7 @@ func runCommand(ctx context.Context, args []string) error {
 	fs.IntVar(&f.replication, "replication-factor", 1, "replication factor of topics created at start")
 	fs.DurationVar(&f.commitInterval, "commit-interval", 100*time.Millisecond, "commit window: longest an event waits for its transaction to commit")
 	fs.DurationVar(&f.txnTimeout, "transaction-timeout", 10*time.Second, "Kafka transaction timeout: how long a crashed process's open transaction can hold back read_committed consumers")
+	fs.IntVar(&f.cacheMB, "pebble-cache-mb", 256, "Pebble block cache in MiB: decoded contact records kept in memory (part of the RSS)")
 	fs.IntVar(&f.maxRecordBytes, "max-record-bytes", 1<<20, "largest input record value accepted; larger ones are dead-lettered")
 	fs.BoolVar(&f.memberMetrics, "segment-member-metrics", false, "export segmentd_segment_members per workspace and segment (one series per segment)")
 	fs.BoolVar(&f.naive, "bench-naive-evaluation", false, "benchmarks only: re-evaluate every segment on every event (the baseline of incremental evaluation)")
@@ -120,7 +122,7 @@ func runCommand(ctx context.Context, args []string) error {
 			"lost when it stops. Use --brokers to run on a real Kafka cluster.")
 	}
 
-	store, err := state.Open(f.dataDir, state.Options{InMemory: embedded, Logger: log})
+	store, err := state.Open(f.dataDir, state.Options{InMemory: embedded, Logger: log, CacheSize: int64(f.cacheMB) << 20})
 	if err != nil {
 		return err
 	}
