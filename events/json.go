@@ -385,18 +385,31 @@ func trimWS(b []byte) []byte {
 // skipString returns the index just past the string starting at b[i] == '"'.
 func skipString(b []byte, i int) int {
 	i++
-	for i < len(b) {
-		switch b[i] {
-		case '"':
-			return i + 1
-		case '\\':
-			i += 2
-		default:
-			i++
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return len(b)
 		}
+		end := i + j
+		k := end
+		for k > i && b[k-1] == '\\' {
+			k--
+		}
+		if (end-k)%2 == 0 { // the quote is not escaped
+			return end + 1
+		}
+		i = end + 1
 	}
-	return len(b)
 }
+
+// containerSpecial marks the bytes skipValue stops at inside an object or array.
+// Never modified.
+var containerSpecial = func() (t [256]bool) {
+	for _, c := range `"{}[]` {
+		t[c] = true
+	}
+	return t
+}()
 
 // skipValue returns the index just past the checked JSON value starting at b[i].
 func skipValue(b []byte, i int) int {
@@ -409,13 +422,19 @@ func skipValue(b []byte, i int) int {
 	case '{', '[':
 		depth := 0
 		for i < len(b) {
+			for i < len(b) && !containerSpecial[b[i]] {
+				i++
+			}
+			if i >= len(b) {
+				break
+			}
 			switch b[i] {
 			case '"':
 				i = skipString(b, i)
 				continue
 			case '{', '[':
 				depth++
-			case '}', ']':
+			default: // '}', ']'
 				depth--
 				if depth == 0 {
 					return i + 1

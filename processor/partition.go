@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -80,16 +83,76 @@ func reachable(a *operators.Attrs) bool {
 }
 
 // load reads the partition's meta and rebuilds its bitmaps from the stored records.
-func (pt *partition) load(store *state.Store, cat state.Catalog, exclusionTag string) error {
+// Records are decoded and indexed on GOMAXPROCS goroutines, each into bitmaps of its
+// own, which are then merged: a 1M-contact partition is mostly decoding.
+func (pt *partition) load(store *state.Store, exclusionTag string) error {
 	meta, err := store.Meta(pt.id)
 	if err != nil {
 		return err
 	}
 	pt.meta = meta
-	return store.ScanContacts(pt.id, "", "", func(key string, c *state.Contact) (bool, error) {
-		pt.index(key, c, cat, exclusionTag)
+	type entry struct {
+		key string
+		val []byte
+	}
+	const chunk = 512
+	work := make(chan []entry, 8)
+	workers := runtime.GOMAXPROCS(0)
+	parts := make([]*partition, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		parts[i] = newPartition(pt.id)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var c state.Contact
+			for es := range work {
+				for _, e := range es {
+					if errs[i] != nil {
+						continue // drain
+					}
+					if err := c.UnmarshalBinary(e.val); err != nil {
+						errs[i] = fmt.Errorf("decode %s: %w", e.key, err)
+						continue
+					}
+					// No catalog: the bitmaps need lists, consent and tags only.
+					parts[i].index(e.key, &c, nil, exclusionTag)
+				}
+			}
+		}()
+	}
+	var es []entry
+	err = store.ScanContactsRaw(pt.id, func(key string, val []byte) (bool, error) {
+		es = append(es, entry{key, slices.Clone(val)})
+		if len(es) == chunk {
+			work <- es
+			es = nil
+		}
 		return true, nil
 	})
+	if len(es) > 0 {
+		work <- es
+	}
+	close(work)
+	wg.Wait()
+	if err := errors.Join(append(errs, err)...); err != nil {
+		return err
+	}
+	for _, q := range parts {
+		for _, m := range [...]struct{ dst, src map[string]*roaring.Bitmap }{
+			{pt.members, q.members}, {pt.products, q.products}, {pt.lists, q.lists}, {pt.reachable, q.reachable},
+		} {
+			for k, b := range m.src {
+				if d := m.dst[k]; d != nil {
+					d.Or(b)
+				} else {
+					m.dst[k] = b
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // restore brings the store's copy of partition p up to the end of its changelog
@@ -136,7 +199,6 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 		batch = store.NewBatch()
 		return nil
 	}
-	var c state.Contact
 	sinceFlush := 0
 	lastLog := time.Now()
 	for next < end {
@@ -184,14 +246,16 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 			case r.Value == nil:
 				aerr = batch.DeleteContact(p, key, 0)
 			default:
-				c = state.Contact{}
-				if aerr = c.UnmarshalBinary(r.Value); aerr == nil {
-					aerr = batch.PutContactEncoded(p, key, c.DenseID, r.Value)
+				// Only the header is decoded here; load decodes every record.
+				var dense uint32
+				var due time.Time
+				if dense, due, aerr = state.PeekHeader(r.Value); aerr == nil {
+					aerr = batch.PutContactEncoded(p, key, dense, r.Value)
 				}
-				if aerr == nil && !c.NextDue.IsZero() {
+				if aerr == nil && !due.IsZero() {
 					// A stale index entry left by an older version of the record
 					// is harmless: firing checks the record's NextDue.
-					aerr = batch.PutTimer(p, c.NextDue, key)
+					aerr = batch.PutTimer(p, due, key)
 				}
 			}
 		})

@@ -289,7 +289,7 @@ func (p *Processor) openPartition(ctx context.Context, id int32) (*partition, er
 		return nil, err
 	}
 	pt := newPartition(id)
-	if err := pt.load(p.cfg.Store, p.rules, p.cfg.ExclusionTag); err != nil {
+	if err := pt.load(p.cfg.Store, p.cfg.ExclusionTag); err != nil {
 		return nil, fmt.Errorf("load partition %d: %w", id, err)
 	}
 	return pt, nil
