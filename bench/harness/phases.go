@@ -259,12 +259,29 @@ func (r *run) latency(ctx context.Context, s *sut, rate float64) (*Latency, erro
 	}
 	cpu0, _ := s.cpu()
 	mk0 := r.mark(ctx, s, time.Now(), 0)
+	// The records are generated before the clock starts, so that building ~5 KB
+	// JSON orders does not take CPU from segmentd on this small machine; their
+	// payload instants are those of a schedule starting now, a few seconds before
+	// the real one (the record timestamp is the real scheduled instant).
+	genStart := time.Now()
+	pre := make([]*kgo.Record, 0, int(rate*r.cfg.LatencyDuration.Seconds())+1)
+	for i := range cap(pre) {
+		rec := r.g.Next(genStart.Add(time.Duration(float64(i) / rate * float64(time.Second))))
+		r.count(rec.Key)
+		pre = append(pre, load.Record(r.events, rec))
+	}
+	r.logf("latency: %d records generated in %s", len(pre), time.Since(genStart).Round(time.Millisecond))
 	st, err := r.prod.OpenLoop(ctx, load.OpenLoopConfig{
 		Rate: rate, Duration: r.cfg.LatencyDuration,
-		Next: func(sched time.Time) *kgo.Record {
-			rec := r.g.Next(sched)
-			r.count(rec.Key)
-			return load.Record(r.events, rec)
+		Next: func(time.Time) *kgo.Record {
+			if len(pre) == 0 { // rounding: one more than planned
+				rec := r.g.Next(time.Now())
+				r.count(rec.Key)
+				return load.Record(r.events, rec)
+			}
+			rec := pre[0]
+			pre[0], pre = nil, pre[1:]
+			return rec
 		},
 		Sent: func(sched time.Time, rec *kgo.Record) {
 			if id := load.DeliveryID(rec); id != "" {

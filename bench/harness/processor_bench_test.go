@@ -35,6 +35,7 @@ var (
 	benchRate       = flag.Float64("harness.rate", 0, "produce the live events on an open loop at this rate (events/s) while processing, instead of preloading them")
 	benchCacheMB    = flag.Int("harness.cache-mb", 0, "Pebble block cache in MiB (0: segmentd's default)")
 	benchMemtableMB = flag.Int("harness.memtable-mb", 0, "Pebble memtable size in MiB (0: segmentd's default)")
+	benchLog        = flag.Bool("harness.log", false, "log the processor at debug level to stderr (slow windows, restores)")
 )
 
 // benchEnv is a seeded in-process processor on the real broker.
@@ -107,7 +108,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 	proc, err := processor.New(processor.Config{
 		Brokers: broker.Addrs, Group: e.group, Topics: e.topics, Partitions: partitions, Store: store,
-		NaiveEvaluation: *benchNaive, Registerer: e.reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		NaiveEvaluation: *benchNaive, Registerer: e.reg, Logger: benchLogger(),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -333,3 +334,10 @@ func selfCPU() time.Duration {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func benchLogger() *slog.Logger {
+	if *benchLog {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
