@@ -317,7 +317,7 @@ func (p *Processor) Contact(ctx context.Context, ws string, customerID int64) (*
 			"currency_code": s.CurrencyCode, "last_order_id": s.LastOrderID, "occurred_at": at,
 		}
 	}
-	a := c.Attrs(ws, p.rules, p.cfg.ExclusionTag)
+	a := c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag)
 	v.Attributes = attributeMap(&a, now)
 	view := p.view.Load()
 	for _, m := range c.Memberships {
@@ -407,7 +407,7 @@ func (p *Processor) Explain(ctx context.Context, ws string, customerID int64, se
 		return nil, err
 	}
 	now := p.cfg.Now()
-	a := c.Attrs(ws, p.rules, p.cfg.ExclusionTag)
+	a := c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag)
 	e := operators.Explain(si.Seg, &a, now)
 	return &e, nil
 }
@@ -458,7 +458,7 @@ func (p *Processor) Preview(ctx context.Context, def *operators.Definition, samp
 	var count int64
 	ids := []int64{}
 	err = p.scanWorkspace(ctx, ws, func(key string, c *state.Contact) bool {
-		a := c.Attrs(ws, p.rules, p.cfg.ExclusionTag)
+		a := c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag)
 		if seg.Match(&a, now) {
 			count++
 			if len(ids) < sample {

@@ -26,6 +26,22 @@ type wsRules struct {
 	segs []*segInfo
 }
 
+// NeedsCollections implements state.CollectionsNeeder: attributes skip the catalog
+// lookups of a workspace whose rules do not read purchased_collection. Called on the
+// loop and on the loop's workers during a window, when ws does not change.
+func (r *rules) NeedsCollections(workspace string) bool {
+	wr := r.ws[workspace]
+	return wr != nil && len(wr.rs.UsingField("purchased_collection")) > 0
+}
+
+// allCollections is a Catalog that always derives purchased collections (views of a
+// contact show them whether or not a rule reads them).
+type allCollections struct{ r *rules }
+
+func (a allCollections) Collections(workspace, productID string) []string {
+	return a.r.Collections(workspace, productID)
+}
+
 // rules is the processing loop's view of the segments and catalog topics: live
 // segments, one RuleSet per workspace, and the product → collections catalog. segs
 // and ws are owned by the loop goroutine, which publishes immutable snapshots of them

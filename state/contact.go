@@ -51,6 +51,13 @@ type Catalog interface {
 	Collections(workspace, productID string) []string
 }
 
+// CollectionsNeeder is an optional interface of a Catalog. If NeedsCollections
+// reports that no rule of the workspace reads purchased_collection, Attrs leaves
+// PurchasedCollections empty instead of looking up every purchased product.
+type CollectionsNeeder interface {
+	NeedsCollections(workspace string) bool
+}
+
 // Retention windows of the record's memories, all measured in processing time (the
 // now passed to Apply), never in event time.
 const (

@@ -111,6 +111,14 @@ type mapCatalog map[string][]string
 
 func (m mapCatalog) Collections(ws, product string) []string { return m[ws+"/"+product] }
 
+// needer is a catalog that implements CollectionsNeeder.
+type needer struct {
+	mapCatalog
+	need bool
+}
+
+func (n needer) NeedsCollections(string) bool { return n.need }
+
 // run applies steps to c, checking each outcome.
 func run(t *testing.T, c *Contact, steps []step) {
 	t.Helper()
@@ -656,6 +664,14 @@ func TestContactOrders(t *testing.T) {
 		}
 		if !slices.Equal(c.PurchasedProducts(), []string{"p1", "p2"}) {
 			t.Errorf("products %q", c.PurchasedProducts())
+		}
+		// A catalog that says no rule of the workspace reads collections is not
+		// asked; one that says some rule does is.
+		if got := c.Attrs("acme.myshopify.com", needer{cat, false}, "").PurchasedCollections; got != nil {
+			t.Errorf("collections %q derived although not needed", got)
+		}
+		if got := c.Attrs("acme.myshopify.com", needer{cat, true}, "").PurchasedCollections; !slices.Equal(got, []string{"shoes", "summer"}) {
+			t.Errorf("collections %q when needed", got)
 		}
 		if len(c.Orders()) != 4 {
 			t.Errorf("stored orders %d", len(c.Orders()))

@@ -78,7 +78,9 @@ func (c *Contact) Attrs(workspace string, cat Catalog, exclusionTag string) oper
 		a.Language = agg.lang
 	}
 	if cat != nil && len(agg.products) > 0 {
-		a.PurchasedCollections = collections(workspace, cat, agg.products)
+		if n, ok := cat.(CollectionsNeeder); !ok || n.NeedsCollections(workspace) {
+			a.PurchasedCollections = collections(workspace, cat, agg.products)
+		}
 	}
 	a.AutomationCompletions, a.CompletionsByAutomation = c.automationAggregates()
 	if t := lowerTrim(exclusionTag); t != "" {
