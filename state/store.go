@@ -80,6 +80,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		po.Levels[i].FilterType = pebble.TableFilter
 	}
+	// MinLZ where the format allows it (Pebble's "fastest"): snappy's pure-Go
+	// decoder was the largest item of a point read that missed the block cache.
+	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionFastest })
 	if opts.InMemory {
 		po.FS = vfs.NewMem()
 		dir = "/" + strings.TrimLeft(filepath.ToSlash(filepath.Clean(dir)), "./")
