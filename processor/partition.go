@@ -277,7 +277,7 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 	if err := flush(); err != nil {
 		return restored, err
 	}
-	log.Info("restored partition", "partition", p, "records", restored, "took", time.Since(start).Round(time.Millisecond))
+	log.Info("replayed partition changelog", "partition", p, "records", restored, "took", time.Since(start).Round(time.Millisecond))
 	return restored, nil
 }
 
