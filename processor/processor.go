@@ -250,24 +250,38 @@ func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[
 	}
 	p.mu.Unlock()
 	slices.Sort(fresh)
+	// Partitions are restored restoreParallelism at a time: a restore is mostly
+	// fetching and writing on one goroutine, and loading decodes on every core.
+	sem := make(chan struct{}, restoreParallelism)
+	var wg sync.WaitGroup
+	var leave sync.Once
 	for _, id := range fresh {
-		p.restoring.Add(1)
-		p.m.restoring.Inc()
-		pt, err := p.openPartition(ctx, id)
-		p.restoring.Add(-1)
-		p.m.restoring.Dec()
-		if err != nil {
-			// Without its state the partition cannot be processed; leaving the
-			// group lets another process (or this one, after a restart) take it.
-			p.cfg.Logger.Error("restore partition failed; leaving the group", "partition", id, "err", err)
-			go p.sess.Client().LeaveGroup()
-			return
-		}
-		p.mu.Lock()
-		p.mu.handoff = append(p.mu.handoff, handoff{id: id, pt: pt})
-		p.mu.Unlock()
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			p.restoring.Add(1)
+			p.m.restoring.Inc()
+			pt, err := p.openPartition(ctx, id)
+			p.restoring.Add(-1)
+			p.m.restoring.Dec()
+			if err != nil {
+				// Without its state the partition cannot be processed; leaving the
+				// group lets another process (or this one, after a restart) take it.
+				p.cfg.Logger.Error("restore partition failed; leaving the group", "partition", id, "err", err)
+				leave.Do(func() { go p.sess.Client().LeaveGroup() })
+				return
+			}
+			p.mu.Lock()
+			p.mu.handoff = append(p.mu.handoff, handoff{id: id, pt: pt})
+			p.mu.Unlock()
+		}()
 	}
+	wg.Wait()
 }
+
+// restoreParallelism is how many partitions onAssigned restores at once.
+const restoreParallelism = 2
 
 func (p *Processor) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	p.mu.Lock()
@@ -282,16 +296,21 @@ func (p *Processor) onRevoked(_ context.Context, _ *kgo.Client, revoked map[stri
 	}
 }
 
+// openPartition restores partition id from its changelog and loads its bitmaps.
 func (p *Processor) openPartition(ctx context.Context, id int32) (*partition, error) {
+	start := time.Now()
 	n, err := restore(ctx, &p.cfg, id, p.cfg.Logger)
 	p.m.restoredRecords.Add(float64(n))
 	if err != nil {
 		return nil, err
 	}
+	loadStart := time.Now()
 	pt := newPartition(id)
 	if err := pt.load(p.cfg.Store, p.cfg.ExclusionTag); err != nil {
 		return nil, fmt.Errorf("load partition %d: %w", id, err)
 	}
+	p.cfg.Logger.Info("restored partition", "partition", id, "records", n,
+		"took", time.Since(start).Round(time.Millisecond), "load", time.Since(loadStart).Round(time.Millisecond))
 	return pt, nil
 }
 
