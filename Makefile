@@ -96,6 +96,14 @@ bench-full: ## The target configuration: 100 workspaces x 100 segments, 1M conta
 	./deploy/local-kafka/kafka.sh up >/dev/null
 	$(GO) run ./bench/cmd/segmentd-bench run -profile full
 
+.PHONY: bench-profile
+bench-profile: ## CPU profile of the live hot path (in-process processor, 100k contacts, real broker) into bench-cpu.pprof.
+	./deploy/local-kafka/kafka.sh up >/dev/null
+	SEGMENTD_TEST_KAFKA=127.0.0.1:19092 $(GO) test ./bench/harness -run '^$$' -bench LiveProcessor -benchtime 1x -timeout 30m \
+		-args -harness.cpuprofile=$(CURDIR)/bench-cpu.pprof -harness.workspaces 20 -harness.contacts-per-workspace 5000 \
+		-harness.random-segments 26 -harness.live-events 200000 -harness.cache-mb 256
+	@echo "profile: go tool pprof -top -cum bench-cpu.pprof"
+
 .PHONY: microbench
 microbench: ## Go micro-benchmarks of the rule language, state, decoding (compare runs with benchstat).
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./operators ./state ./events ./bench/gen
