@@ -221,6 +221,7 @@ func (r *run) segmentd(name, events, segments, catalog string, partitions int, n
 		"--commit-interval", r.cfg.CommitInterval.String(),
 		"--http-addr", addr,
 		"--log-format", "json",
+		"--log-level", "debug", // slow windows: the post-mortem of latency spikes
 	}
 	if naive {
 		s.kind = "segmentd-naive"
