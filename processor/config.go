@@ -69,7 +69,9 @@ type Config struct {
 	TransactionTimeout time.Duration
 	// MaxWindowRecords caps the input records of one window. Default 10000.
 	MaxWindowRecords int
-	// BackfillChunk is how many contacts a backfill evaluates per window. Default 2000.
+	// BackfillChunk caps the contacts backfills and catalog scans evaluate per
+	// window. Within it they run for what is left of the window's CommitInterval (at
+	// least a quarter of it). Default 100000.
 	BackfillChunk int
 	// StaleDataGrace is how long the local data of a partition that moved to another
 	// process is kept, in case it comes back (then only the changelog tail is
@@ -139,7 +141,7 @@ func (c *Config) ensureDefaults() {
 		c.MaxWindowRecords = 10000
 	}
 	if c.BackfillChunk == 0 {
-		c.BackfillChunk = 2000
+		c.BackfillChunk = 100000
 	}
 	if c.StaleDataGrace == 0 {
 		c.StaleDataGrace = 10 * time.Minute

@@ -54,14 +54,19 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	if _, err := w.fireTimers(ctx, p.cfg.MaxWindowRecords); err != nil {
 		return p.abort(ctx, w, err)
 	}
-	budget := p.cfg.BackfillChunk
+	// Backfills get what is left of the window's interval, but at least a quarter
+	// of it so that they advance under sustained input, and at most BackfillChunk
+	// contacts.
+	budget := backfillBudget{left: p.cfg.BackfillChunk, deadline: deadline}
+	if floor := time.Now().Add(p.cfg.CommitInterval / 4); budget.deadline.Before(floor) {
+		budget.deadline = floor
+	}
 	for _, id := range p.sortedPartitions() {
-		var err error
-		before := budget
-		if budget, err = w.backfill(ctx, p.parts[id], budget); err != nil {
+		before := budget.left
+		if err := w.backfill(ctx, p.parts[id], &budget); err != nil {
 			return p.abort(ctx, w, err)
 		}
-		p.m.backfillContacts.Add(float64(before - budget))
+		p.m.backfillContacts.Add(float64(before - budget.left))
 	}
 	batch := p.cfg.Store.NewBatch()
 	defer batch.Close()

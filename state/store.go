@@ -223,6 +223,19 @@ func (s *Store) ChangelogOffset(p int32) (int64, error) {
 // and sorts after `after` (all of them when after is ""), in key order, until fn
 // returns false or an error. The *Contact passed to fn is reused between calls.
 func (s *Store) ScanContacts(p int32, prefix, after string, fn func(key string, c *Contact) (bool, error)) error {
+	var c Contact
+	return s.ScanContactEncodings(p, prefix, after, func(key, enc []byte) (bool, error) {
+		if err := c.UnmarshalBinary(enc); err != nil {
+			return false, fmt.Errorf("scan partition %d: decode %s: %w", p, key, err)
+		}
+		return fn(string(key), &c)
+	})
+}
+
+// ScanContactEncodings is ScanContacts without decoding: fn gets each record's key
+// and encoding (for UnmarshalBinary), both valid only until fn returns. A backfill
+// copies them and decodes them on other goroutines.
+func (s *Store) ScanContactEncodings(p int32, prefix, after string, fn func(key, enc []byte) (bool, error)) error {
 	lower := contactKey(p, prefix)
 	if after != "" {
 		lower = append(contactKey(p, after), 0)
@@ -235,18 +248,13 @@ func (s *Store) ScanContacts(p int32, prefix, after string, fn func(key string, 
 		return fmt.Errorf("scan partition %d: %w", p, err)
 	}
 	defer it.Close()
-	var c Contact
 	for it.First(); it.Valid(); it.Next() {
-		key := string(it.Key()[3:])
+		key := it.Key()[3:]
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return fmt.Errorf("scan partition %d at %s: %w", p, key, err)
 		}
-		c = Contact{}
-		if err := c.UnmarshalBinary(v); err != nil {
-			return fmt.Errorf("scan partition %d: decode %s: %w", p, key, err)
-		}
-		ok, err := fn(key, &c)
+		ok, err := fn(key, v)
 		if err != nil || !ok {
 			return err
 		}

@@ -241,12 +241,31 @@ func BenchmarkLiveProcessor(b *testing.B) {
 
 // BenchmarkBackfillProcessor times the backfill of a new segment over every contact
 // of the largest shop with no other traffic: from the definition's produce until
-// segmentd_backfills_pending is 0 again. Each iteration adds one more segment.
+// segmentd_backfills_pending is 0 again; then, likewise, the deletion of that segment
+// (which removes its members). Each iteration adds, then deletes, one more segment.
+// The CPU profile covers the first iteration's creation.
+//
+//	SEGMENTD_TEST_KAFKA=127.0.0.1:19092 go test ./bench/harness -run '^$' -bench BackfillProcessor \
+//	    -benchtime 1x -timeout 30m -args -harness.workspaces 2 -harness.contacts-per-workspace 50000
 func BenchmarkBackfillProcessor(b *testing.B) {
 	e := newBenchEnv(b)
 	ws := e.g.Workspaces()[0]
-	var contacts, windows, commitSeconds float64
-	var wall time.Duration
+	var contacts, deleted, windows, commitSeconds, transitions float64
+	var wall, delWall, cpu time.Duration
+	// run produces one segments-topic record and waits until a backfill over the
+	// shop's contacts is over; it returns the contacts backfilled and the time taken.
+	run := func(key, value []byte) (float64, time.Duration) {
+		before := gather(b, e.reg, "segmentd_backfill_contacts_total")
+		t0 := time.Now()
+		if err := e.prod.Client().ProduceSync(e.ctx, &kgo.Record{Topic: e.topics.Segments, Key: key, Value: value}).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+		want := float64(e.g.Contacts()[0]) * 0.95
+		for gather(b, e.reg, "segmentd_backfill_contacts_total")-before < want || gather(b, e.reg, "segmentd_backfills_pending") > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return gather(b, e.reg, "segmentd_backfill_contacts_total") - before, time.Since(t0)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -254,31 +273,33 @@ func BenchmarkBackfillProcessor(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		before := gather(b, e.reg, "segmentd_backfill_contacts_total")
 		windows0, commit0 := gather(b, e.reg, "segmentd_transactions_total"), histogramOf(b, e.reg, "segmentd_transaction_commit_seconds")
+		transitions0 := gather(b, e.reg, "segmentd_transitions_total")
 		stop := func() {}
 		if i == 0 {
 			stop = profile(b)
 		}
+		cpu0 := selfCPU()
 		b.StartTimer()
-		t0 := time.Now()
-		if err := e.prod.Client().ProduceSync(e.ctx, &kgo.Record{Topic: e.topics.Segments, Key: segs[0].Key, Value: segs[0].Value}).FirstErr(); err != nil {
-			b.Fatal(err)
-		}
-		want := float64(e.g.Contacts()[0]) * 0.95
-		for gather(b, e.reg, "segmentd_backfill_contacts_total")-before < want || gather(b, e.reg, "segmentd_backfills_pending") > 0 {
-			time.Sleep(25 * time.Millisecond)
-		}
-		wall += time.Since(t0)
+		n, d := run(segs[0].Key, segs[0].Value)
 		b.StopTimer()
+		cpu += selfCPU() - cpu0
 		stop()
-		contacts += gather(b, e.reg, "segmentd_backfill_contacts_total") - before
+		contacts += n
+		wall += d
 		windows += gather(b, e.reg, "segmentd_transactions_total") - windows0
 		commitSeconds += histogramOf(b, e.reg, "segmentd_transaction_commit_seconds").sub(commit0).sum
+		transitions += gather(b, e.reg, "segmentd_transitions_total") - transitions0
+		n, d = run(segs[0].Key, nil)
+		deleted += n
+		delWall += d
 		b.StartTimer()
 	}
 	b.StopTimer()
 	b.ReportMetric(contacts/wall.Seconds(), "contacts/s")
+	b.ReportMetric(deleted/delWall.Seconds(), "delete-contacts/s")
+	b.ReportMetric(cpu.Seconds()/contacts*1e6, "cpu-s/Mcontacts")
+	b.ReportMetric(transitions/contacts, "transitions/contact")
 	b.ReportMetric(wall.Seconds()*1000/windows, "ms/window")
 	b.ReportMetric(commitSeconds*1000/windows, "commit-ms/window")
 }

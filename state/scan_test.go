@@ -1,0 +1,47 @@
+package state
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSegmentEntry: SegmentEntry agrees with the full decoding on random records, for
+// every segment id they have an entry of and for absent ones (number-form and raw),
+// and rejects what is not a record.
+func TestSegmentEntry(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 5000 {
+		c := randContact(r)
+		enc, err := c.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var full Contact
+		if err := full.UnmarshalBinary(enc); err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{"absent", "123456", "0123", ""}
+		for _, m := range full.Memberships {
+			ids = append(ids, m.Segment, m.Segment+"x")
+		}
+		for _, id := range ids {
+			live, has, err := SegmentEntry(enc, id)
+			if err != nil {
+				t.Fatalf("record %d, segment %q: %v", i, id, err)
+			}
+			want := false
+			for _, m := range full.Memberships {
+				want = want || m.Segment == id
+			}
+			if live != (!full.IsNew() && !full.IsTombstone()) || has != want {
+				t.Fatalf("record %d, segment %q: live %v has %v, want live %v has %v", i, id, live, has, !full.IsNew() && !full.IsTombstone(), want)
+			}
+		}
+	}
+	for _, b := range [][]byte{nil, {2}, {1}, {1, 1, 1}, {1, 1, 1, 0, 0, 0, 5, 0x80}} {
+		if _, _, err := SegmentEntry(b, "s"); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%x: err %v, want ErrCorrupt", b, err)
+		}
+	}
+}
