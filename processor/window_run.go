@@ -68,6 +68,7 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 		}
 		p.m.backfillContacts.Add(float64(before - budget.left))
 	}
+	processed := time.Now()
 	batch := p.cfg.Store.NewBatch()
 	defer batch.Close()
 	if err := w.flush(ctx, batch); err != nil {
@@ -85,7 +86,7 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 		p.cfg.Logger.Warn("aborting window after produce error", "err", err)
 		return p.abort(ctx, w, nil)
 	}
-	committed, err := p.sess.End(ctx, kgo.TryCommit)
+	committed, err := p.sess.End(p.endContext(ctx, w), kgo.TryCommit)
 	p.m.commitSeconds.Observe(time.Since(commitStart).Seconds())
 	if err != nil {
 		return fmt.Errorf("end transaction: %w", err)
@@ -108,10 +109,18 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	// The transaction is committed: Kafka has everything. A failure to write the
 	// batch loses nothing (a restart restores from the changelog), but the loop
 	// cannot continue with a store that lags its memory.
+	committedAt := time.Now()
 	if err := batch.Commit(false); err != nil {
 		return fmt.Errorf("apply committed window to the store: %w", err)
 	}
 	w.committed()
+	if took := time.Since(start); took > 3*p.cfg.CommitInterval {
+		p.cfg.Logger.Debug("slow window", "took", took.Round(time.Millisecond), "records", w.records,
+			"outputs", w.outputs, "changed_contacts", len(w.dirty),
+			"process", processed.Sub(start).Round(time.Millisecond),
+			"produce_and_commit", committedAt.Sub(processed).Round(time.Millisecond),
+			"store", time.Since(committedAt).Round(time.Millisecond))
+	}
 	p.lastPing.Store(time.Now().UnixNano()) // the commit was a broker round trip
 	if p.m.segmentMembers != nil {
 		p.updateSegmentMembers(w)
