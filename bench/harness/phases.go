@@ -665,8 +665,10 @@ func fileSize(path string) int64 {
 	return fi.Size()
 }
 
-// restoreLog sums the "took" of segmentd's "restored partition" log lines written
-// after offset from.
+// restoreLog returns the span of segmentd's "restored partition" log lines written
+// after offset from: from the earliest start (line time less its "took") to the
+// latest end. Partitions restore a few at a time, so the span, not the sum of the
+// "took", is the time the restore took.
 func restoreLog(path string, from int64) (time.Duration, int) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -676,12 +678,13 @@ func restoreLog(path string, from int64) (time.Duration, int) {
 	if _, err := f.Seek(from, 0); err != nil {
 		return 0, 0
 	}
-	var total time.Duration
+	var first, last time.Time
 	n := 0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var v struct {
+			Time time.Time       `json:"time"`
 			Msg  string          `json:"msg"`
 			Took json.RawMessage `json:"took"`
 		}
@@ -690,17 +693,30 @@ func restoreLog(path string, from int64) (time.Duration, int) {
 		}
 		// slog's JSON handler writes a Duration as integer nanoseconds; the text
 		// handler as a string.
+		var took time.Duration
 		var ns int64
 		var str string
 		if json.Unmarshal(v.Took, &ns) == nil {
-			total += time.Duration(ns)
-			n++
+			took = time.Duration(ns)
 		} else if json.Unmarshal(v.Took, &str) == nil {
 			if d, err := time.ParseDuration(str); err == nil {
-				total += d
-				n++
+				took = d
+			} else {
+				continue
 			}
+		} else {
+			continue
 		}
+		if s := v.Time.Add(-took); first.IsZero() || s.Before(first) {
+			first = s
+		}
+		if v.Time.After(last) {
+			last = v.Time
+		}
+		n++
 	}
-	return total, n
+	if n == 0 {
+		return 0, 0
+	}
+	return last.Sub(first), n
 }

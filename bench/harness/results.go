@@ -201,7 +201,7 @@ type Restore struct {
 	Contacts          int     `json:"contacts"`
 	Seconds           float64 `json:"seconds"`         // start → all partitions restored and assigned
 	ReadySeconds      float64 `json:"ready_seconds"`   // start → first /readyz 200
-	RestoreSeconds    float64 `json:"restore_seconds"` // Σ per-partition restore time from the logs
+	RestoreSeconds    float64 `json:"restore_seconds"` // first restore start to last restore end, from the logs
 	RecordsPerSecond  float64 `json:"records_per_second"`
 	ContactsPerSecond float64 `json:"contacts_per_second"`
 	SecondsFor1M      float64 `json:"seconds_for_1m_contacts"`
