@@ -376,7 +376,10 @@ func (p *Processor) pendingWork() bool {
 	if len(seg)+len(cat) > 0 {
 		return true
 	}
-	return p.backfillsPending() > 0 || p.timers.due(p.cfg.Now())
+	// Timers wait for a CommitInterval since the previous window (timers.wait), so
+	// that a stream of them fires in batches.
+	return p.backfillsPending() > 0 ||
+		(p.timers.due(p.cfg.Now()) && time.Since(p.timers.lastWindow) >= p.cfg.CommitInterval)
 }
 
 // backfillsPending counts the unfinished backfills of the owned partitions.
@@ -395,9 +398,17 @@ func (p *Processor) backfillsPending() int {
 
 func (p *Processor) loop(ctx context.Context) error {
 	for ctx.Err() == nil {
-		pctx, cancel := context.WithTimeout(ctx, p.cfg.CommitInterval)
-		fs := p.sess.PollRecords(pctx, p.cfg.MaxWindowRecords)
-		cancel()
+		// Wait for input at most a CommitInterval, and only until the timers need a
+		// window: a timer due in 5 ms is not left waiting for 100 ms.
+		var fs kgo.Fetches
+		if wait := p.timers.wait(p.cfg.Now(), time.Since(p.timers.lastWindow), p.cfg.CommitInterval, p.cfg.CommitInterval); wait > 0 {
+			pctx, cancel := context.WithTimeout(ctx, wait)
+			fs = p.sess.PollRecords(pctx, p.cfg.MaxWindowRecords)
+			cancel()
+		} else {
+			// A nil context takes what is buffered without waiting (franz-go).
+			fs = p.sess.PollRecords(nil, p.cfg.MaxWindowRecords)
+		}
 		if fs.IsClientClosed() || ctx.Err() != nil {
 			return nil
 		}
@@ -408,6 +419,7 @@ func (p *Processor) loop(ctx context.Context) error {
 		if fs.NumRecords() == 0 && !p.pendingWork() {
 			continue
 		}
+		p.timers.lastWindow = time.Now()
 		if err := p.runWindow(ctx, fs); err != nil {
 			return err
 		}

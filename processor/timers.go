@@ -3,7 +3,14 @@ package processor
 import (
 	"container/heap"
 	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/segmentd/segmentd/operators"
+	"github.com/segmentd/segmentd/state"
 )
 
 // Timers: time-relative predicates flip as time passes, without events and without
@@ -16,9 +23,26 @@ import (
 // their transitions (reason "time") are exactly once like any other. The cost is
 // proportional to the contacts that are due, and idle cost does not depend on the
 // number of contacts.
+//
+// Timeliness: the loop waits for input no longer than until the next timer is due
+// (timers.wait), so a timer fires within one CommitInterval of its instant plus the
+// window's own work, while a steady stream of timers is still fired in batches, one
+// window per CommitInterval at most. A window fires due timers for the time left of
+// its CommitInterval (at least a quarter of it), not a fixed count; the records of
+// the due contacts are read from the store by worker goroutines ahead of the serial
+// evaluation (timerReads). segmentd_timer_lateness_seconds is observed when a timer
+// fires (the clock when its batch is evaluated, not the window's start); its
+// transition commits with the window, a flush and a commit later.
 
 // timerHorizon is how far ahead timers are loaded into memory.
 const timerHorizon = time.Minute
+
+// timerBatch is how many due timers are taken from the heap at a time; the records
+// of the next batch are read while the current one is evaluated.
+const timerBatch = 256
+
+// timerReadChunk is how many records a reader goroutine reads at a time.
+const timerReadChunk = 32
 
 // timerEntry is one armed timer.
 type timerEntry struct {
@@ -47,12 +71,26 @@ type timers struct {
 	// instant is in the heap, has fired, or is stale.
 	loadedUntil map[int32]time.Time
 	nextLoad    time.Time
+	// lastWindow is when the loop last started a window (wall clock).
+	lastWindow time.Time
 }
 
 // due reports whether timers need attention at now: one is due, or it is time to
 // load the next stretch of the index.
 func (t *timers) due(now time.Time) bool {
 	return (len(t.heap) > 0 && !t.heap[0].due.After(now)) || !now.Before(t.nextLoad)
+}
+
+// wait returns how long the loop may wait for input, at most limit, before timers
+// need a window: until the next timer is due or the next load of the index, but not
+// sooner than gap after the previous window started (sinceWindow ago), so that a
+// steady stream of timers fires in batches rather than in a transaction per timer.
+func (t *timers) wait(now time.Time, sinceWindow, gap, limit time.Duration) time.Duration {
+	d := min(limit, t.nextLoad.Sub(now))
+	if len(t.heap) > 0 {
+		d = min(d, t.heap[0].due.Sub(now))
+	}
+	return min(limit, max(d, gap-sinceWindow, 0))
 }
 
 // reset forgets the in-memory timers: they are reloaded from the committed index
@@ -98,18 +136,165 @@ func (p *Processor) armed(id int32, due time.Time, key string) {
 	}
 }
 
-// fireTimers fires up to budget due timers in the window and returns the budget left.
-func (w *window) fireTimers(ctx context.Context, budget int) (int, error) {
+// timerRead is the committed record of a due timer's contact, read off the loop.
+type timerRead struct {
+	c     *state.Contact
+	found bool
+	err   error
+	// a: the contact's attributes in its workspace, derived by the reader when the
+	// record is live and its NextDue is the timer's (the timer is not stale).
+	a    operators.Attrs
+	hasA bool
+}
+
+// timerReads reads the records of a batch of due timers on worker goroutines. Store
+// reads are safe concurrently, and the store only changes between windows, so they
+// see what the window would read itself; the rules are fixed during the window.
+type timerReads struct {
+	entries []timerEntry
+	reads   []timerRead
+	wg      sync.WaitGroup
+}
+
+// readTimers starts reading the records of entries whose contact the window has no
+// copy of.
+func (w *window) readTimers(entries []timerEntry) *timerReads {
+	r := &timerReads{entries: entries, reads: make([]timerRead, len(entries))}
+	var todo []int
+	for i, e := range entries {
+		if w.p.parts[e.p] != nil && w.contacts[contactRef{e.p, e.key}] == nil {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return r
+	}
+	chunks := (len(todo) + timerReadChunk - 1) / timerReadChunk
+	var next atomic.Int64
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	r.wg.Add(workers)
+	p := w.p
+	for range workers {
+		go func() {
+			defer r.wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= chunks {
+					return
+				}
+				for _, i := range todo[k*timerReadChunk : min((k+1)*timerReadChunk, len(todo))] {
+					p.readTimer(entries[i], &r.reads[i])
+				}
+			}
+		}()
+	}
+	return r
+}
+
+// readTimer reads one due contact's record and derives its attributes (a worker).
+func (p *Processor) readTimer(e timerEntry, out *timerRead) {
+	c := &state.Contact{}
+	err := p.cfg.Store.Contact(e.p, e.key, c)
+	switch {
+	case err == nil:
+		out.c, out.found = c, true
+		if c.NextDue.Equal(e.due) && !c.IsNew() && !c.IsTombstone() {
+			ws := workspaceOf(e.key)
+			if p.rules.ws[ws] != nil {
+				out.a, out.hasA = c.Attrs(ws, p.rules, p.cfg.ExclusionTag), true
+			}
+		}
+	case errors.Is(err, state.ErrNotFound):
+		out.c = c
+	default:
+		out.err = err
+	}
+}
+
+// wait waits for the reads to finish.
+func (r *timerReads) wait() { r.wg.Wait() }
+
+// contactRead returns the window's copy of a due timer's contact: its own if it has
+// one, else the record read by readTimers. adopted reports the latter.
+func (w *window) contactRead(e timerEntry, r *timerRead) (o *overlay, adopted bool, err error) {
+	if o := w.contacts[contactRef{e.p, e.key}]; o != nil {
+		return o, false, nil
+	}
+	if r.c == nil { // not read ahead (an error, or the overlay went away)
+		if r.err != nil {
+			return nil, false, r.err
+		}
+		o, err := w.contact(e.p, e.key)
+		return o, false, err
+	}
+	o = &overlay{c: r.c, exists: r.found, origDue: r.c.NextDue}
+	w.contacts[contactRef{e.p, e.key}] = o
+	return o, true, nil
+}
+
+// popDue takes up to n timers due at or before w.now from the heap.
+func (w *window) popDue(n int) []timerEntry {
 	t := &w.p.timers
-	for len(t.heap) > 0 && budget > 0 && !t.heap[0].due.After(w.now) {
-		e := heap.Pop(&t.heap).(timerEntry)
+	var out []timerEntry
+	for len(out) < n && len(t.heap) > 0 && !t.heap[0].due.After(w.now) {
+		out = append(out, heap.Pop(&t.heap).(timerEntry))
+	}
+	return out
+}
+
+// fireTimers fires the timers due at the window's instant, in due order, until they
+// are all fired or the window's time is up: what is left of its CommitInterval from
+// start, but at least a quarter of a CommitInterval from now, so that a window full
+// of input still fires timers. Each batch's records are read while the previous
+// batch is evaluated; a batch read but not fired goes back into the heap.
+func (w *window) fireTimers(ctx context.Context, start time.Time, interval time.Duration) error {
+	deadline := start.Add(interval)
+	if floor := time.Now().Add(interval / 4); deadline.Before(floor) {
+		deadline = floor
+	}
+	t := &w.p.timers
+	defer func() { w.p.m.timersPending.Set(float64(len(t.heap))) }()
+	cur := w.readTimers(w.popDue(timerBatch))
+	for {
+		cur.wait()
+		if len(cur.entries) == 0 {
+			return nil
+		}
+		var next *timerReads
+		if time.Now().Before(deadline) {
+			next = w.readTimers(w.popDue(timerBatch))
+		}
+		err := w.fireBatch(ctx, cur)
+		switch {
+		case next == nil:
+			return err
+		case err != nil:
+			next.wait() // the window aborts: the heap is reloaded
+			return err
+		case !time.Now().Before(deadline):
+			// Out of time: the batch read ahead goes back into the heap.
+			next.wait()
+			for _, e := range next.entries {
+				heap.Push(&t.heap, e)
+			}
+			return nil
+		}
+		cur = next
+	}
+}
+
+// fireBatch fires one batch of due timers whose records were read.
+func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
+	fired := w.p.cfg.Now()
+	for i, e := range b.entries {
 		pt := w.p.parts[e.p]
 		if pt == nil {
 			continue // the partition moved away
 		}
-		o, err := w.contact(e.p, e.key)
+		r := &b.reads[i]
+		o, adopted, err := w.contactRead(e, r)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		c := o.c
 		if !c.NextDue.Equal(e.due) {
@@ -118,8 +303,7 @@ func (w *window) fireTimers(ctx context.Context, budget int) (int, error) {
 			}
 			continue // stale: the record was re-armed since
 		}
-		budget--
-		w.p.m.timerLateness.Observe(w.now.Sub(e.due).Seconds())
+		w.p.m.timerLateness.Observe(fired.Sub(e.due).Seconds())
 		if c.IsTombstone() {
 			if until := c.FenceUntil(); !until.IsZero() && w.now.Before(until) {
 				c.NextDue = until
@@ -133,7 +317,12 @@ func (w *window) fireTimers(ctx context.Context, budget int) (int, error) {
 		ws := workspaceOf(e.key)
 		c.NextDue = time.Time{}
 		if wr := w.p.rules.ws[ws]; wr != nil && !c.IsNew() {
-			a := c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
+			var a operators.Attrs
+			if adopted && r.hasA {
+				a = r.a
+			} else {
+				a = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
+			}
 			for _, i := range wr.rs.TimeRelative() {
 				w.evalSegment(ctx, pt, e.key, o, wr.segs[i], &a, ReasonTime, Cause{DueAt: e.due})
 			}
@@ -141,8 +330,7 @@ func (w *window) fireTimers(ctx context.Context, budget int) (int, error) {
 		}
 		w.markDirty(pt.id, e.key, o)
 	}
-	w.p.m.timersPending.Set(float64(len(t.heap)))
-	return budget, nil
+	return nil
 }
 
 // purge deletes an expired tombstone: its record, dense id and timer go, and the

@@ -51,7 +51,7 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	if err := p.loadTimers(w.now); err != nil {
 		return p.abort(ctx, w, err)
 	}
-	if _, err := w.fireTimers(ctx, p.cfg.MaxWindowRecords); err != nil {
+	if err := w.fireTimers(ctx, start, p.cfg.CommitInterval); err != nil {
 		return p.abort(ctx, w, err)
 	}
 	// Backfills get what is left of the window's interval, but at least a quarter
