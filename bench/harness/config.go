@@ -50,11 +50,16 @@ type Config struct {
 	LatencyDuration time.Duration
 
 	// TimerContacts are the sizes of the timer benchmark; each size runs its own
-	// segmentd with TimerWorkspaces shops. The timers fall due within TimerSpread;
-	// idle CPU is measured over TimerIdle.
+	// segmentd with TimerWorkspaces shops. At each size, TimerRate timers per second
+	// fall due during TimerSpread (the stream: normal operation; a small size has
+	// fewer), then TimerBurst at one instant (the capacity), as far as the contacts
+	// go; the others' timers are days to months away. Idle CPU is measured over
+	// TimerIdle.
 	TimerContacts   []int
 	TimerWorkspaces int
+	TimerRate       float64
 	TimerSpread     time.Duration
+	TimerBurst      int
 	TimerIdle       time.Duration
 
 	// Seed of the traffic and of the definitions.
@@ -97,7 +102,9 @@ func Short() Config {
 		LatencyDuration:      45 * time.Second,
 		TimerContacts:        []int{10_000, 100_000},
 		TimerWorkspaces:      2,
+		TimerRate:            1000,
 		TimerSpread:          10 * time.Second,
+		TimerBurst:           20_000,
 		TimerIdle:            30 * time.Second,
 		Seed:                 1,
 		OutDir:               "bench/results",
@@ -117,7 +124,9 @@ func Full() Config {
 	c.LiveEvents = 2_000_000
 	c.LatencyDuration = 120 * time.Second
 	c.TimerContacts = []int{10_000, 100_000, 1_000_000}
-	c.TimerSpread = 20 * time.Second
+	c.TimerRate = 2000
+	c.TimerSpread = 30 * time.Second
+	c.TimerBurst = 100_000
 	c.TimerIdle = 60 * time.Second
 	return c
 }
@@ -162,6 +171,9 @@ func (c *Config) Validate() error {
 		if n < 3*c.TimerWorkspaces {
 			errs = append(errs, fmt.Errorf("timer size %d is too small", n))
 		}
+	}
+	if len(c.TimerContacts) > 0 && (c.TimerRate <= 0 || c.TimerSpread <= 0 || c.TimerBurst < 0) {
+		errs = append(errs, errors.New("timer rate and spread must be positive, timer burst ≥ 0"))
 	}
 	for _, s := range c.Skip {
 		if !slices.Contains(phases, s) {

@@ -21,8 +21,9 @@
 //   - memory, backfill (a new definition for the largest shop), scan (the seed
 //     product's method: the rule evaluated over every contact, from the stopped
 //     segmentd's Pebble store), restore (data dir deleted, restarted);
-//   - timers (issue 5): at each size, its own segmentd and contacts whose one timer
-//     falls due within a few seconds.
+//   - timers (issue 5): at each size, its own segmentd and contacts with one timer
+//     each: a stream falling due at TimerRate (lateness, CPU per timer), a burst due
+//     at one instant (capacity), the rest days to months away (idle CPU).
 //
 // Results go to <OutDir>/<Profile>.json, a Markdown rendering (.md) and a plot drawn
 // with the standard library (.png).

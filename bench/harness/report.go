@@ -155,19 +155,28 @@ func Markdown(res *Results) string {
 			bf.Segment, bf.Workspace, bf.Contacts, bf.Seconds, bf.ContactsPerSecond, bf.CPUSecondsPerMContact, bf.Transitions)
 	}
 	if rs := res.Restore; rs != nil {
-		w("**Restore** with the data dir deleted: %.0f changelog records (%d contacts, %.1f records per contact: the changelog was not compacted yet) over %d partitions in %.2f s of restore (per the \"restored partition\" logs; %.0f records/s, %.0f contacts/s); every partition assigned and restored %.2f s after the start; `/readyz` first answered 200 after %.2f s. A 1M-contact partition at these rates: %.1f s with this changelog, %.1f s fully compacted (one record per contact).\n\n",
+		w("**Restore** with the data dir deleted: %.0f changelog records (%d contacts, %.1f records per contact: the changelog was not compacted yet) over %d partitions in %.2f s of restore (first partition's start to last partition's end per the \"restored partition\" logs, which include loading the bitmaps; two partitions restore at a time; %.0f records/s, %.0f contacts/s); every partition assigned and restored %.2f s after the start; `/readyz` first answered 200 after %.2f s. A 1M-contact partition at these rates: %.1f s with this changelog, %.1f s fully compacted (one record per contact).\n\n",
 			rs.Records, rs.Contacts, rs.RecordsPerContact, rs.Partitions, rs.RestoreSeconds, rs.RecordsPerSecond, rs.ContactsPerSecond, rs.Seconds, rs.ReadySeconds, rs.SecondsFor1M, rs.SecondsFor1MCompacted)
 	}
 	if len(res.Timers) > 0 {
-		w("**Timers** (issue 5): contacts with one time-relative timer each (days_since_last_order gt 30, lifecycle_stage is at_risk, last_engaged_at in_last_days 7), due within %s; seeded with one ~300 B Form B event per contact. CPU per timer covers the window from 62 s before the first timer (the load into memory) until every timer fired, less the idle CPU.\n\n", c.TimerSpread)
-		w("| contacts | seeding | timers fired | CPU per timer | raw | lateness p50 | lateness p99 | idle CPU | RSS |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		w("**Timers** (issue 5): contacts with one time-relative timer each (days_since_last_order gt 30, lifecycle_stage is at_risk, last_engaged_at in_last_days 7), seeded with one ~300 B Form B event per contact. At each size, the *stream*: timers falling due one after the other at up to %.0f/s for up to %s (normal operation), while the other contacts' timers are days to months away; its CPU per timer covers the window from 62 s before the first timer (the load into memory) until every timer fired, less the idle CPU, and lateness is `segmentd_timer_lateness_seconds` (from the instant until the window fires the timer; the window commits right after) over the stream. Then the *burst*: up to %d timers due at one instant, fired at the process's capacity (timers/s from the instant until the last fired; CPU per timer from 2 s before, less idle).\n\n", c.TimerRate, c.TimerSpread, c.TimerBurst)
+		w("| contacts | months away | stream | fired | CPU per timer | raw | lateness p50 | lateness p99 | burst | capacity | CPU per timer | idle CPU | RSS |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, t := range res.Timers {
 			p99 := fmt.Sprintf("%.3f s", t.LatenessP99)
 			if t.LatenessOverflow {
 				p99 = fmt.Sprintf("≥ %.0f s", t.LatenessP99)
 			}
-			w("| %d | %.1f s (%.0f/s) | %.0f | %.1f µs | %.1f µs | %.3f s | %s | %.3f CPU-s/min | %d MB |\n", t.Contacts, t.SeedSeconds, t.SeedRate,
-				t.Fired, t.CPUMicrosPerTimer, t.RawCPUMicrosPerTimer, t.LatenessP50, p99, t.IdleCPUPerMinute, int64(t.RSSBytes)>>20)
+			stream, burst, capacity, bcpu := "–", "–", "–", "–"
+			if t.Stream > 0 { // not in results from before the stream
+				stream = fmt.Sprintf("%d at %.0f/s", t.Stream, t.StreamRate)
+			}
+			if t.Burst > 0 {
+				burst = fmt.Sprintf("%d in %.2f s", t.Burst, t.BurstSeconds)
+				capacity = fmt.Sprintf("%.0f/s", t.BurstRate)
+				bcpu = fmt.Sprintf("%.1f µs", t.BurstCPUMicrosPerTimer)
+			}
+			w("| %d | %d | %s | %.0f | %.1f µs | %.1f µs | %.3f s | %s | %s | %s | %s | %.3f CPU-s/min | %d MB |\n", t.Contacts, t.Far, stream,
+				t.Fired, t.CPUMicrosPerTimer, t.RawCPUMicrosPerTimer, t.LatenessP50, p99, burst, capacity, bcpu, t.IdleCPUPerMinute, int64(t.RSSBytes)>>20)
 		}
 		w("\n")
 	}

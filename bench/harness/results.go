@@ -212,13 +212,20 @@ type Restore struct {
 	Partitions            int     `json:"partitions"`
 }
 
-// Timers is the timer benchmark at one size.
+// Timers is the timer benchmark at one size: Stream timers fall due at StreamRate
+// over StreamSeconds (the measured interval: Fired, lateness, CPU per timer), then
+// Burst at one instant (the capacity: BurstRate); the Far others are days away.
 type Timers struct {
-	Contacts             int     `json:"contacts"`
-	SeedSeconds          float64 `json:"seed_seconds"`
-	SeedRate             float64 `json:"seed_events_per_second"`
-	IdleSeconds          float64 `json:"idle_seconds"`
-	IdleCPUPerMinute     float64 `json:"idle_cpu_seconds_per_minute"`
+	Contacts         int     `json:"contacts"`
+	Far              int     `json:"far_contacts"`
+	Stream           int     `json:"stream_timers"`
+	StreamRate       float64 `json:"stream_timers_per_second"`
+	StreamSeconds    float64 `json:"stream_seconds"`
+	SeedSeconds      float64 `json:"seed_seconds"`
+	SeedRate         float64 `json:"seed_events_per_second"`
+	IdleSeconds      float64 `json:"idle_seconds"`
+	IdleCPUPerMinute float64 `json:"idle_cpu_seconds_per_minute"`
+	// Fired and what follows, to Note, are of the stream.
 	Fired                float64 `json:"fired"` // segmentd_timer_lateness_seconds_count delta
 	TimeTransitions      float64 `json:"time_transitions"`
 	WindowSeconds        float64 `json:"window_seconds"`
@@ -232,6 +239,14 @@ type Timers struct {
 	LatenessOverflow bool    `json:"lateness_p99_overflow,omitempty"`
 	RSSBytes         float64 `json:"rss_bytes"`
 	Note             string  `json:"note,omitempty"`
+	// The burst: fired in BurstSeconds from their instant until the last fired,
+	// BurstRate timers/s. Its CPU is from 2 s before the instant (the timers were
+	// loaded into memory earlier).
+	Burst                  int     `json:"burst_timers,omitempty"`
+	BurstFired             float64 `json:"burst_fired,omitempty"`
+	BurstSeconds           float64 `json:"burst_seconds,omitempty"`
+	BurstRate              float64 `json:"burst_timers_per_second,omitempty"`
+	BurstCPUMicrosPerTimer float64 `json:"burst_cpu_us_per_timer,omitempty"`
 }
 
 // Target is one target of issue 7.

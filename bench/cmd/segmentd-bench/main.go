@@ -66,6 +66,9 @@ func runCmd(ctx context.Context, args []string) error {
 		skew                                             float64
 		latency                                          time.Duration
 		timers                                           string
+		timerRate                                        float64
+		timerSpread                                      time.Duration
+		timerBurst                                       int
 	}
 	fs.IntVar(&over.workspaces, "workspaces", 0, "override: shops")
 	fs.IntVar(&over.contacts, "contacts-per-workspace", 0, "override: mean contacts per shop")
@@ -75,6 +78,9 @@ func runCmd(ctx context.Context, args []string) error {
 	fs.Float64Var(&over.skew, "skew", -1, "override: Zipf skew of shop sizes")
 	fs.DurationVar(&over.latency, "latency-duration", 0, "override: length of the open-loop latency run")
 	fs.StringVar(&over.timers, "timer-contacts", "", "override: sizes of the timer benchmark, comma-separated (e.g. 10000,100000)")
+	fs.Float64Var(&over.timerRate, "timer-rate", 0, "override: timers per second falling due during the timer benchmark's stream")
+	fs.DurationVar(&over.timerSpread, "timer-spread", 0, "override: length of the timer benchmark's stream")
+	fs.IntVar(&over.timerBurst, "timer-burst", -1, "override: timers due at one instant after the stream (capacity; 0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -125,6 +131,15 @@ func runCmd(ctx context.Context, args []string) error {
 			}
 			cfg.TimerContacts = append(cfg.TimerContacts, n)
 		}
+	}
+	if over.timerRate > 0 {
+		cfg.TimerRate = over.timerRate
+	}
+	if over.timerSpread > 0 {
+		cfg.TimerSpread = over.timerSpread
+	}
+	if over.timerBurst >= 0 {
+		cfg.TimerBurst = over.timerBurst
 	}
 	res, err := harness.Run(ctx, cfg)
 	if res != nil {
