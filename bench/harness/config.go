@@ -65,18 +65,18 @@ type Config struct {
 	// Seed of the traffic and of the definitions.
 	Seed int64
 	// OutDir receives <Profile>.json, <Profile>.md and <Profile>.png.
-	OutDir string
+	OutDir string `json:"-"` // a path of this machine: not in the results
 	// WorkDir holds data dirs, logs and the built binary; default a new temp dir,
 	// removed at the end unless Keep.
-	WorkDir string
+	WorkDir string `json:"-"` // a path of this machine: not in the results
 	// Repo is the segmentd repository to build ./cmd/segmentd from; default: found
 	// by walking up from the working directory to go.mod.
-	Repo string
+	Repo string `json:"-"` // a path of this machine: not in the results
 	// Segmentd is a prebuilt segmentd binary; default: build one.
-	Segmentd string
+	Segmentd string `json:"-"` // a path of this machine: not in the results
 	// Self is the executable that runs the pass-through loop with the argument
 	// "passthrough"; default os.Executable().
-	Self string
+	Self string `json:"-"` // a path of this machine: not in the results
 	// Skip names phases to leave out (Phase* constants).
 	Skip []string
 	// Keep leaves the topics, data dirs and logs in place.

@@ -122,7 +122,9 @@ func (r *run) setup(ctx context.Context) error {
 		}
 		r.work, r.removeWork = dir, !r.cfg.Keep
 	}
-	r.res.Logs = filepath.Join(r.work, "logs")
+	if !r.removeWork {
+		r.res.Logs = filepath.Join(r.work, "logs") // kept: say where
+	}
 	r.bin = r.cfg.Segmentd
 	if r.bin == "" {
 		r.bin = filepath.Join(r.work, "segmentd")
