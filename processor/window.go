@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -121,20 +120,6 @@ func (w *window) contactPrefetched(p int32, key string, pre *prefetched) (o *ove
 	o.origDue = o.c.NextDue
 	w.contacts[ref] = o
 	return o, pre.found, nil
-}
-
-// adopt puts a contact read by a scan into the overlay unless the window already has
-// its own copy, and returns the window's copy.
-func (w *window) adopt(p int32, key string, c *state.Contact) *overlay {
-	ref := contactRef{p, key}
-	if o := w.contacts[ref]; o != nil {
-		return o
-	}
-	cc := *c
-	cc.Memberships = slices.Clone(c.Memberships)
-	o := &overlay{c: &cc, exists: true, origDue: cc.NextDue}
-	w.contacts[ref] = o
-	return o
 }
 
 func (w *window) markDirty(p int32, key string, o *overlay) {
