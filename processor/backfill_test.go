@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/segmentd/segmentd/internal/kafkatest"
-	"github.com/segmentd/segmentd/state"
 )
 
 // orderOf is an order of total cents/100 of product `product`.
@@ -115,14 +114,7 @@ func TestBackfillManyWindows(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		h.stop()
-		fresh, err := state.Open(t.TempDir(), state.Options{InMemory: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { fresh.Close() })
-		h.cfg.Store = fresh
-		h.start()
+		h.restartOnEmptyStore()
 		h.waitTransitions(k, n+10+newBuyers)
 		h.waitBackfilled("any")
 		time.Sleep(200 * time.Millisecond)

@@ -28,8 +28,8 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	var before operators.Attrs
 	switch {
 	case fresh:
-	case adopted:
-		before = pre.before // derived from the same record by the preparer
+	case adopted && pre.hasAttrs:
+		before = pre.attrs // derived from the same record by the preparer
 	default:
 		before = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
 	}

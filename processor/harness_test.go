@@ -77,11 +77,7 @@ func newHarness(t testing.TB, b *kafkatest.Broker, opts ...harnessOpt) *harness 
 	t.Helper()
 	h := &harness{t: t, b: b, done: make(chan error, 1)}
 	h.clock.now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	store, err := state.Open(t.TempDir(), state.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := emptyStore(t)
 	suffix := strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-")
 	const partitions = 3
 	topic := func(name string, n int) string { return b.Topic(t, name+"-"+suffix, n, nil) }
@@ -106,6 +102,7 @@ func newHarness(t testing.TB, b *kafkatest.Broker, opts ...harnessOpt) *harness 
 	for _, o := range opts {
 		o(&h.cfg)
 	}
+	var err error
 	h.prod, err = kgo.NewClient(kgo.SeedBrokers(b.Addrs...), kgo.ProducerLinger(0))
 	if err != nil {
 		t.Fatal(err)
@@ -342,4 +339,24 @@ func (h *harness) waitDLQ(from, n int) []outRecord {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// emptyStore opens a new in-memory store, closed when the test ends.
+func emptyStore(t testing.TB) *state.Store {
+	t.Helper()
+	store, err := state.Open(t.TempDir(), state.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+// restartOnEmptyStore stops the processor and starts it again on an empty store, as a
+// process whose disk was lost: everything must come back from the changelog.
+func (h *harness) restartOnEmptyStore() {
+	h.t.Helper()
+	h.stop()
+	h.cfg.Store = emptyStore(h.t)
+	h.start()
 }

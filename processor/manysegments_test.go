@@ -9,7 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/internal/kafkatest"
-	"github.com/segmentd/segmentd/state"
 )
 
 // TestManySegments: a workspace with many segments keeps working when what a
@@ -38,14 +37,7 @@ func TestManySegments(t *testing.T) {
 		// Restart on an empty store: everything comes back from the changelog,
 		// including which definitions each partition applied, so nothing is
 		// backfilled again and nothing is produced.
-		h.stop()
-		fresh, err := state.Open(t.TempDir(), state.Options{InMemory: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { fresh.Close() })
-		h.cfg.Store = fresh
-		h.start()
+		h.restartOnEmptyStore()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		info, _, err := h.proc.Segment(ctx, ws, "s005")

@@ -123,8 +123,8 @@ func (pt *partition) load(store *state.Store, exclusionTag string) error {
 		}()
 	}
 	var es []entry
-	err = store.ScanContactsRaw(pt.id, func(key string, val []byte) (bool, error) {
-		es = append(es, entry{key, slices.Clone(val)})
+	err = store.ScanContactEncodings(pt.id, "", "", func(key, val []byte) (bool, error) {
+		es = append(es, entry{string(key), slices.Clone(val)})
 		if len(es) == chunk {
 			work <- es
 			es = nil

@@ -13,15 +13,15 @@ import (
 	"github.com/segmentd/segmentd/state"
 )
 
-// Preparation: the part of processing an input record that reads nothing the window
-// changes runs on worker goroutines, ahead of the loop. A worker decodes the record
-// and reads its contact from the store as of the window's start (the store only
-// changes after a commit, between windows) and derives the contact's attributes.
-// The loop then applies the records one by one, in offset order, exactly as before:
-// it uses the prepared contact only if the window has no copy of its own yet (an
-// earlier record of the window may have changed it). Decoding and the Pebble read
-// were about 40% of the loop's time; on a machine with spare cores they now overlap
-// with the serial application.
+// Preparation: the part of processing an input record (or firing a due timer) that
+// reads nothing the window changes runs on worker goroutines, ahead of the loop. A
+// worker decodes the record and reads its contact from the store as of the window's
+// start (the store only changes after a commit, between windows) and derives the
+// contact's attributes. The loop then applies the records one by one, in offset
+// order, exactly as before: it uses the prefetched contact only if the window has no
+// copy of its own (an earlier record of the window may have changed it). Decoding
+// and the Pebble read were about 40% of the loop's time; on a machine with spare
+// cores they now overlap with the serial application.
 
 // prepChunk is how many records a worker prepares at a time. The loop waits for the
 // chunk holding the next record, so a small chunk lets it start early.
@@ -37,81 +37,103 @@ type prepared struct {
 
 // prefetched is a contact as the store held it when the window began.
 type prefetched struct {
-	done   bool // the read was attempted
-	c      *state.Contact
-	found  bool
-	err    error
-	before operators.Attrs // c's attributes in the event's workspace, when found and live
+	done  bool // the read was attempted
+	c     *state.Contact
+	found bool
+	err   error
+	// attrs: c's attributes in its workspace, derived when the record is live.
+	attrs    operators.Attrs
+	hasAttrs bool
 }
 
-// preparer decodes and prefetches the records of one poll on worker goroutines.
-type preparer struct {
-	recs   []*kgo.Record
-	out    []prepared
-	chunks []chan struct{}
-	next   atomic.Int64
-	wg     sync.WaitGroup
-}
-
-// prepare starts preparing recs; the loop reads the results with wait. The caller
-// must not change the rules or the store until every chunk is done (wait for the
-// last chunk, or call finish).
-func (p *Processor) prepare(recs []*kgo.Record) *preparer {
-	pr := &preparer{recs: recs, out: make([]prepared, len(recs))}
-	n := (len(recs) + prepChunk - 1) / prepChunk
-	pr.chunks = make([]chan struct{}, n)
-	for i := range pr.chunks {
-		pr.chunks[i] = make(chan struct{})
+// prefetch reads contact key of partition part and derives its attributes in
+// workspace ws. It runs on a worker: it reads only the store and the rules, which are
+// fixed during the window.
+func (p *Processor) prefetch(part int32, key, ws string, out *prefetched) {
+	c := &state.Contact{}
+	err := p.cfg.Store.Contact(part, key, c)
+	out.done = true
+	switch {
+	case err == nil:
+		out.c, out.found = c, true
+		if !c.IsNew() && !c.IsTombstone() {
+			out.attrs, out.hasAttrs = c.Attrs(ws, p.rules, p.cfg.ExclusionTag), true
+		}
+	case errors.Is(err, state.ErrNotFound):
+	default:
+		out.err = err
 	}
-	workers := min(runtime.GOMAXPROCS(0), n)
-	pr.wg.Add(workers)
+}
+
+// chunked runs fn(i) for every i in [0, n) on up to GOMAXPROCS goroutines, taking
+// chunks of size indexes in ascending order, so that the first chunks are done first.
+type chunked struct {
+	size int
+	done []chan struct{}
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+func runChunked(n, size int, fn func(i int)) *chunked {
+	c := &chunked{size: size, done: make([]chan struct{}, (n+size-1)/size)}
+	for i := range c.done {
+		c.done[i] = make(chan struct{})
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(c.done))
+	c.wg.Add(workers)
 	for range workers {
 		go func() {
-			defer pr.wg.Done()
+			defer c.wg.Done()
 			for {
-				i := int(pr.next.Add(1) - 1)
-				if i >= n {
+				k := int(c.next.Add(1) - 1)
+				if k >= len(c.done) {
 					return
 				}
-				lo, hi := i*prepChunk, min((i+1)*prepChunk, len(recs))
-				for j := lo; j < hi; j++ {
-					p.prepareOne(recs[j], &pr.out[j])
+				for i := k * size; i < min((k+1)*size, n); i++ {
+					fn(i)
 				}
-				close(pr.chunks[i])
+				close(c.done[k])
 			}
 		}()
 	}
+	return c
+}
+
+// wait waits for the chunk holding index i.
+func (c *chunked) wait(i int) { <-c.done[i/c.size] }
+
+// finish waits for every chunk.
+func (c *chunked) finish() { c.wg.Wait() }
+
+// preparer decodes and prefetches the records of one poll on worker goroutines.
+type preparer struct {
+	out []prepared
+	run *chunked
+}
+
+// prepare starts preparing recs; the loop reads the results with wait. The caller
+// must not change the rules or the store until finish returns.
+func (p *Processor) prepare(recs []*kgo.Record) *preparer {
+	pr := &preparer{out: make([]prepared, len(recs))}
+	pr.run = runChunked(len(recs), prepChunk, func(i int) { p.prepareOne(recs[i], &pr.out[i]) })
 	return pr
 }
 
 // wait returns record i's preparation, waiting for its chunk.
 func (pr *preparer) wait(i int) *prepared {
-	<-pr.chunks[i/prepChunk]
+	pr.run.wait(i)
 	return &pr.out[i]
 }
 
 // finish waits for the workers to stop (the loop stopped early).
-func (pr *preparer) finish() { pr.wg.Wait() }
+func (pr *preparer) finish() { pr.run.finish() }
 
-// prepareOne decodes r and reads its contact. It runs on a worker: it reads only the
-// record, the rules (fixed during the window) and the store.
+// prepareOne decodes r and reads its contact (a worker).
 func (p *Processor) prepareOne(r *kgo.Record, out *prepared) {
 	out.rec = toEventsRecord(r)
 	out.ev, out.err = events.Decode(&out.rec, &p.decodeOpts)
 	if out.err != nil {
 		return
 	}
-	c := &state.Contact{}
-	err := p.cfg.Store.Contact(r.Partition, out.ev.ContactKey(), c)
-	out.pre.done = true
-	switch {
-	case err == nil:
-		out.pre.c, out.pre.found = c, true
-		if !c.IsNew() && !c.IsTombstone() {
-			out.pre.before = c.Attrs(out.ev.Workspace, p.rules, p.cfg.ExclusionTag)
-		}
-	case errors.Is(err, state.ErrNotFound):
-	default:
-		out.pre.err = err
-	}
+	p.prefetch(r.Partition, out.ev.ContactKey(), out.ev.Workspace, &out.pre)
 }

@@ -20,10 +20,7 @@ import (
 //
 //	go test ./processor -run '^$' -bench Throughput -benchtime 1x -cpuprofile cpu.out
 func BenchmarkThroughput(b *testing.B) {
-	broker := kafkatest.Kfake(b)
-	if os.Getenv("SEGMENTD_TEST_KAFKA") != "" {
-		broker = kafkatest.Real(b)
-	}
+	broker := benchBroker(b)
 	g := gen.New(gen.Config{Seed: 7, ContactsPerWorkspace: 5000, Start: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)})
 	var recs []*kgo.Record
 	for r := range g.History() {
@@ -101,4 +98,13 @@ func bytesOf(recs []*kgo.Record) int {
 		n += len(r.Value) + len(r.Key)
 	}
 	return n
+}
+
+// benchBroker is the in-process kfake broker, or the real one when SEGMENTD_TEST_KAFKA
+// is set.
+func benchBroker(b *testing.B) *kafkatest.Broker {
+	if os.Getenv("SEGMENTD_TEST_KAFKA") != "" {
+		return kafkatest.Real(b)
+	}
+	return kafkatest.Kfake(b)
 }

@@ -3,14 +3,9 @@ package processor
 import (
 	"container/heap"
 	"context"
-	"errors"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/segmentd/segmentd/operators"
-	"github.com/segmentd/segmentd/state"
 )
 
 // Timers: time-relative predicates flip as time passes, without events and without
@@ -136,100 +131,38 @@ func (p *Processor) armed(id int32, due time.Time, key string) {
 	}
 }
 
-// timerRead is the committed record of a due timer's contact, read off the loop.
-type timerRead struct {
-	c     *state.Contact
-	found bool
-	err   error
-	// a: the contact's attributes in its workspace, derived by the reader when the
-	// record is live and its NextDue is the timer's (the timer is not stale).
-	a    operators.Attrs
-	hasA bool
-}
-
-// timerReads reads the records of a batch of due timers on worker goroutines. Store
-// reads are safe concurrently, and the store only changes between windows, so they
-// see what the window would read itself; the rules are fixed during the window.
+// timerReads reads the records of a batch of due timers on worker goroutines
+// (prefetch), like the preparation of input records.
 type timerReads struct {
 	entries []timerEntry
-	reads   []timerRead
-	wg      sync.WaitGroup
+	reads   []prefetched
+	run     *chunked // nil: nothing to read
 }
 
 // readTimers starts reading the records of entries whose contact the window has no
 // copy of.
 func (w *window) readTimers(entries []timerEntry) *timerReads {
-	r := &timerReads{entries: entries, reads: make([]timerRead, len(entries))}
+	r := &timerReads{entries: entries, reads: make([]prefetched, len(entries))}
 	var todo []int
 	for i, e := range entries {
 		if w.p.parts[e.p] != nil && w.contacts[contactRef{e.p, e.key}] == nil {
 			todo = append(todo, i)
 		}
 	}
-	if len(todo) == 0 {
-		return r
-	}
-	chunks := (len(todo) + timerReadChunk - 1) / timerReadChunk
-	var next atomic.Int64
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	r.wg.Add(workers)
-	p := w.p
-	for range workers {
-		go func() {
-			defer r.wg.Done()
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= chunks {
-					return
-				}
-				for _, i := range todo[k*timerReadChunk : min((k+1)*timerReadChunk, len(todo))] {
-					p.readTimer(entries[i], &r.reads[i])
-				}
-			}
-		}()
+	if len(todo) > 0 {
+		r.run = runChunked(len(todo), timerReadChunk, func(k int) {
+			e := entries[todo[k]]
+			w.p.prefetch(e.p, e.key, workspaceOf(e.key), &r.reads[todo[k]])
+		})
 	}
 	return r
 }
 
-// readTimer reads one due contact's record and derives its attributes (a worker).
-func (p *Processor) readTimer(e timerEntry, out *timerRead) {
-	c := &state.Contact{}
-	err := p.cfg.Store.Contact(e.p, e.key, c)
-	switch {
-	case err == nil:
-		out.c, out.found = c, true
-		if c.NextDue.Equal(e.due) && !c.IsNew() && !c.IsTombstone() {
-			ws := workspaceOf(e.key)
-			if p.rules.ws[ws] != nil {
-				out.a, out.hasA = c.Attrs(ws, p.rules, p.cfg.ExclusionTag), true
-			}
-		}
-	case errors.Is(err, state.ErrNotFound):
-		out.c = c
-	default:
-		out.err = err
-	}
-}
-
 // wait waits for the reads to finish.
-func (r *timerReads) wait() { r.wg.Wait() }
-
-// contactRead returns the window's copy of a due timer's contact: its own if it has
-// one, else the record read by readTimers. adopted reports the latter.
-func (w *window) contactRead(e timerEntry, r *timerRead) (o *overlay, adopted bool, err error) {
-	if o := w.contacts[contactRef{e.p, e.key}]; o != nil {
-		return o, false, nil
+func (r *timerReads) wait() {
+	if r.run != nil {
+		r.run.finish()
 	}
-	if r.c == nil { // not read ahead (an error, or the overlay went away)
-		if r.err != nil {
-			return nil, false, r.err
-		}
-		o, err := w.contact(e.p, e.key)
-		return o, false, err
-	}
-	o = &overlay{c: r.c, exists: r.found, origDue: r.c.NextDue}
-	w.contacts[contactRef{e.p, e.key}] = o
-	return o, true, nil
 }
 
 // popDue takes up to n timers due at or before w.now from the heap.
@@ -292,7 +225,7 @@ func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
 			continue // the partition moved away
 		}
 		r := &b.reads[i]
-		o, adopted, err := w.contactRead(e, r)
+		o, adopted, err := w.contactPrefetched(e.p, e.key, r)
 		if err != nil {
 			return err
 		}
@@ -318,8 +251,8 @@ func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
 		c.NextDue = time.Time{}
 		if wr := w.p.rules.ws[ws]; wr != nil && !c.IsNew() {
 			var a operators.Attrs
-			if adopted && r.hasA {
-				a = r.a
+			if adopted && r.hasAttrs {
+				a = r.attrs
 			} else {
 				a = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
 			}

@@ -16,7 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/bench/load"
-	"github.com/segmentd/segmentd/internal/kafkatest"
 )
 
 // BenchmarkTimerFiring measures how fast one processor fires timers that are all
@@ -30,10 +29,7 @@ import (
 // SEGMENTD_BENCH_TIMERS sets the number of contacts (default 20000);
 // SEGMENTD_BENCH_TIMERS_PROFILE names a file for a CPU profile of the firing alone.
 func BenchmarkTimerFiring(b *testing.B) {
-	broker := kafkatest.Kfake(b)
-	if os.Getenv("SEGMENTD_TEST_KAFKA") != "" {
-		broker = kafkatest.Real(b)
-	}
+	broker := benchBroker(b)
 	n := 20000
 	if s := os.Getenv("SEGMENTD_BENCH_TIMERS"); s != "" {
 		v, err := strconv.Atoi(s)
@@ -64,17 +60,7 @@ func BenchmarkTimerFiring(b *testing.B) {
 		waitConsumed(b, h)
 		fired0 := timersFired(b, h)
 		cpu0 := processCPU()
-		if path := os.Getenv("SEGMENTD_BENCH_TIMERS_PROFILE"); path != "" {
-			f, err := os.Create(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
-			defer pprof.StopCPUProfile()
-		}
+		defer startTimersProfile(b)()
 		start := time.Now()
 		b.StartTimer()
 		h.advance(2 * time.Hour)
@@ -146,10 +132,7 @@ func processCPU() time.Duration {
 // the outputs is) and the lateness quantiles of segmentd_timer_lateness_seconds.
 // SEGMENTD_BENCH_TIMERS_PROFILE names a file for a CPU profile of the stream.
 func BenchmarkTimerStream(b *testing.B) {
-	broker := kafkatest.Kfake(b)
-	if os.Getenv("SEGMENTD_TEST_KAFKA") != "" {
-		broker = kafkatest.Real(b)
-	}
+	broker := benchBroker(b)
 	rate := 1000.0
 	if s := os.Getenv("SEGMENTD_BENCH_TIMER_RATE"); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
@@ -169,17 +152,7 @@ func BenchmarkTimerStream(b *testing.B) {
 			b.Fatal("seeding took longer than 15 s")
 		}
 		time.Sleep(time.Until(first))
-		if path := os.Getenv("SEGMENTD_BENCH_TIMERS_PROFILE"); path != "" {
-			f, err := os.Create(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
-			defer pprof.StopCPUProfile()
-		}
+		defer startTimersProfile(b)()
 		var h0 dto.Metric
 		if err := h.proc.m.timerLateness.(prometheus.Metric).Write(&h0); err != nil {
 			b.Fatal(err)
@@ -225,4 +198,25 @@ func histQuantile(h0, h1 *dto.Histogram, q float64) float64 {
 		prevBound, prevCount = bk.GetUpperBound(), c
 	}
 	return math.Inf(1)
+}
+
+// startTimersProfile starts a CPU profile into SEGMENTD_BENCH_TIMERS_PROFILE, if set,
+// and returns what stops it.
+func startTimersProfile(b *testing.B) (stop func()) {
+	path := os.Getenv("SEGMENTD_BENCH_TIMERS_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

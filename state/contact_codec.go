@@ -437,30 +437,9 @@ func (c *Contact) UnmarshalBinary(b []byte) error {
 }
 
 func (c *Contact) decode(d *decoder) {
-	if len(d.b) == 0 {
-		d.fail("empty")
-		return
-	}
-	if v := d.b[0]; v != codecVersion {
-		d.fail("unknown version %d", v)
-		return
-	}
-	d.b = d.b[1:]
-	st := d.uint()
-	if st >= uint64(numStates) {
-		d.fail("bad state %d", st)
-	}
-	c.state = recordState(st)
-	secs := d.uint()
-	if secs&^secAll != 0 {
-		d.fail("unknown sections %#x", secs&^secAll)
-	}
-	c.SyncedAt = d.time(nil)
-	if !c.SyncedAt.IsZero() {
-		d.base = c.SyncedAt.Unix()
-	}
-	c.DenseID = uint32(d.uintMax(math.MaxUint32))
-	c.NextDue = d.time(nil)
+	h := d.header()
+	c.state, c.SyncedAt, c.DenseID, c.NextDue = h.state, h.synced, h.dense, h.nextDue
+	secs := h.secs
 
 	if secs&secMemberships != 0 {
 		n := d.count(3)

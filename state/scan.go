@@ -9,34 +9,12 @@ package state
 // unnoticed (UnmarshalBinary finds it).
 func SegmentEntry(enc []byte, segID string) (live, has bool, err error) {
 	d := decoder{b: enc}
-	switch {
-	case len(d.b) == 0:
-		d.fail("empty")
-	case d.b[0] != codecVersion:
-		d.fail("unknown version %d", d.b[0])
-	}
+	h := d.header()
 	if d.err != nil {
 		return false, false, d.err
 	}
-	d.b = d.b[1:]
-	st := d.uint()
-	if st >= uint64(numStates) {
-		d.fail("bad state %d", st)
-	}
-	secs := d.uint()
-	if secs&^secAll != 0 {
-		d.fail("unknown sections %#x", secs&^secAll)
-	}
-	if synced := d.time(nil); !synced.IsZero() {
-		d.base = synced.Unix()
-	}
-	d.uint() // DenseID
-	d.time(nil)
-	if d.err != nil {
-		return false, false, d.err
-	}
-	live = st == uint64(stateLive)
-	if secs&secMemberships == 0 {
+	live = h.state == stateLive
+	if h.secs&secMemberships == 0 {
 		return live, false, nil
 	}
 	num, numeric := canonicalNumber(segID)

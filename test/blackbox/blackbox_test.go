@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/segmentd/segmentd/internal/kafkatest"
+	"github.com/segmentd/segmentd/internal/testenv"
 )
 
 // Output record types and reasons (SPEC §7).
@@ -80,7 +81,7 @@ type wantDead struct {
 // and reading its output with kcat only.
 func TestBlackBox(t *testing.T) {
 	if !realBrokerSelected() {
-		t.Skip("the real Kafka broker is not selected (-short or SEGMENTD_TEST_BROKERS without kafka)")
+		testenv.Unavailable(t, "the real Kafka broker is not selected (-short or SEGMENTD_TEST_BROKERS without kafka)")
 	}
 	kcatPath := requireKcat(t)
 	b := kafkatest.Real(t)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/segmentd/segmentd/bench/gen"
 	"github.com/segmentd/segmentd/internal/kafkatest"
+	"github.com/segmentd/segmentd/internal/testenv"
 )
 
 var (
@@ -108,10 +109,10 @@ func firstLine(s string) string {
 // TestChaos: see the package documentation.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
-		t.Skip("chaos: skipped under -short (it runs segmentd processes against the real broker for minutes)")
+		testenv.Unavailable(t, "chaos: -short (it runs segmentd processes against the real broker for minutes)")
 	}
 	if !realBrokerSelected() {
-		t.Skip("chaos: the real Kafka broker is not selected (SEGMENTD_TEST_BROKERS without kafka)")
+		testenv.Unavailable(t, "chaos: the real Kafka broker is not selected (SEGMENTD_TEST_BROKERS without kafka)")
 	}
 	pl := choosePlan()
 	if dl, ok := t.Deadline(); ok && time.Until(dl) < pl.needs {
