@@ -217,7 +217,7 @@ var (
 	propMoney     = []string{"0", "0.1", "0.2", "0.3", "5", "5.5", "10", "10.01", "9.99", "15"}
 	propCounts    = []string{"-1", "0", "1", "1.5", "2", "3", "4"}
 	propDays      = []string{"-1", "0", "1", "2", "3", "5", "7", "7.5", "59", "60", "61", "89", "90", "91"}
-	propRelDays   = []string{"0", "1", "2", "3", "7", "7.5", "30"}
+	propRelDays   = []string{"0", "1", "2", "3", "7", "7.0", "30"}
 	propDayOffs   = []int64{0, 1, 2, 3, 5, 7, 8, 29, 30, 31, 59, 60, 61, 62, 89, 90, 91, 92, 179, 180, 181, 182, -1}
 	propJitter    = []time.Duration{0, 0, -time.Nanosecond, time.Nanosecond, -time.Hour, 5 * time.Hour, 23*time.Hour + 59*time.Minute}
 )
