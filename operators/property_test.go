@@ -10,10 +10,14 @@ import (
 	"time"
 
 	"github.com/govalues/decimal"
+
+	"github.com/segmentd/segmentd/internal/testseed"
 )
 
 // Property tests: random definitions and random contacts, checked against the
-// reference model (reference_test.go) and brute force.
+// reference model (reference_test.go) and brute force. Each runs fixed seeds and as
+// many fresh ones (logged); a failure names its seed, and
+// SEGMENTD_TEST_SEED=<seed> go test ./operators -run '^TestPropertyAffected$' reruns it.
 
 var propBase = time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
 
@@ -26,7 +30,7 @@ func TestPropertyAffected(t *testing.T) {
 		sets = 60
 	}
 	var totalAffected, totalChanged, totalSegs int
-	for seed := range uint64(sets) {
+	for _, seed := range testseed.Range(t, sets) {
 		r := rand.New(rand.NewPCG(seed, 1))
 		defs, rs := genRuleSet(t, r)
 		var dst []int
@@ -77,7 +81,7 @@ func TestPropertyNextFlip(t *testing.T) {
 		sets = 50
 	}
 	flips := 0
-	for seed := range uint64(sets) {
+	for _, seed := range testseed.Range(t, sets) {
 		r := rand.New(rand.NewPCG(seed, 2))
 		defs, rs := genRuleSet(t, r)
 		for range contacts {
