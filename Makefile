@@ -69,11 +69,11 @@ helm-sync-alerts: ## Copy deploy/prometheus/segmentd-alerts.yaml into the chart.
 image: ## Build the container image segmentd:dev (needs a Docker engine).
 	docker build -t segmentd:dev .
 
+FUZZTIME ?= 30s
+
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for 30s.
-	$(GO) test ./operators -run '^$$' -fuzz FuzzParseDefinition -fuzztime 30s
-	$(GO) test ./events -run '^$$' -fuzz FuzzDecode -fuzztime 30s
-	$(GO) test ./state -run '^$$' -fuzz FuzzContactUnmarshal -fuzztime 30s
+fuzz: ## Run every fuzz target of the repo (found by scripts/fuzz.sh) for FUZZTIME (30s) each.
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 CHAOS_KAFKA_PORT ?= 29092
 

@@ -286,12 +286,9 @@ func (vc *valueCompiler) compileInstant(v any, p *pred, canon *[]byte) error {
 	}
 	switch vc.o {
 	case opInLastDays, opMoreThanDaysAgo:
-		n, err := vc.number(v, vc.path)
+		n, err := vc.days(v, vc.path)
 		if err != nil {
 			return err
-		}
-		if n.IsNeg() {
-			return vc.errorf("must be a non-negative number")
 		}
 		p.dim = relDim
 		p.ints = intSpanOf(vc.o, n, n)
@@ -381,6 +378,19 @@ func (vc *valueCompiler) number(v any, path string) (decimal.Decimal, error) {
 		return decimal.Decimal{}, &ValidationError{Path: path, Msg: err.Error(), cause: err}
 	}
 	return d, nil
+}
+
+// days decodes a number of days at path: a whole number ≥ 0 (SPEC §6: 7 and 7.0 are
+// accepted, 7.5, -1 and "7" are not).
+func (vc *valueCompiler) days(v any, path string) (decimal.Decimal, error) {
+	n, err := vc.number(v, path)
+	if err != nil {
+		return n, err
+	}
+	if n.IsNeg() || !n.IsInt() {
+		return n, &ValidationError{Path: path, Msg: "must be a whole number of days ≥ 0"}
+	}
+	return n, nil
 }
 
 // numberPair decodes [lo, hi] with lo ≤ hi.

@@ -120,7 +120,31 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// Defaults returns the Config whose every setting is its default; Brokers, Store and
+// the other required or injected fields (KafkaOptions, Logger, Registerer, Now) are
+// left unset. The flags of `segmentd run` take their defaults from it, so that each
+// default is written once, here.
+func Defaults() Config {
+	var c Config
+	c.ensureSettingDefaults()
+	return c
+}
+
 func (c *Config) ensureDefaults() {
+	c.ensureSettingDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// ensureSettingDefaults sets every unset setting to its default.
+func (c *Config) ensureSettingDefaults() {
 	if c.Group == "" {
 		c.Group = "segmentd"
 	}
@@ -151,14 +175,5 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.MaxRecordBytes == 0 {
 		c.MaxRecordBytes = 1 << 20
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.Registerer == nil {
-		c.Registerer = prometheus.NewRegistry()
-	}
-	if c.Now == nil {
-		c.Now = time.Now
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/govalues/decimal"
 	"github.com/segmentd/segmentd/events"
+	"github.com/segmentd/segmentd/internal/testseed"
 	"github.com/segmentd/segmentd/operators"
 )
 
@@ -175,8 +176,10 @@ func randContact(r *rand.Rand) *Contact {
 	return c
 }
 
+// TestContactCodecRoundTrip round-trips the zero, random and typical records. The
+// random ones come from a fixed seed and a fresh one per run (internal/testseed:
+// SEGMENTD_TEST_SEED=<seed> reruns one).
 func TestContactCodecRoundTrip(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
 	check := func(t *testing.T, c *Contact) {
 		t.Helper()
 		b, err := c.AppendBinary([]byte("prefix"))
@@ -210,9 +213,13 @@ func TestContactCodecRoundTrip(t *testing.T) {
 	}
 	t.Run("zero", func(t *testing.T) { check(t, &Contact{}) })
 	t.Run("random", func(t *testing.T) {
-		for range 2000 {
-			check(t, randContact(r))
-		}
+		seeds := testseed.Seeds(t, []uint64{1}, 1)
+		testseed.Run(t, seeds, func(t *testing.T, seed uint64) {
+			r := rand.New(rand.NewPCG(seed, 2))
+			for range 2000 / len(seeds) {
+				check(t, randContact(r))
+			}
+		})
 	})
 	t.Run("typical", func(t *testing.T) { check(t, typicalContact()) })
 }
@@ -256,10 +263,16 @@ func TestContactCodecTimeRange(t *testing.T) {
 }
 
 // TestContactCodecApplied round-trips records built by random event sequences, and
-// checks that a decoded record behaves like the original under further events.
+// checks that a decoded record behaves like the original under further events (a
+// fixed seed and a fresh one: internal/testseed).
 func TestContactCodecApplied(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	for range 200 {
+	seeds := testseed.Seeds(t, []uint64{3}, 1)
+	testseed.Run(t, seeds, func(t *testing.T, seed uint64) { contactCodecApplied(t, seed, 200/len(seeds)) })
+}
+
+func contactCodecApplied(t *testing.T, seed uint64, records int) {
+	r := rand.New(rand.NewPCG(seed, 4))
+	for range records {
 		var live, restored Contact
 		now := t0
 		for i := range 60 {

@@ -418,9 +418,13 @@ func (b *Batch) PutChangelogOffset(p int32, offset int64) error {
 // Empty reports whether the batch holds no writes.
 func (b *Batch) Empty() bool { return b.b.Empty() }
 
-// Commit applies the batch atomically. sync makes it durable before returning; the
-// processor does not need it (the changelog is the durable copy) and passes false.
+// Commit applies the batch atomically and releases it (a later Close is a no-op). sync
+// makes it durable before returning; the processor does not need it (the changelog is
+// the durable copy) and passes false. If Commit fails the batch stays open: Close it.
 func (b *Batch) Commit(sync bool) error {
+	if b.b == nil {
+		return errors.New("commit pebble batch: already committed or closed")
+	}
 	wo := pebble.NoSync
 	if sync {
 		wo = pebble.Sync
@@ -428,10 +432,12 @@ func (b *Batch) Commit(sync bool) error {
 	if err := b.b.Commit(wo); err != nil {
 		return fmt.Errorf("commit pebble batch: %w", err)
 	}
-	return b.b.Close()
+	return b.Close()
 }
 
-// Close discards an uncommitted batch. Closing a committed batch is a no-op.
+// Close discards an uncommitted batch. Closing a committed or closed batch is a no-op:
+// Pebble pools its batches, and closing one twice would release the batch another
+// user has received since.
 func (b *Batch) Close() error {
 	if b.b == nil {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -45,6 +46,7 @@ func envName(flagName string) string {
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Get() any       { return []string(*l) }
 func (l *listFlag) Set(v string) error {
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -53,6 +55,53 @@ func (l *listFlag) Set(v string) error {
 	}
 	return nil
 }
+
+// listValue is a comma-separated or repeated string flag bound to a slice that holds
+// its default: the first Set replaces the default, later ones append.
+type listValue struct {
+	p   *[]string
+	set bool
+}
+
+func (l *listValue) String() string {
+	if l == nil || l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l *listValue) Set(v string) error {
+	if !l.set {
+		*l.p, l.set = nil, true
+	}
+	return (*listFlag)(l.p).Set(v)
+}
+
+func (l *listValue) Get() any { return *l.p }
+
+// intValue is an integer flag of a type the flag package lacks (int16, int32).
+type intValue[T int16 | int32] struct{ p *T }
+
+func (v intValue[T]) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.FormatInt(int64(*v.p), 10)
+}
+
+func (v intValue[T]) Set(s string) error {
+	n, err := strconv.ParseInt(s, 0, 64)
+	if err != nil {
+		return err
+	}
+	if int64(T(n)) != n {
+		return fmt.Errorf("%s is out of range", s)
+	}
+	*v.p = T(n)
+	return nil
+}
+
+func (v intValue[T]) Get() any { return *v.p }
 
 // kafkaFlags are the connection flags shared by every command.
 type kafkaFlags struct {

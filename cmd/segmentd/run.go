@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/processor"
 	"github.com/segmentd/segmentd/state"
@@ -27,62 +28,83 @@ import (
 // embeddedAddr is where `segmentd run` without --brokers serves its in-memory broker.
 const embeddedAddr = "127.0.0.1:9092"
 
+// runFlags are the flags of `segmentd run`. Those that configure the processor are
+// bound to the fields of proc (processorFlags); the others are listed in otherRunFlags.
 type runFlags struct {
-	kafka           kafkaFlags
-	dataDir         string
-	group           string
-	instanceID      string
-	transactionalID string
-	events          listFlag
-	segments        string
-	catalog         string
-	membership      string
-	changelog       string
-	dlq             string
-	exclusionTag    string
-	httpAddr        string
-	partitions      int
-	replication     int
-	commitInterval  time.Duration
-	maxRecordBytes  int
-	naive           bool
-	txnTimeout      time.Duration
-	cacheMB         int
-	memberMetrics   bool
-	demo            bool
-	demoContacts    int
-	demoRate        float64
-	logLevel        string
-	logFormat       string
+	kafka    kafkaFlags
+	proc     processor.Config // the settings processorFlags binds, from processor.Defaults
+	dataDir  string
+	httpAddr string
+	cacheMB  int
+	demo     bool
+	// Demo feeder (demo.go).
+	demoContacts int
+	demoRate     float64
+	logLevel     string
+	logFormat    string
 	// Admin API (adminapi.go).
 	adminTokenFile string
 	peers          listFlag
 }
 
-func runCommand(ctx context.Context, args []string) error {
-	var f runFlags
+// processorFlags binds a flag to each setting of processor.Config that has one, with
+// the processor's default: a new setting is one line here (TestEveryRunFlagReachesConfig
+// checks that each flag changes the Config).
+func processorFlags(fs *flag.FlagSet, c *processor.Config) {
+	fs.StringVar(&c.Group, "group", c.Group, "Kafka consumer group shared by the processes of one deployment")
+	fs.StringVar(&c.InstanceID, "instance-id", c.InstanceID, "static group membership id, stable per process (e.g. the pod name)")
+	fs.StringVar(&c.TransactionalID, "transactional-id", c.TransactionalID, "Kafka transactional id, unique per process and stable across its restarts (default: <group>-<instance-id>, else derived from the host and data dir)")
+	fs.Var(&listValue{p: &c.Topics.Events}, "events-topic", "input events topic(s), comma-separated or repeated")
+	fs.StringVar(&c.Topics.Segments, "segments-topic", c.Topics.Segments, "segment definitions topic")
+	fs.StringVar(&c.Topics.Catalog, "catalog-topic", c.Topics.Catalog, "product catalog topic")
+	fs.StringVar(&c.Topics.Membership, "membership-topic", c.Topics.Membership, "output topic of membership transitions")
+	fs.StringVar(&c.Topics.Changelog, "changelog-topic", c.Topics.Changelog, "internal state changelog topic")
+	fs.StringVar(&c.Topics.DLQ, "dlq-topic", c.Topics.DLQ, "dead-letter topic")
+	fs.StringVar(&c.ExclusionTag, "exclusion-tag", c.ExclusionTag, "tag that excludes a contact from every segment")
+	fs.Var(intValue[int32]{&c.Partitions}, "partitions", "partitions of topics created at start")
+	fs.Var(intValue[int16]{&c.ReplicationFactor}, "replication-factor", "replication factor of topics created at start")
+	fs.DurationVar(&c.CommitInterval, "commit-interval", c.CommitInterval, "commit window: longest an event waits for its transaction to commit")
+	fs.DurationVar(&c.TransactionTimeout, "transaction-timeout", c.TransactionTimeout, "Kafka transaction timeout: how long a crashed process's open transaction can hold back read_committed consumers (at least twice --commit-interval)")
+	fs.IntVar(&c.MaxRecordBytes, "max-record-bytes", c.MaxRecordBytes, "largest input record value accepted; larger ones are dead-lettered")
+	fs.BoolVar(&c.SegmentMemberMetrics, "segment-member-metrics", c.SegmentMemberMetrics, "export segmentd_segment_members per workspace and segment (one series per segment)")
+	fs.BoolVar(&c.NaiveEvaluation, "bench-naive-evaluation", c.NaiveEvaluation, "benchmarks only: re-evaluate every segment on every event (the baseline of incremental evaluation)")
+}
+
+// otherRunFlags are the flags of `segmentd run` that do not set a field of
+// processor.Config through processorFlags, and what they configure instead.
+var otherRunFlags = map[string]string{
+	"brokers":            "Config.Brokers, or the embedded broker when empty",
+	"client-id":          "Config.KafkaOptions (kafkaFlags.options)",
+	"sasl-mechanism":     "Config.KafkaOptions",
+	"sasl-username":      "Config.KafkaOptions",
+	"sasl-password":      "Config.KafkaOptions",
+	"sasl-password-file": "Config.KafkaOptions",
+	"tls":                "Config.KafkaOptions",
+	"tls-ca":             "Config.KafkaOptions",
+	"tls-cert":           "Config.KafkaOptions",
+	"tls-key":            "Config.KafkaOptions",
+	"tls-server-name":    "Config.KafkaOptions",
+	"data-dir":           "the state store (and the derived transactional id)",
+	"pebble-cache-mb":    "the state store",
+	"http-addr":          "the HTTP server",
+	"admin-token-file":   "the admin API",
+	"peers":              "the admin API",
+	"demo":               "the demo feeder",
+	"demo-contacts":      "the demo feeder",
+	"demo-rate":          "the demo feeder",
+	"log-level":          "the logger",
+	"log-format":         "the logger",
+}
+
+// newRunFlagSet returns the flags of `segmentd run`, bound to f.
+func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("segmentd run", flag.ContinueOnError)
+	f.proc = processor.Defaults()
 	f.kafka.register(fs)
+	processorFlags(fs, &f.proc)
 	fs.StringVar(&f.dataDir, "data-dir", "./segmentd-data", "directory of the local Pebble state")
-	fs.StringVar(&f.group, "group", "segmentd", "Kafka consumer group shared by the processes of one deployment")
-	fs.StringVar(&f.instanceID, "instance-id", "", "static group membership id, stable per process (e.g. the pod name)")
-	fs.StringVar(&f.transactionalID, "transactional-id", "", "Kafka transactional id, unique per process and stable across its restarts (default: <group>-<instance-id>, else derived from the host and data dir)")
-	fs.Var(&f.events, "events-topic", "input events topic(s), comma-separated or repeated (default segmentd.events)")
-	fs.StringVar(&f.segments, "segments-topic", "segmentd.segments", "segment definitions topic")
-	fs.StringVar(&f.catalog, "catalog-topic", "segmentd.catalog", "product catalog topic")
-	fs.StringVar(&f.membership, "membership-topic", "segmentd.membership", "output topic of membership transitions")
-	fs.StringVar(&f.changelog, "changelog-topic", "segmentd.changelog", "internal state changelog topic")
-	fs.StringVar(&f.dlq, "dlq-topic", "segmentd.dlq", "dead-letter topic")
-	fs.StringVar(&f.exclusionTag, "exclusion-tag", "exclude_from_galantis", "tag that excludes a contact from every segment")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP server (/metrics, /healthz, /readyz, admin API)")
-	fs.IntVar(&f.partitions, "partitions", 6, "partitions of topics created at start")
-	fs.IntVar(&f.replication, "replication-factor", 1, "replication factor of topics created at start")
-	fs.DurationVar(&f.commitInterval, "commit-interval", 100*time.Millisecond, "commit window: longest an event waits for its transaction to commit")
-	fs.DurationVar(&f.txnTimeout, "transaction-timeout", 10*time.Second, "Kafka transaction timeout: how long a crashed process's open transaction can hold back read_committed consumers")
 	fs.IntVar(&f.cacheMB, "pebble-cache-mb", 256, "Pebble block cache in MiB: decoded contact records kept in memory (part of the RSS)")
-	fs.IntVar(&f.maxRecordBytes, "max-record-bytes", 1<<20, "largest input record value accepted; larger ones are dead-lettered")
-	fs.BoolVar(&f.memberMetrics, "segment-member-metrics", false, "export segmentd_segment_members per workspace and segment (one series per segment)")
-	fs.BoolVar(&f.naive, "bench-naive-evaluation", false, "benchmarks only: re-evaluate every segment on every event (the baseline of incremental evaluation)")
 	fs.BoolVar(&f.demo, "demo", false, "with the embedded broker: load a synthetic shop, demo segments and a live event stream")
 	fs.IntVar(&f.demoContacts, "demo-contacts", 3000, "contacts of the demo shop")
 	fs.Float64Var(&f.demoRate, "demo-rate", 20, "live demo events per second")
@@ -92,6 +114,29 @@ func runCommand(ctx context.Context, args []string) error {
 		"required to use the admin API when --http-addr is not a loopback address")
 	fs.Var(&f.peers, "peers", "base URLs of the other processes' HTTP servers, comma-separated (e.g. http://segmentd-1:8080); "+
 		"the admin API asks them and merges their answers")
+	return fs
+}
+
+// processorConfig is the one place where the flags become the processor's Config: the
+// settings bound by processorFlags, plus what run has built (brokers, the embedded
+// one's when --brokers is empty; the Kafka client options; the store, logger and
+// metrics registry).
+func (f *runFlags) processorConfig(brokers []string, embedded bool, kopts []kgo.Opt, store *state.Store, log *slog.Logger, reg prometheus.Registerer) processor.Config {
+	cfg := f.proc
+	cfg.Brokers = brokers
+	cfg.KafkaOptions = kopts
+	cfg.Store = store
+	cfg.Logger = log
+	cfg.Registerer = reg
+	if cfg.TransactionalID == "" && cfg.InstanceID == "" && !embedded {
+		cfg.TransactionalID = stableTransactionalID(cfg.Group, f.dataDir)
+	}
+	return cfg
+}
+
+func runCommand(ctx context.Context, args []string) error {
+	var f runFlags
+	fs := newRunFlagSet(&f)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -131,30 +176,7 @@ func runCommand(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		state.NewCollector(store))
-	cfg := processor.Config{
-		Brokers:         brokers,
-		KafkaOptions:    kopts,
-		Group:           f.group,
-		InstanceID:      f.instanceID,
-		TransactionalID: f.transactionalID,
-		Topics: processor.Topics{
-			Events: f.events, Segments: f.segments, Catalog: f.catalog,
-			Membership: f.membership, Changelog: f.changelog, DLQ: f.dlq,
-		},
-		Partitions:           int32(f.partitions),
-		ReplicationFactor:    int16(f.replication),
-		CommitInterval:       f.commitInterval,
-		ExclusionTag:         f.exclusionTag,
-		MaxRecordBytes:       f.maxRecordBytes,
-		NaiveEvaluation:      f.naive,
-		SegmentMemberMetrics: f.memberMetrics,
-		Store:                store,
-		Logger:               log,
-		Registerer:           reg,
-	}
-	if cfg.TransactionalID == "" && cfg.InstanceID == "" && !embedded {
-		cfg.TransactionalID = stableTransactionalID(f.group, f.dataDir)
-	}
+	cfg := f.processorConfig(brokers, embedded, kopts, store, log, reg)
 	proc, err := processor.New(cfg)
 	if err != nil {
 		return err
