@@ -8,13 +8,21 @@
 //
 // Reads go to a [Backend]: the query methods of *processor.Processor (processor/query.go),
 // which answer for the partitions the process owns and say which in a Local. Writes
-// (PUT and DELETE of a segment) do not touch the processor: they validate the
-// definition with operators.ParseDefinition and produce it, or a tombstone, to the
-// segments topic with a [Producer] (a kgo.Client: synchronous, acks=all), keyed
-// "<workspace>/<id>". Every process reads that topic asynchronously, so a segment
-// written by PUT appears in GET, and its members are counted, shortly after (about one
-// commit interval); a new definition's members are then filled in by a backfill, shown
-// as "backfilling": true.
+// (PUT and DELETE of a segment) validate the definition with operators.ParseDefinition
+// and produce it, or a tombstone, to the segments topic with a [Producer] (a
+// kgo.Client: synchronous, acks=all), keyed "<workspace>/<id>".
+//
+// Writes follow the topic, not the process's view of it when the request came ("read
+// your writes"): a write first calls Backend.SyncSegments, which waits until the process
+// has applied everything the topic held, then decides (PUT: created, updated, or
+// unchanged for an identical definition, which is not written again; DELETE: 404 for
+// an unknown segment), produces, and calls Backend.WaitSegmentRecord for its own
+// record, so that the answer and any later request to this process see the write. The
+// writes of one handler are serialized. Both waits are bounded by the request timeout
+// (504, saying whether the record was written). Other processes read the topic on their
+// own and see a write about one commit interval later; a new definition's members are
+// filled in by a backfill, shown as "backfilling": true. Every write is logged as an
+// "admin write" line naming the client address, the workspace and the segment.
 //
 // # Several processes
 //

@@ -47,10 +47,7 @@ func TestPutGetListDelete(t *testing.T) {
 		t.Fatalf("produced definition %s: %v", recs[0].Value, err)
 	}
 
-	// Not visible until the processor reads the topic.
-	wantStatus(t, "GET before the topic is read", e.do("GET", "/v1/workspaces/"+ws+"/segments/loyal", ""), http.StatusNotFound)
-	e.sync()
-
+	// Visible at once: the PUT waited until the process applied its record.
 	r = e.do("GET", "/v1/workspaces/"+ws+"/segments/loyal", "")
 	wantStatus(t, "GET", r, http.StatusOK)
 	var seg SegmentResponse
@@ -63,9 +60,7 @@ func TestPutGetListDelete(t *testing.T) {
 	// Replacing answers 200 and bumps the version once the topic is read.
 	r = e.do("PUT", "/v1/workspaces/"+ws+"/segments/loyal", strings.Replace(defLoyal, `"value":3`, `"value":4`, 1))
 	wantStatus(t, "PUT replace", r, http.StatusOK)
-	e.sync()
 	e.do("PUT", "/v1/workspaces/"+ws+"/segments/mexico", defMexico)
-	e.sync()
 
 	// Mexico: id % 3 == 0, 10 contacts, minus the excluded 27.
 	r = e.do("GET", "/v1/workspaces/"+ws+"/segments", "")
@@ -88,9 +83,93 @@ func TestPutGetListDelete(t *testing.T) {
 	if last := recs[len(recs)-1]; string(last.Key) != ws+"/mexico" || last.Value != nil {
 		t.Fatalf("tombstone: %+v", last)
 	}
-	e.sync()
 	wantStatus(t, "GET deleted", e.do("GET", "/v1/workspaces/"+ws+"/segments/mexico", ""), http.StatusNotFound)
 	wantStatus(t, "DELETE unknown", e.do("DELETE", "/v1/workspaces/"+ws+"/segments/mexico", ""), http.StatusNotFound)
+}
+
+// TestWritesFollowTheTopic: a write decides from what the segments topic holds, not
+// from what the process had read when the request came, and answers once the
+// process has applied it (read your writes).
+func TestWritesFollowTheTopic(t *testing.T) {
+	e := newEnv(t)
+	seg := "/v1/workspaces/" + ws + "/segments/"
+
+	// Create, then at once delete: the DELETE sees the segment and writes the tombstone.
+	wantStatus(t, "PUT", e.do("PUT", seg+"rebind", defLoyal), http.StatusCreated)
+	wantStatus(t, "DELETE right after PUT", e.do("DELETE", seg+"rebind", ""), http.StatusAccepted)
+	wantStatus(t, "GET after DELETE", e.do("GET", seg+"rebind", ""), http.StatusNotFound)
+	wantStatus(t, "PUT again", e.do("PUT", seg+"rebind", defLoyal), http.StatusCreated)
+
+	// A definition another process wrote, not yet read by this one when the request
+	// came: DELETE deletes it, PUT replaces it (200, not 201).
+	mexico := strings.Replace(defMexico, `"id":"mexico"`, `"id":"other"`, 1)
+	for _, v := range []string{mexico, ""} {
+		var value []byte
+		if v != "" {
+			value = []byte(v)
+		}
+		if err := e.prod.ProduceSync(context.Background(), &kgo.Record{Topic: e.topic, Key: []byte(ws + "/other"), Value: value}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if v != "" {
+			wantStatus(t, "DELETE of a segment written elsewhere", e.do("DELETE", seg+"other", ""), http.StatusAccepted)
+		} else {
+			wantStatus(t, "PUT over a deletion written elsewhere", e.do("PUT", seg+"other", mexico), http.StatusCreated)
+		}
+	}
+	if err := e.prod.ProduceSync(context.Background(), &kgo.Record{Topic: e.topic, Key: []byte(ws + "/mexico"), Value: []byte(defMexico)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("PUT", seg+"mexico", strings.Replace(defMexico, "MX", "CO", 1))
+	wantStatus(t, "PUT over a definition written elsewhere", r, http.StatusOK)
+	var put PutResponse
+	r.decode(t, &put)
+	if put.Result != ResultUpdated || put.Version != 2 {
+		t.Fatalf("PUT replace: %s", r.body)
+	}
+
+	// An identical definition changes nothing and writes nothing (SPEC §6).
+	before := len(e.readTopic())
+	r = e.do("PUT", seg+"mexico", strings.Replace(defMexico, "MX", "CO", 1))
+	wantStatus(t, "PUT identical", r, http.StatusOK)
+	r.decode(t, &put)
+	if put.Result != ResultUnchanged || put.Version != 2 || put.Definition == nil || put.Definition.ID != "mexico" {
+		t.Fatalf("PUT identical: %s", r.body)
+	}
+	if after := len(e.readTopic()); after != before {
+		t.Fatalf("PUT identical wrote %d records", after-before)
+	}
+	// The audit log names the client, the workspace and the segment of each write.
+	for _, want := range []string{
+		`msg="admin write" action="put segment" client=127.0.0.1 workspace=acme.myshopify.com segment=rebind result=created`,
+		`msg="admin write" action="delete segment" client=127.0.0.1 workspace=acme.myshopify.com segment=other`,
+		`msg="admin write" action="put segment" client=127.0.0.1 workspace=acme.myshopify.com segment=mexico result=unchanged`,
+	} {
+		if !strings.Contains(e.logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, e.logs.String())
+		}
+	}
+}
+
+// TestWriteTimesOutReadingTheTopic: a process that cannot catch up with the segments
+// topic answers 504 within the request timeout and writes nothing.
+func TestWriteTimesOutReadingTheTopic(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.RequestTimeout = 200 * time.Millisecond })
+	e.backend.stall.Store(true)
+	for _, m := range []string{"PUT", "DELETE"} {
+		start := time.Now()
+		r := e.do(m, "/v1/workspaces/"+ws+"/segments/loyal", defLoyal)
+		wantStatus(t, m, r, http.StatusGatewayTimeout)
+		if !strings.Contains(string(r.body), "timed out reading the segments topic") || !strings.Contains(string(r.body), "nothing written") {
+			t.Fatalf("%s: %s", m, r.body)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("%s took %v", m, d)
+		}
+	}
+	if recs := e.readTopic(); len(recs) != 0 {
+		t.Fatalf("written: %v", recs)
+	}
 }
 
 // readTopic returns every record of the segments topic.

@@ -281,10 +281,15 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 		t.Fatalf("unknown contact: %v", err)
 	}
 
-	// Applying again replaces.
+	// Applying the same definitions again changes nothing; a changed one replaces.
 	stdout, _, err = cli(t, "segments", "apply", "-f", defs, "--workspace", cliWS, server)
-	if err != nil || !strings.HasPrefix(stdout, "updated acme.myshopify.com/big\n") {
+	if err != nil || stdout != "unchanged acme.myshopify.com/big\nunchanged acme.myshopify.com/mx\nunchanged acme.myshopify.com/vip\nunchanged acme.myshopify.com/recent\n" {
 		t.Fatalf("apply again: %v %s", err, stdout)
+	}
+	changed := writeFile(t, "changed.yaml", strings.Replace(definitionsYAML, "Big spenders", "Bigger spenders", 1))
+	stdout, _, err = cli(t, "segments", "apply", "-f", changed, "--workspace", cliWS, server)
+	if err != nil || !strings.HasPrefix(stdout, "updated acme.myshopify.com/big\nunchanged acme.myshopify.com/mx\n") {
+		t.Fatalf("apply changed: %v %s", err, stdout)
 	}
 }
 
