@@ -1,11 +1,13 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -84,6 +86,29 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 			t.Errorf("openapi.yaml describes %s, which is not served", key)
 		}
 	}
+}
+
+// TestOpenAPIIsValid: openapi.yaml is a valid OpenAPI 3 document (kin-openapi's
+// validator: schemas, references, parameters, no stray keys), and a stray key in a
+// schema, as an unquoted description with a comma makes in a YAML flow mapping, is
+// caught.
+func TestOpenAPIIsValid(t *testing.T) {
+	if err := validateOpenAPI(openAPIYAML); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	stray := strings.Replace(string(openAPIYAML), "schemas:\n", "schemas:\n    Stray: {type: object, description: one, two}\n", 1)
+	if err := validateOpenAPI([]byte(stray)); err == nil {
+		t.Fatal("a schema with a stray key is accepted")
+	}
+}
+
+func validateOpenAPI(data []byte) error {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(data)
+	if err != nil {
+		return err
+	}
+	return doc.Validate(context.Background())
 }
 
 func hasAny(m map[string]map[string]any, codes ...string) bool {
