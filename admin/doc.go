@@ -56,13 +56,17 @@
 // the admin API is locked: every /v1 request is refused with 403 (the process still
 // serves /metrics, /healthz and /readyz, so a metrics-only deployment keeps working).
 // Missing or malformed credentials are 401 with a WWW-Authenticate challenge, a wrong
-// token 403.
+// token 403. Open on a loopback address (no token), the API serves only requests whose
+// Host is a loopback name (localhost, a loopback IP such as 127.0.0.1 or [::1], any
+// port) and refuses others with 403: a web page cannot reach it through a name of its
+// own that resolves to 127.0.0.1 (DNS rebinding).
 //
 // Request bodies are limited to Config.MaxBodyBytes (default 1 MiB; larger is 413),
 // and every request gets Config.RequestTimeout (default 30s). The request log names the
 // method, the route pattern (e.g. GET /v1/workspaces/{ws}/contacts/{customer_id}), the
 // status and the duration, never the path values, the query or a body: no contact data
-// is logged.
+// is logged. Config.Registerer receives segmentd_admin_requests_total{route, code} and
+// segmentd_admin_request_seconds{route}, labelled the same way.
 //
 // # Errors
 //

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/operators"
@@ -102,8 +103,11 @@ type Config struct {
 	// RequestTimeout bounds each request. Default 30s.
 	RequestTimeout time.Duration
 	// Logger receives one line per request (method, route pattern, status,
-	// duration). Default slog.Default().
+	// duration) and one audit line per write. Default slog.Default().
 	Logger *slog.Logger
+	// Registerer receives the admin API's metrics (requests by route pattern and
+	// status code, durations). Nil: not exported.
+	Registerer prometheus.Registerer
 }
 
 // Validate reports a configuration that cannot work.
@@ -165,6 +169,7 @@ type Handler struct {
 	// writing serializes the writes (PUT, DELETE) of this handler: each reads the
 	// segments topic, decides and writes before the next one reads.
 	writing chan struct{}
+	m       *metrics
 }
 
 // New returns the handler of cfg.
@@ -177,7 +182,11 @@ func New(cfg Config) (*Handler, error) {
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("admin: instance id: %w", err)
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), instance: hex.EncodeToString(id[:]), writing: make(chan struct{}, 1)}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), instance: hex.EncodeToString(id[:]), writing: make(chan struct{}, 1), m: m}
 	h.selfPeer.Store(-1)
 	h.initAuth()
 	h.register()
@@ -257,9 +266,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Header().Set("Cache-Control", "no-store")
 	_, pattern := h.mux.Handler(r)
 	defer func() {
+		d := time.Since(start)
+		h.m.observe(pattern, rec.code(), d)
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "admin request",
 			slog.String("method", r.Method), slog.String("route", pattern),
-			slog.Int("status", rec.code()), slog.Duration("duration", time.Since(start)))
+			slog.Int("status", rec.code()), slog.Duration("duration", d))
 	}()
 	if !h.authenticate(rec, r) {
 		return

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/operators"
@@ -511,5 +513,50 @@ func TestLogsHoldNoContactData(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %s:\n%s", want, logs)
 		}
+	}
+}
+
+// TestRequestMetrics: requests are counted by route pattern and status code, on the
+// Registerer given, with no path value (workspace, segment, customer id) in a label.
+func TestRequestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, func(c *Config) { c.Registerer = reg })
+	seg := "/v1/workspaces/" + ws + "/segments/"
+	wantStatus(t, "PUT", e.do("PUT", seg+"loyal", defLoyal), http.StatusCreated)
+	wantStatus(t, "GET", e.do("GET", seg+"loyal", ""), http.StatusOK)
+	wantStatus(t, "GET", e.do("GET", seg+"loyal", ""), http.StatusOK)
+	wantStatus(t, "GET unknown", e.do("GET", seg+"nope", ""), http.StatusNotFound)
+	wantStatus(t, "PATCH", e.do("PATCH", seg+"loyal", ""), http.StatusMethodNotAllowed)
+	for labels, want := range map[[2]string]float64{
+		{"PUT /v1/workspaces/{ws}/segments/{id}", "201"}: 1,
+		{"GET /v1/workspaces/{ws}/segments/{id}", "200"}: 2,
+		{"GET /v1/workspaces/{ws}/segments/{id}", "404"}: 1,
+		{"/v1/workspaces/{ws}/segments/{id}", "405"}:     1,
+	} {
+		if got := testutil.ToFloat64(e.h.m.requests.WithLabelValues(labels[0], labels[1])); got != want {
+			t.Errorf("requests %v: %v, want %v", labels, got, want)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if strings.Contains(l.GetValue(), "loyal") || strings.Contains(l.GetValue(), "acme") {
+					t.Errorf("%s: label %s=%s holds a path value", mf.GetName(), l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+	if !names["segmentd_admin_requests_total"] || !names["segmentd_admin_request_seconds"] {
+		t.Fatalf("gathered %v", names)
+	}
+	// A second handler on the same registry is a configuration error, not a panic.
+	if _, err := New(Config{Backend: e.backend, Producer: nopProducer{}, Registerer: reg}); err == nil {
+		t.Fatal("registered twice")
 	}
 }

@@ -291,6 +291,11 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 	if err != nil || !strings.HasPrefix(stdout, "updated acme.myshopify.com/big\nunchanged acme.myshopify.com/mx\n") {
 		t.Fatalf("apply changed: %v %s", err, stdout)
 	}
+	// The admin API's requests are on /metrics, by route and status.
+	_, metrics := httpGet(s.base+"/metrics", "")
+	if !strings.Contains(metrics, `segmentd_admin_requests_total{code="201",route="PUT /v1/workspaces/{ws}/segments/{id}"} 4`) {
+		t.Errorf("/metrics lacks the admin requests:\n%s", grepLines(metrics, "segmentd_admin"))
+	}
 }
 
 func TestRunAdminToken(t *testing.T) {
@@ -453,4 +458,15 @@ func TestParseArgs(t *testing.T) {
 	if err != nil || strings.Join(pos, " ") != "ws 7 --x" || !*j || api.server != "http://env:1" {
 		t.Fatalf("%v %v %v %s", pos, err, *j, api.server)
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
