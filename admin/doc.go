@@ -70,10 +70,17 @@
 //
 // # Errors
 //
+// The {ws} of every route must be a shop domain by the rule events are held to
+// (events.ParseWorkspace); request bodies must be JSON (a Content-Type other than
+// application/json or …+json is refused; none is taken as JSON).
+//
 // Every error is JSON {"error": "<message>"} with a status: 400 invalid input (an
-// invalid definition adds "path", the JSON path the §6 message names), 401/403
-// authentication, 404 unknown segment, contact or endpoint, 405 (with Allow), 413 body
-// too large, 502 a peer failed (adds "peer"), 503 the process is not ready (reading
+// invalid definition adds "path", the JSON path the §6 message names; an invalid
+// workspace), 401/403 authentication, 404 unknown segment, contact or endpoint (the
+// message names which), 405 (with Allow), 408 a body not received within the server's
+// read timeout (the message names no address), 413 body too large, 415 a body that is
+// not JSON, 502 a peer failed (adds "peer"), 503 the process is not ready (reading
 // definitions or restoring partitions; with Retry-After) or the segments topic cannot be
-// written, 504 the request timed out.
+// read or written, 504 the request timed out (for a write, the message says whether the
+// record was written).
 package admin

@@ -1,10 +1,14 @@
 package admin
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -558,5 +562,112 @@ func TestRequestMetrics(t *testing.T) {
 	// A second handler on the same registry is a configuration error, not a panic.
 	if _, err := New(Config{Backend: e.backend, Producer: nopProducer{}, Registerer: reg}); err == nil {
 		t.Fatal("registered twice")
+	}
+}
+
+// TestWorkspaceIsAShopDomain: the {ws} of every route follows the rule events are
+// held to (events.ParseWorkspace); a workspace no event could carry is a 400.
+func TestWorkspaceIsAShopDomain(t *testing.T) {
+	e := newEnv(t)
+	for _, bad := range []string{"%2E%2E", "%3Cscript%3E", "acme.myshopify.com:8080", "a..b", "-acme.myshopify.com",
+		"acme_shop.myshopify.com", "acme.myshopify.com.", "%20acme.myshopify.com", strings.Repeat("a", 64) + ".com"} {
+		for _, rt := range []struct{ method, path, body string }{
+			{"PUT", "/segments/x", defLoyal},
+			{"GET", "/segments", ""},
+			{"DELETE", "/segments/x", ""},
+			{"POST", "/segments:validate", defLoyal},
+			{"GET", "/contacts?q=ana", ""},
+			{"GET", "/contacts/1", ""},
+			{"POST", "/audiences:estimate", `{"include":[{"list":"vip"}]}`},
+		} {
+			r := e.do(rt.method, "/v1/workspaces/"+bad+rt.path, rt.body)
+			if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "invalid workspace") {
+				t.Errorf("%s %s%s: %d %s", rt.method, bad, rt.path, r.status, r.body)
+			}
+		}
+	}
+	if recs := e.readTopic(); len(recs) != 0 {
+		t.Fatalf("written: %v", recs)
+	}
+	// Upper case is the same workspace, lower-cased.
+	wantStatus(t, "PUT upper case", e.do("PUT", "/v1/workspaces/ACME.MyShopify.com/segments/loyal", defLoyal), http.StatusCreated)
+	wantStatus(t, "GET", e.do("GET", "/v1/workspaces/acme.myshopify.com/segments/loyal", ""), http.StatusOK)
+}
+
+// TestBodyContentTypeAndTimeout: a body that is not JSON is a 415 that says what to
+// send; a body that does not arrive within the server's read timeout is a 408 that
+// names no socket address.
+func TestBodyContentTypeAndTimeout(t *testing.T) {
+	e := newEnv(t)
+	put := func(ct string) reply {
+		req, err := http.NewRequest("PUT", e.srv.URL+"/v1/workspaces/"+ws+"/segments/loyal", strings.NewReader(defLoyal))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return reply{status: resp.StatusCode, header: resp.Header, body: b}
+	}
+	for _, ct := range []string{"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "application/yaml", "json"} {
+		r := put(ct)
+		wantStatus(t, ct, r, http.StatusUnsupportedMediaType)
+		if !strings.Contains(string(r.body), "send application/json") {
+			t.Errorf("%s: %s", ct, r.body)
+		}
+	}
+	if r := e.do("POST", "/v1/workspaces/"+ws+"/audiences:estimate", `{"include":[{"list":"vip"}]}`); r.status != http.StatusOK {
+		t.Fatalf("estimate without Content-Type: %d %s", r.status, r.body)
+	}
+	wantStatus(t, "application/json; charset=utf-8", put("application/json; charset=utf-8"), http.StatusCreated)
+	wantStatus(t, "Application/JSON", put("Application/JSON"), http.StatusOK)
+	wantStatus(t, "no Content-Type", put(""), http.StatusOK)
+
+	// A body that stalls.
+	srv := httptest.NewUnstartedServer(e.h)
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /v1/workspaces/%s/segments/loyal HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"groups\":", ws)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || strings.Contains(string(body), "127.0.0.1") || strings.Contains(string(body), "->") {
+		t.Fatalf("stalled body: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestNotFoundNamesWhat: explain and estimate say which segment or contact is missing.
+func TestNotFoundNamesWhat(t *testing.T) {
+	e := newEnv(t)
+	wantStatus(t, "PUT", e.do("PUT", "/v1/workspaces/"+ws+"/segments/loyal", defLoyal), http.StatusCreated)
+	for path, want := range map[string]string{
+		"/contacts/3/explain?segment=nope":     `segment \"nope\" of workspace acme.myshopify.com not found`,
+		"/contacts/9999/explain?segment=loyal": `contact 9999 of workspace acme.myshopify.com not found`,
+		"/contacts/9999":                       `contact 9999 of workspace acme.myshopify.com not found`,
+	} {
+		r := e.do("GET", "/v1/workspaces/"+ws+path, "")
+		if r.status != http.StatusNotFound || !strings.Contains(string(r.body), want) {
+			t.Errorf("GET %s: %d %s, want %s", path, r.status, r.body, want)
+		}
+	}
+	r := e.do("POST", "/v1/workspaces/"+ws+"/audiences:estimate", `{"include":[{"segment":"loyal"}],"exclude":[{"segment":"gone"}]}`)
+	if r.status != http.StatusNotFound || !strings.Contains(string(r.body), `segment \"gone\" of workspace acme.myshopify.com not found`) {
+		t.Errorf("estimate: %d %s", r.status, r.body)
 	}
 }
