@@ -18,13 +18,16 @@ import (
 // the rules (segApplied), which the loop does in its next window.
 
 // SyncSegments waits until this process has applied every record that the segments
-// topic held (read_committed) when it was called. It returns ErrNotReady before the
+// topic held when it was called: it lists the topic's end offsets (high watermarks)
+// and waits until the reader is past them. A transaction still open there is waited
+// for until it ends (the reader is read_committed), so a transactional write that has
+// returned is seen once its markers are written. It returns ErrNotReady before the
 // process has joined its group, and ctx's error, wrapped, when ctx ends first.
 func (p *Processor) SyncSegments(ctx context.Context) error {
 	if !p.ready.Load() {
 		return ErrNotReady
 	}
-	listed, err := kadm.NewClient(p.sess.Client()).ListCommittedOffsets(ctx, p.cfg.Topics.Segments)
+	listed, err := kadm.NewClient(p.sess.Client()).ListEndOffsets(ctx, p.cfg.Topics.Segments)
 	if err == nil {
 		err = listed.Error()
 	}
