@@ -34,6 +34,15 @@ func (h *Handler) initAuth() {
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	switch h.auth {
 	case authOpen:
+		// Without a token the API trusts whoever can connect to the loopback address.
+		// A web page can make a browser connect there too, under a name of its own
+		// that resolves to 127.0.0.1 (DNS rebinding): only loopback names are served.
+		if !IsLoopback(r.Host) {
+			writeError(w, http.StatusForbidden, "Host %q is not a loopback name: without an admin token the admin API answers only "+
+				"requests addressed to localhost, 127.0.0.1 or [::1] (a guard against DNS rebinding); "+
+				"use one of those, or set --admin-token-file or SEGMENTD_ADMIN_TOKEN", r.Host)
+			return false
+		}
 		return true
 	case authLocked:
 		writeError(w, http.StatusForbidden, "admin API disabled: segmentd listens on a non-loopback address and has no admin token "+

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -116,5 +117,44 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(Config{Backend: b, Producer: nopProducer{}, Peers: []string{"http://a:1/", "https://b.example/segmentd"}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoopbackWithoutTokenChecksHost: without a token, only requests addressed to a
+// loopback name are served (DNS rebinding: a page of attacker.example resolving to
+// 127.0.0.1 sends Host: attacker.example); with a token, any name is.
+func TestLoopbackWithoutTokenChecksHost(t *testing.T) {
+	e := newEnv(t)
+	withToken := newEnv(t, func(c *Config) { c.Token = "tok" })
+	for host, want := range map[string]int{
+		"localhost": 200, "localhost:8080": 200, "127.0.0.1": 200, "127.0.0.1:8080": 200, "[::1]:8080": 200, "[::1]": 200,
+		"attacker.example.com": 403, "attacker.example.com:8080": 403, "localhost.attacker.example": 403,
+		"127.0.0.1.nip.io": 403, "0.0.0.0:8080": 403, "10.0.0.1": 403,
+	} {
+		for _, env := range []*env{e, withToken} {
+			for _, m := range []string{"GET", "PUT"} {
+				req, err := http.NewRequest(m, env.srv.URL+"/v1/workspaces/"+ws+"/segments/loyal", strings.NewReader(defLoyal))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Host = host
+				if env.token != "" {
+					req.Header.Set("Authorization", "Bearer "+env.token)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				refused := resp.StatusCode == http.StatusForbidden
+				if wantRefused := want == 403 && env.token == ""; refused != wantRefused {
+					t.Errorf("token %v, %s with Host %s: %d %s", env.token != "", m, host, resp.StatusCode, body)
+				}
+				if refused && !strings.Contains(string(body), "not a loopback name") {
+					t.Errorf("Host %s: %s", host, body)
+				}
+			}
+		}
 	}
 }

@@ -48,7 +48,7 @@ func (h *Handler) getContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !errors.Is(err, processor.ErrNotFound) || h.isLocal(r) {
-		writeBackendError(w, r, err, "contact")
+		writeBackendError(w, r, err, fmt.Sprintf("contact %d of workspace %s", cid, ws))
 		return
 	}
 	var peer processor.ContactView
@@ -58,7 +58,7 @@ func (h *Handler) getContact(w http.ResponseWriter, r *http.Request) {
 	case found:
 		writeJSON(w, http.StatusOK, &peer)
 	default:
-		writeBackendError(w, r, processor.ErrNotFound, "contact")
+		writeBackendError(w, r, processor.ErrNotFound, fmt.Sprintf("contact %d of workspace %s", cid, ws))
 	}
 }
 
@@ -81,8 +81,12 @@ func (h *Handler) explain(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, ex)
 		return
 	}
-	if !errors.Is(err, processor.ErrNotFound) || h.isLocal(r) {
-		writeBackendError(w, r, err, "contact or segment")
+	if !errors.Is(err, processor.ErrNotFound) {
+		writeBackendError(w, r, err, "explanation")
+		return
+	}
+	if h.isLocal(r) {
+		h.explainNotFound(w, r, ws, cid, seg)
 		return
 	}
 	var peer operators.Explanation
@@ -92,8 +96,38 @@ func (h *Handler) explain(w http.ResponseWriter, r *http.Request) {
 	case found:
 		writeJSON(w, http.StatusOK, &peer)
 	default:
-		writeBackendError(w, r, processor.ErrNotFound, "contact or segment")
+		h.explainNotFound(w, r, ws, cid, seg)
 	}
+}
+
+// explainNotFound answers 404 naming what an explanation lacks: the segment, if the
+// workspace has none of that id (every process knows every segment), else the contact.
+func (h *Handler) explainNotFound(w http.ResponseWriter, r *http.Request, ws string, cid int64, seg string) {
+	_, _, err := h.cfg.Backend.Segment(r.Context(), ws, seg)
+	switch {
+	case errors.Is(err, processor.ErrNotFound):
+		writeBackendError(w, r, err, fmt.Sprintf("segment %q of workspace %s", seg, ws))
+	case err != nil:
+		writeBackendError(w, r, err, "explanation")
+	default:
+		writeBackendError(w, r, processor.ErrNotFound, fmt.Sprintf("contact %d of workspace %s", cid, ws))
+	}
+}
+
+// missingSegment returns the first segment of refs the workspace does not have, or ""
+// (lists are never missing: an unknown list has no members).
+func (h *Handler) missingSegment(r *http.Request, ws string, refs ...[]processor.AudienceRef) string {
+	for _, rs := range refs {
+		for _, ref := range rs {
+			if ref.Segment == "" {
+				continue
+			}
+			if _, _, err := h.cfg.Backend.Segment(r.Context(), ws, ref.Segment); errors.Is(err, processor.ErrNotFound) {
+				return ref.Segment
+			}
+		}
+	}
+	return ""
 }
 
 func (h *Handler) searchContacts(w http.ResponseWriter, r *http.Request) {
@@ -165,7 +199,14 @@ func (h *Handler) estimate(w http.ResponseWriter, r *http.Request) {
 	}
 	count, local, err := h.cfg.Backend.Estimate(r.Context(), ws, req.Include, req.Exclude)
 	if err != nil {
-		writeBackendError(w, r, err, "segment")
+		what := "estimate"
+		if errors.Is(err, processor.ErrNotFound) {
+			what = "a segment of the estimate"
+			if id := h.missingSegment(r, ws, req.Include, req.Exclude); id != "" {
+				what = fmt.Sprintf("segment %q of workspace %s", id, ws)
+			}
+		}
+		writeBackendError(w, r, err, what)
 		return
 	}
 	resp := EstimateResponse{Count: count, Partitions: unionPartitions(local.Partitions)}

@@ -8,13 +8,21 @@
 //
 // Reads go to a [Backend]: the query methods of *processor.Processor (processor/query.go),
 // which answer for the partitions the process owns and say which in a Local. Writes
-// (PUT and DELETE of a segment) do not touch the processor: they validate the
-// definition with operators.ParseDefinition and produce it, or a tombstone, to the
-// segments topic with a [Producer] (a kgo.Client: synchronous, acks=all), keyed
-// "<workspace>/<id>". Every process reads that topic asynchronously, so a segment
-// written by PUT appears in GET, and its members are counted, shortly after (about one
-// commit interval); a new definition's members are then filled in by a backfill, shown
-// as "backfilling": true.
+// (PUT and DELETE of a segment) validate the definition with operators.ParseDefinition
+// and produce it, or a tombstone, to the segments topic with a [Producer] (a
+// kgo.Client: synchronous, acks=all), keyed "<workspace>/<id>".
+//
+// Writes follow the topic, not the process's view of it when the request came ("read
+// your writes"): a write first calls Backend.SyncSegments, which waits until the process
+// has applied everything the topic held, then decides (PUT: created, updated, or
+// unchanged for an identical definition, which is not written again; DELETE: 404 for
+// an unknown segment), produces, and calls Backend.WaitSegmentRecord for its own
+// record, so that the answer and any later request to this process see the write. The
+// writes of one handler are serialized. Both waits are bounded by the request timeout
+// (504, saying whether the record was written). Other processes read the topic on their
+// own and see a write about one commit interval later; a new definition's members are
+// filled in by a backfill, shown as "backfilling": true. Every write is logged as an
+// "admin write" line naming the client address, the workspace and the segment.
 //
 // # Several processes
 //
@@ -48,20 +56,31 @@
 // the admin API is locked: every /v1 request is refused with 403 (the process still
 // serves /metrics, /healthz and /readyz, so a metrics-only deployment keeps working).
 // Missing or malformed credentials are 401 with a WWW-Authenticate challenge, a wrong
-// token 403.
+// token 403. Open on a loopback address (no token), the API serves only requests whose
+// Host is a loopback name (localhost, a loopback IP such as 127.0.0.1 or [::1], any
+// port) and refuses others with 403: a web page cannot reach it through a name of its
+// own that resolves to 127.0.0.1 (DNS rebinding).
 //
 // Request bodies are limited to Config.MaxBodyBytes (default 1 MiB; larger is 413),
 // and every request gets Config.RequestTimeout (default 30s). The request log names the
 // method, the route pattern (e.g. GET /v1/workspaces/{ws}/contacts/{customer_id}), the
 // status and the duration, never the path values, the query or a body: no contact data
-// is logged.
+// is logged. Config.Registerer receives segmentd_admin_requests_total{route, code} and
+// segmentd_admin_request_seconds{route}, labelled the same way.
 //
 // # Errors
 //
+// The {ws} of every route must be a shop domain by the rule events are held to
+// (events.ParseWorkspace); request bodies must be JSON (a Content-Type other than
+// application/json or …+json is refused; none is taken as JSON).
+//
 // Every error is JSON {"error": "<message>"} with a status: 400 invalid input (an
-// invalid definition adds "path", the JSON path the §6 message names), 401/403
-// authentication, 404 unknown segment, contact or endpoint, 405 (with Allow), 413 body
-// too large, 502 a peer failed (adds "peer"), 503 the process is not ready (reading
+// invalid definition adds "path", the JSON path the §6 message names; an invalid
+// workspace), 401/403 authentication, 404 unknown segment, contact or endpoint (the
+// message names which), 405 (with Allow), 408 a body not received within the server's
+// read timeout (the message names no address), 413 body too large, 415 a body that is
+// not JSON, 502 a peer failed (adds "peer"), 503 the process is not ready (reading
 // definitions or restoring partitions; with Retry-After) or the segments topic cannot be
-// written, 504 the request timed out.
+// read or written, 504 the request timed out (for a write, the message says whether the
+// record was written).
 package admin

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -35,7 +37,8 @@ type env struct {
 	srv      *httptest.Server
 	token    string
 	logs     *lockedBuffer
-	consumed int64 // next offset of the segments topic to apply
+	mu       sync.Mutex // held while following the topic
+	consumed int64      // next offset of the segments topic to apply
 }
 
 type envOpt func(*Config)
@@ -49,7 +52,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 		kgo.FetchMaxWait(50*time.Millisecond))
 	e.world.addContacts(ws, 1, 30)
 	e.world.addContacts("other.myshopify.com", 1, 5)
-	e.backend = &fakeBackend{w: e.world, owned: []int32{0, 1, 2}}
+	e.backend = &fakeBackend{w: e.world, owned: []int32{0, 1, 2}, follow: e.follow}
 	cfg := Config{Backend: e.backend, Producer: e.prod, SegmentsTopic: e.topic, ListenAddr: "127.0.0.1:8080",
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil))}
 	for _, o := range opts {
@@ -71,23 +74,37 @@ func (e *env) sync() {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if err := e.follow(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// follow applies every record of the segments topic up to its end to the world.
+func (e *env) follow(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	ends, err := kadm.NewClient(e.prod).ListEndOffsets(ctx, e.topic)
 	if err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	end, _ := ends.Lookup(e.topic, 0)
 	for e.consumed < end.Offset {
 		fs := e.cons.PollFetches(ctx)
 		if ctx.Err() != nil {
-			e.t.Fatalf("sync: consumed %d of %d", e.consumed, end.Offset)
+			return fmt.Errorf("sync: consumed %d of %d: %w", e.consumed, end.Offset, ctx.Err())
 		}
+		var errs []error
 		fs.EachRecord(func(r *kgo.Record) {
 			e.consumed = r.Offset + 1
 			if err := e.world.applyRecord(string(r.Key), r.Value); err != nil {
-				e.t.Errorf("segments topic record %s: %v", r.Key, err)
+				errs = append(errs, fmt.Errorf("segments topic record %s: %w", r.Key, err))
 			}
 		})
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // put stores a definition straight in the world (no Kafka).

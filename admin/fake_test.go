@@ -120,6 +120,27 @@ type fakeBackend struct {
 	owned    []int32
 	notReady atomic.Bool
 	block    bool // every query waits for its context to end
+	// follow applies the segments topic up to its end to w, as the processor's
+	// SyncSegments does; nil: w is always up to date (no topic).
+	follow func(ctx context.Context) error
+	// stall: SyncSegments and WaitSegmentRecord wait for their context to end.
+	stall atomic.Bool
+}
+
+func (b *fakeBackend) SyncSegments(ctx context.Context) error {
+	if b.stall.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if b.follow == nil {
+		return nil
+	}
+	return b.follow(ctx)
+}
+
+// WaitSegmentRecord reads the topic to its end, which includes the record.
+func (b *fakeBackend) WaitSegmentRecord(ctx context.Context, _ int32, _ int64) error {
+	return b.SyncSegments(ctx)
 }
 
 var _ Backend = (*fakeBackend)(nil)

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/operators"
@@ -35,6 +37,12 @@ type Backend interface {
 	Preview(ctx context.Context, def *operators.Definition, sample int) (count int64, ids []int64, local processor.Local, err error)
 	Search(ctx context.Context, ws, q string, limit int) ([]processor.ContactSummary, processor.Local, error)
 	Estimate(ctx context.Context, ws string, include, exclude []processor.AudienceRef) (int64, processor.Local, error)
+	// SyncSegments waits until the process has applied every record the segments
+	// topic held when it was called; writes call it before deciding 201, 200 or 404.
+	SyncSegments(ctx context.Context) error
+	// WaitSegmentRecord waits until the process has applied the segments-topic
+	// record at partition and offset; writes call it for the record they produced.
+	WaitSegmentRecord(ctx context.Context, partition int32, offset int64) error
 }
 
 var _ Backend = (*processor.Processor)(nil)
@@ -95,8 +103,11 @@ type Config struct {
 	// RequestTimeout bounds each request. Default 30s.
 	RequestTimeout time.Duration
 	// Logger receives one line per request (method, route pattern, status,
-	// duration). Default slog.Default().
+	// duration) and one audit line per write. Default slog.Default().
 	Logger *slog.Logger
+	// Registerer receives the admin API's metrics (requests by route pattern and
+	// status code, durations). Nil: not exported.
+	Registerer prometheus.Registerer
 }
 
 // Validate reports a configuration that cannot work.
@@ -155,6 +166,10 @@ type Handler struct {
 	auth     authMode     // how requests are authenticated
 	wantSum  [32]byte     // SHA-256 of the token
 	selfPeer atomic.Int64 // index in Config.Peers of this process's own URL, -1 until seen
+	// writing serializes the writes (PUT, DELETE) of this handler: each reads the
+	// segments topic, decides and writes before the next one reads.
+	writing chan struct{}
+	m       *metrics
 }
 
 // New returns the handler of cfg.
@@ -167,7 +182,11 @@ func New(cfg Config) (*Handler, error) {
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("admin: instance id: %w", err)
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), instance: hex.EncodeToString(id[:])}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), instance: hex.EncodeToString(id[:]), writing: make(chan struct{}, 1), m: m}
 	h.selfPeer.Store(-1)
 	h.initAuth()
 	h.register()
@@ -247,9 +266,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Header().Set("Cache-Control", "no-store")
 	_, pattern := h.mux.Handler(r)
 	defer func() {
+		d := time.Since(start)
+		h.m.observe(pattern, rec.code(), d)
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "admin request",
 			slog.String("method", r.Method), slog.String("route", pattern),
-			slog.Int("status", rec.code()), slog.Duration("duration", time.Since(start)))
+			slog.Int("status", rec.code()), slog.Duration("duration", d))
 	}()
 	if !h.authenticate(rec, r) {
 		return
@@ -311,3 +332,20 @@ func (s *statusWriter) code() int {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// audit logs a write that took effect: what, by which client (the connection's
+// address; with a token, whoever holds it), the workspace and the segment. The
+// definition itself is not logged.
+func (h *Handler) audit(r *http.Request, what, ws, id string, attrs ...slog.Attr) {
+	attrs = append([]slog.Attr{slog.String("action", what), slog.String("client", clientAddr(r)),
+		slog.String("workspace", ws), slog.String("segment", id)}, attrs...)
+	h.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "admin write", attrs...)
+}
+
+// clientAddr is the host of the request's remote address.
+func clientAddr(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}

@@ -1,15 +1,21 @@
 package admin
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/operators"
@@ -47,10 +53,7 @@ func TestPutGetListDelete(t *testing.T) {
 		t.Fatalf("produced definition %s: %v", recs[0].Value, err)
 	}
 
-	// Not visible until the processor reads the topic.
-	wantStatus(t, "GET before the topic is read", e.do("GET", "/v1/workspaces/"+ws+"/segments/loyal", ""), http.StatusNotFound)
-	e.sync()
-
+	// Visible at once: the PUT waited until the process applied its record.
 	r = e.do("GET", "/v1/workspaces/"+ws+"/segments/loyal", "")
 	wantStatus(t, "GET", r, http.StatusOK)
 	var seg SegmentResponse
@@ -63,9 +66,7 @@ func TestPutGetListDelete(t *testing.T) {
 	// Replacing answers 200 and bumps the version once the topic is read.
 	r = e.do("PUT", "/v1/workspaces/"+ws+"/segments/loyal", strings.Replace(defLoyal, `"value":3`, `"value":4`, 1))
 	wantStatus(t, "PUT replace", r, http.StatusOK)
-	e.sync()
 	e.do("PUT", "/v1/workspaces/"+ws+"/segments/mexico", defMexico)
-	e.sync()
 
 	// Mexico: id % 3 == 0, 10 contacts, minus the excluded 27.
 	r = e.do("GET", "/v1/workspaces/"+ws+"/segments", "")
@@ -88,9 +89,93 @@ func TestPutGetListDelete(t *testing.T) {
 	if last := recs[len(recs)-1]; string(last.Key) != ws+"/mexico" || last.Value != nil {
 		t.Fatalf("tombstone: %+v", last)
 	}
-	e.sync()
 	wantStatus(t, "GET deleted", e.do("GET", "/v1/workspaces/"+ws+"/segments/mexico", ""), http.StatusNotFound)
 	wantStatus(t, "DELETE unknown", e.do("DELETE", "/v1/workspaces/"+ws+"/segments/mexico", ""), http.StatusNotFound)
+}
+
+// TestWritesFollowTheTopic: a write decides from what the segments topic holds, not
+// from what the process had read when the request came, and answers once the
+// process has applied it (read your writes).
+func TestWritesFollowTheTopic(t *testing.T) {
+	e := newEnv(t)
+	seg := "/v1/workspaces/" + ws + "/segments/"
+
+	// Create, then at once delete: the DELETE sees the segment and writes the tombstone.
+	wantStatus(t, "PUT", e.do("PUT", seg+"rebind", defLoyal), http.StatusCreated)
+	wantStatus(t, "DELETE right after PUT", e.do("DELETE", seg+"rebind", ""), http.StatusAccepted)
+	wantStatus(t, "GET after DELETE", e.do("GET", seg+"rebind", ""), http.StatusNotFound)
+	wantStatus(t, "PUT again", e.do("PUT", seg+"rebind", defLoyal), http.StatusCreated)
+
+	// A definition another process wrote, not yet read by this one when the request
+	// came: DELETE deletes it, PUT replaces it (200, not 201).
+	mexico := strings.Replace(defMexico, `"id":"mexico"`, `"id":"other"`, 1)
+	for _, v := range []string{mexico, ""} {
+		var value []byte
+		if v != "" {
+			value = []byte(v)
+		}
+		if err := e.prod.ProduceSync(context.Background(), &kgo.Record{Topic: e.topic, Key: []byte(ws + "/other"), Value: value}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if v != "" {
+			wantStatus(t, "DELETE of a segment written elsewhere", e.do("DELETE", seg+"other", ""), http.StatusAccepted)
+		} else {
+			wantStatus(t, "PUT over a deletion written elsewhere", e.do("PUT", seg+"other", mexico), http.StatusCreated)
+		}
+	}
+	if err := e.prod.ProduceSync(context.Background(), &kgo.Record{Topic: e.topic, Key: []byte(ws + "/mexico"), Value: []byte(defMexico)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("PUT", seg+"mexico", strings.Replace(defMexico, "MX", "CO", 1))
+	wantStatus(t, "PUT over a definition written elsewhere", r, http.StatusOK)
+	var put PutResponse
+	r.decode(t, &put)
+	if put.Result != ResultUpdated || put.Version != 2 {
+		t.Fatalf("PUT replace: %s", r.body)
+	}
+
+	// An identical definition changes nothing and writes nothing (SPEC §6).
+	before := len(e.readTopic())
+	r = e.do("PUT", seg+"mexico", strings.Replace(defMexico, "MX", "CO", 1))
+	wantStatus(t, "PUT identical", r, http.StatusOK)
+	r.decode(t, &put)
+	if put.Result != ResultUnchanged || put.Version != 2 || put.Definition == nil || put.Definition.ID != "mexico" {
+		t.Fatalf("PUT identical: %s", r.body)
+	}
+	if after := len(e.readTopic()); after != before {
+		t.Fatalf("PUT identical wrote %d records", after-before)
+	}
+	// The audit log names the client, the workspace and the segment of each write.
+	for _, want := range []string{
+		`msg="admin write" action="put segment" client=127.0.0.1 workspace=acme.myshopify.com segment=rebind result=created`,
+		`msg="admin write" action="delete segment" client=127.0.0.1 workspace=acme.myshopify.com segment=other`,
+		`msg="admin write" action="put segment" client=127.0.0.1 workspace=acme.myshopify.com segment=mexico result=unchanged`,
+	} {
+		if !strings.Contains(e.logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, e.logs.String())
+		}
+	}
+}
+
+// TestWriteTimesOutReadingTheTopic: a process that cannot catch up with the segments
+// topic answers 504 within the request timeout and writes nothing.
+func TestWriteTimesOutReadingTheTopic(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.RequestTimeout = 200 * time.Millisecond })
+	e.backend.stall.Store(true)
+	for _, m := range []string{"PUT", "DELETE"} {
+		start := time.Now()
+		r := e.do(m, "/v1/workspaces/"+ws+"/segments/loyal", defLoyal)
+		wantStatus(t, m, r, http.StatusGatewayTimeout)
+		if !strings.Contains(string(r.body), "timed out reading the segments topic") || !strings.Contains(string(r.body), "nothing written") {
+			t.Fatalf("%s: %s", m, r.body)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("%s took %v", m, d)
+		}
+	}
+	if recs := e.readTopic(); len(recs) != 0 {
+		t.Fatalf("written: %v", recs)
+	}
 }
 
 // readTopic returns every record of the segments topic.
@@ -432,5 +517,157 @@ func TestLogsHoldNoContactData(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %s:\n%s", want, logs)
 		}
+	}
+}
+
+// TestRequestMetrics: requests are counted by route pattern and status code, on the
+// Registerer given, with no path value (workspace, segment, customer id) in a label.
+func TestRequestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, func(c *Config) { c.Registerer = reg })
+	seg := "/v1/workspaces/" + ws + "/segments/"
+	wantStatus(t, "PUT", e.do("PUT", seg+"loyal", defLoyal), http.StatusCreated)
+	wantStatus(t, "GET", e.do("GET", seg+"loyal", ""), http.StatusOK)
+	wantStatus(t, "GET", e.do("GET", seg+"loyal", ""), http.StatusOK)
+	wantStatus(t, "GET unknown", e.do("GET", seg+"nope", ""), http.StatusNotFound)
+	wantStatus(t, "PATCH", e.do("PATCH", seg+"loyal", ""), http.StatusMethodNotAllowed)
+	for labels, want := range map[[2]string]float64{
+		{"PUT /v1/workspaces/{ws}/segments/{id}", "201"}: 1,
+		{"GET /v1/workspaces/{ws}/segments/{id}", "200"}: 2,
+		{"GET /v1/workspaces/{ws}/segments/{id}", "404"}: 1,
+		{"/v1/workspaces/{ws}/segments/{id}", "405"}:     1,
+	} {
+		if got := testutil.ToFloat64(e.h.m.requests.WithLabelValues(labels[0], labels[1])); got != want {
+			t.Errorf("requests %v: %v, want %v", labels, got, want)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if strings.Contains(l.GetValue(), "loyal") || strings.Contains(l.GetValue(), "acme") {
+					t.Errorf("%s: label %s=%s holds a path value", mf.GetName(), l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+	if !names["segmentd_admin_requests_total"] || !names["segmentd_admin_request_seconds"] {
+		t.Fatalf("gathered %v", names)
+	}
+	// A second handler on the same registry is a configuration error, not a panic.
+	if _, err := New(Config{Backend: e.backend, Producer: nopProducer{}, Registerer: reg}); err == nil {
+		t.Fatal("registered twice")
+	}
+}
+
+// TestWorkspaceIsAShopDomain: the {ws} of every route follows the rule events are
+// held to (events.ParseWorkspace); a workspace no event could carry is a 400.
+func TestWorkspaceIsAShopDomain(t *testing.T) {
+	e := newEnv(t)
+	for _, bad := range []string{"%2E%2E", "%3Cscript%3E", "acme.myshopify.com:8080", "a..b", "-acme.myshopify.com",
+		"acme_shop.myshopify.com", "acme.myshopify.com.", "%20acme.myshopify.com", strings.Repeat("a", 64) + ".com"} {
+		for _, rt := range []struct{ method, path, body string }{
+			{"PUT", "/segments/x", defLoyal},
+			{"GET", "/segments", ""},
+			{"DELETE", "/segments/x", ""},
+			{"POST", "/segments:validate", defLoyal},
+			{"GET", "/contacts?q=ana", ""},
+			{"GET", "/contacts/1", ""},
+			{"POST", "/audiences:estimate", `{"include":[{"list":"vip"}]}`},
+		} {
+			r := e.do(rt.method, "/v1/workspaces/"+bad+rt.path, rt.body)
+			if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "invalid workspace") {
+				t.Errorf("%s %s%s: %d %s", rt.method, bad, rt.path, r.status, r.body)
+			}
+		}
+	}
+	if recs := e.readTopic(); len(recs) != 0 {
+		t.Fatalf("written: %v", recs)
+	}
+	// Upper case is the same workspace, lower-cased.
+	wantStatus(t, "PUT upper case", e.do("PUT", "/v1/workspaces/ACME.MyShopify.com/segments/loyal", defLoyal), http.StatusCreated)
+	wantStatus(t, "GET", e.do("GET", "/v1/workspaces/acme.myshopify.com/segments/loyal", ""), http.StatusOK)
+}
+
+// TestBodyContentTypeAndTimeout: a body that is not JSON is a 415 that says what to
+// send; a body that does not arrive within the server's read timeout is a 408 that
+// names no socket address.
+func TestBodyContentTypeAndTimeout(t *testing.T) {
+	e := newEnv(t)
+	put := func(ct string) reply {
+		req, err := http.NewRequest("PUT", e.srv.URL+"/v1/workspaces/"+ws+"/segments/loyal", strings.NewReader(defLoyal))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return reply{status: resp.StatusCode, header: resp.Header, body: b}
+	}
+	for _, ct := range []string{"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "application/yaml", "json"} {
+		r := put(ct)
+		wantStatus(t, ct, r, http.StatusUnsupportedMediaType)
+		if !strings.Contains(string(r.body), "send application/json") {
+			t.Errorf("%s: %s", ct, r.body)
+		}
+	}
+	if r := e.do("POST", "/v1/workspaces/"+ws+"/audiences:estimate", `{"include":[{"list":"vip"}]}`); r.status != http.StatusOK {
+		t.Fatalf("estimate without Content-Type: %d %s", r.status, r.body)
+	}
+	wantStatus(t, "application/json; charset=utf-8", put("application/json; charset=utf-8"), http.StatusCreated)
+	wantStatus(t, "Application/JSON", put("Application/JSON"), http.StatusOK)
+	wantStatus(t, "no Content-Type", put(""), http.StatusOK)
+
+	// A body that stalls.
+	srv := httptest.NewUnstartedServer(e.h)
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /v1/workspaces/%s/segments/loyal HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"groups\":", ws)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || strings.Contains(string(body), "127.0.0.1") || strings.Contains(string(body), "->") {
+		t.Fatalf("stalled body: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestNotFoundNamesWhat: explain and estimate say which segment or contact is missing.
+func TestNotFoundNamesWhat(t *testing.T) {
+	e := newEnv(t)
+	wantStatus(t, "PUT", e.do("PUT", "/v1/workspaces/"+ws+"/segments/loyal", defLoyal), http.StatusCreated)
+	for path, want := range map[string]string{
+		"/contacts/3/explain?segment=nope":     `segment \"nope\" of workspace acme.myshopify.com not found`,
+		"/contacts/9999/explain?segment=loyal": `contact 9999 of workspace acme.myshopify.com not found`,
+		"/contacts/9999":                       `contact 9999 of workspace acme.myshopify.com not found`,
+	} {
+		r := e.do("GET", "/v1/workspaces/"+ws+path, "")
+		if r.status != http.StatusNotFound || !strings.Contains(string(r.body), want) {
+			t.Errorf("GET %s: %d %s, want %s", path, r.status, r.body, want)
+		}
+	}
+	r := e.do("POST", "/v1/workspaces/"+ws+"/audiences:estimate", `{"include":[{"segment":"loyal"}],"exclude":[{"segment":"gone"}]}`)
+	if r.status != http.StatusNotFound || !strings.Contains(string(r.body), `segment \"gone\" of workspace acme.myshopify.com not found`) {
+		t.Errorf("estimate: %d %s", r.status, r.body)
 	}
 }

@@ -408,3 +408,51 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestAdminWritesReadYourWrites: on real processors, a write follows what the
+// segments topic holds. A segment created then deleted at once, on the same process
+// or on another, is deleted (the DELETE does not answer 404 and leave it live); an
+// identical re-send changes nothing.
+func TestAdminWritesReadYourWrites(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		d := newDeployment(t, b)
+		d.start(2)
+		d.population()
+		segs := "/v1/workspaces/" + ws + "/segments/"
+		for i, del := range []*process{d.procs[0], d.procs[1]} {
+			id := fmt.Sprintf("rebind%d", i)
+			if r := d.do(d.procs[0], "PUT", segs+id, defBig); r.status != http.StatusCreated {
+				t.Fatalf("PUT %s: %d %s", id, r.status, r.body)
+			}
+			if r := d.do(d.procs[0], "GET", segs+id+"?local=true", ""); r.status != http.StatusOK {
+				t.Fatalf("GET %s right after PUT: %d %s", id, r.status, r.body)
+			}
+			if r := d.do(del, "DELETE", segs+id, ""); r.status != http.StatusAccepted {
+				t.Fatalf("DELETE %s right after PUT: %d %s", id, r.status, r.body)
+			}
+			for _, p := range []*process{del, d.procs[0]} {
+				if r := d.do(p, "GET", segs+id+"?local=true", ""); r.status != http.StatusNotFound {
+					t.Fatalf("GET %s after DELETE: %d %s", id, r.status, r.body)
+				}
+			}
+		}
+		// PUT twice at once through both processes: one creates, the other finds it.
+		r0 := d.do(d.procs[0], "PUT", segs+"twice", defVIP)
+		r1 := d.do(d.procs[1], "PUT", segs+"twice", defVIP)
+		if r0.status != http.StatusCreated || r1.status != http.StatusOK || !strings.Contains(string(r1.body), `"result":"unchanged"`) {
+			t.Fatalf("PUT, PUT identical: %d %s; %d %s", r0.status, r0.body, r1.status, r1.body)
+		}
+		r := d.do(d.procs[1], "PUT", segs+"twice", strings.Replace(defVIP, "VIP", "Very important", 1))
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"result":"updated"`) || !strings.Contains(string(r.body), `"segment_version":1`) {
+			t.Fatalf("PUT renamed: %d %s", r.status, r.body)
+		}
+		// The deleted segments stay deleted: every process lists only "twice".
+		for _, p := range d.procs {
+			var l admin.SegmentListResponse
+			d.get(p, "/v1/workspaces/"+ws+"/segments?local=true", &l)
+			if len(l.Segments) != 1 || l.Segments[0].ID != "twice" || l.Segments[0].Name != "Very important" {
+				t.Fatalf("segments: %s", mustJSON(l))
+			}
+		}
+	})
+}

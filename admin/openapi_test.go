@@ -1,12 +1,17 @@
 package admin
 
 import (
+	"context"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/segmentd/segmentd/events"
 )
 
 // openAPIDoc is the part of openapi.yaml the tests check.
@@ -86,6 +91,29 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 }
 
+// TestOpenAPIIsValid: openapi.yaml is a valid OpenAPI 3 document (kin-openapi's
+// validator: schemas, references, parameters, no stray keys), and a stray key in a
+// schema, as an unquoted description with a comma makes in a YAML flow mapping, is
+// caught.
+func TestOpenAPIIsValid(t *testing.T) {
+	if err := validateOpenAPI(openAPIYAML); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	stray := strings.Replace(string(openAPIYAML), "schemas:\n", "schemas:\n    Stray: {type: object, description: one, two}\n", 1)
+	if err := validateOpenAPI([]byte(stray)); err == nil {
+		t.Fatal("a schema with a stray key is accepted")
+	}
+}
+
+func validateOpenAPI(data []byte) error {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(data)
+	if err != nil {
+		return err
+	}
+	return doc.Validate(context.Background())
+}
+
 func hasAny(m map[string]map[string]any, codes ...string) bool {
 	for _, c := range codes {
 		if _, ok := m[c]; ok {
@@ -146,5 +174,25 @@ func TestOpenAPIServed(t *testing.T) {
 	r := e.do("GET", "/v1/openapi.yaml", "")
 	if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/yaml" || string(r.body) != string(openAPIYAML) {
 		t.Fatalf("GET /v1/openapi.yaml: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+}
+
+// The documented pattern of {ws} is the rule the handler applies.
+func TestOpenAPIWorkspacePattern(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(openAPIYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := doc.Components.Parameters["ws"]
+	if p == nil || p.Value.Schema == nil {
+		t.Fatal("no ws parameter")
+	}
+	re := regexp.MustCompile(p.Value.Schema.Value.Pattern)
+	for _, s := range []string{"acme.myshopify.com", "ACME.MyShopify.com", "a", "a-b.c", "x1.y2", "..", "a..b", "-a.com", "a-.com",
+		"a.com.", ".a.com", "<script>", "a.com:8080", "a_b.com", strings.Repeat("a", 63) + ".com", strings.Repeat("a", 64) + ".com"} {
+		_, ok := events.ParseWorkspace(s)
+		if got := re.MatchString(s); got != ok {
+			t.Errorf("%q: pattern %v, rule %v", s, got, ok)
+		}
 	}
 }

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/segmentd/segmentd/events"
 	"github.com/segmentd/segmentd/operators"
 	"github.com/segmentd/segmentd/processor"
 )
@@ -85,19 +88,51 @@ func writeBackendError(w http.ResponseWriter, r *http.Request, err error, what s
 	}
 }
 
-// readBody reads the whole (size-limited) body; on failure it has answered 413 or 400.
+// readBody reads the whole (size-limited) JSON body; on failure it has answered 415
+// (a Content-Type other than JSON), 413, 408 (the body did not arrive within the
+// server's read timeout) or 400.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			writeError(w, http.StatusUnsupportedMediaType, "Content-Type %q is not supported: send application/json "+
+				"(with curl: -H 'Content-Type: application/json')", ct)
+			return nil, false
+		}
+	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooLarge):
 			writeError(w, http.StatusRequestEntityTooLarge, "request body larger than %d bytes", tooLarge.Limit)
-			return nil, false
+		case errors.As(err, &netErr) && netErr.Timeout():
+			// The error names the connection's addresses: not for the caller.
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestTimeout, "request body not received within the server's read timeout")
+		default:
+			writeError(w, http.StatusBadRequest, "request body could not be read (%s)", bodyErrorKind(err))
 		}
-		writeError(w, http.StatusBadRequest, "read request body: %v", err)
 		return nil, false
 	}
 	return b, true
+}
+
+// bodyErrorKind describes a failed body read without the connection's addresses that
+// a network error names.
+func bodyErrorKind(err error) string {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "it ended early"
+	case errors.Is(err, context.Canceled):
+		return "the request was canceled"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return "connection error"
+	}
+	return err.Error()
 }
 
 // decodeStrict decodes a JSON body into v, refusing unknown fields and trailing data.
@@ -128,12 +163,14 @@ func intParam(w http.ResponseWriter, r *http.Request, name string, def, lo, hi i
 	return n, true
 }
 
-// workspace returns the lower-cased {ws} path value; on an impossible one it has
-// answered 400.
+// workspace returns the lower-cased {ws} path value, which must be a shop domain by
+// the rule events are held to (events.ParseWorkspace: an event of any other shop is
+// dead-lettered invalid_id); on another it has answered 400.
 func workspace(w http.ResponseWriter, r *http.Request) (string, bool) {
-	ws := strings.ToLower(r.PathValue("ws"))
-	if ws == "" || len(ws) > 255 || strings.ContainsAny(ws, "/ \t\r\n") {
-		writeError(w, http.StatusBadRequest, "invalid workspace in the URL: a shop domain such as acme.myshopify.com")
+	ws, ok := events.ParseWorkspace(r.PathValue("ws"))
+	if !ok {
+		writeError(w, http.StatusBadRequest, "invalid workspace %q in the URL: a shop domain such as acme.myshopify.com "+
+			"(labels of letters, digits and inner hyphens separated by dots; no port, path or other characters)", r.PathValue("ws"))
 		return "", false
 	}
 	return ws, true

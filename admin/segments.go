@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -212,6 +213,76 @@ func quote(s string) string {
 	return string(b)
 }
 
+// Results of a PUT (PutResponse.Result).
+const (
+	ResultCreated   = "created"   // 201: the segment did not exist
+	ResultUpdated   = "updated"   // 200: the definition replaced a different one
+	ResultUnchanged = "unchanged" // 200: the same definition was already live; nothing written
+)
+
+// PutResponse is the answer of PUT …/segments/{id}: the definition as written, what
+// the write did and the segment's version once this process has applied it.
+type PutResponse struct {
+	*operators.Definition
+	Result  string `json:"result"`
+	Version int64  `json:"segment_version"`
+}
+
+// Writes follow the segments topic, not this process's view of it at the time of the
+// request: a write first waits until the process has applied everything the topic
+// holds (Backend.SyncSegments), then decides (201 or 200, 404), writes, and waits
+// until the process has applied its own record (Backend.WaitSegmentRecord), so that
+// the answer and every later request to this process see it. Writes of one handler
+// are serialized. The waits are bounded by the request's timeout.
+
+// lockWrites takes the handler's write lock; on failure (the request ended first) it
+// has answered.
+func (h *Handler) lockWrites(w http.ResponseWriter, r *http.Request) (unlock func(), ok bool) {
+	select {
+	case h.writing <- struct{}{}:
+		return func() { <-h.writing }, true
+	case <-r.Context().Done():
+		writeError(w, http.StatusGatewayTimeout, "timed out waiting for another write to the segments topic to finish; try again")
+		return nil, false
+	}
+}
+
+// syncSegments waits until this process has applied the whole segments topic; on
+// failure it has answered 503 or 504.
+func (h *Handler) syncSegments(w http.ResponseWriter, r *http.Request) bool {
+	err := h.cfg.Backend.SyncSegments(r.Context())
+	if err == nil {
+		return true
+	}
+	switch {
+	case errors.Is(err, processor.ErrNotReady):
+		writeBackendError(w, r, err, "segments topic")
+	case r.Context().Err() != nil:
+		writeError(w, http.StatusGatewayTimeout, "timed out reading the segments topic %s up to its end before the write; nothing written; try again",
+			h.cfg.SegmentsTopic)
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "cannot read the segments topic %s up to its end; nothing written: %v", h.cfg.SegmentsTopic, err)
+	}
+	return false
+}
+
+// awaitApplied waits until this process has applied the record it produced; on
+// failure it has answered 503 or 504, saying that the record is written.
+func (h *Handler) awaitApplied(w http.ResponseWriter, r *http.Request, rec *kgo.Record) bool {
+	err := h.cfg.Backend.WaitSegmentRecord(r.Context(), rec.Partition, rec.Offset)
+	if err == nil {
+		return true
+	}
+	what := fmt.Sprintf("written to the segments topic %s (partition %d, offset %d)", h.cfg.SegmentsTopic, rec.Partition, rec.Offset)
+	if r.Context().Err() != nil {
+		writeError(w, http.StatusGatewayTimeout, "%s, but this process has not applied it within the request timeout; it takes effect once read", what)
+		return false
+	}
+	writeError(w, http.StatusServiceUnavailable, "%s, but this process cannot confirm it applied it: %v", what, err)
+	return false
+}
+
 func (h *Handler) putSegment(w http.ResponseWriter, r *http.Request) {
 	ws, ok := workspace(w, r)
 	if !ok {
@@ -222,26 +293,53 @@ func (h *Handler) putSegment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, _, err := h.cfg.Backend.Segment(r.Context(), ws, id)
-	created := errors.Is(err, processor.ErrNotFound)
-	if err != nil && !created {
-		writeBackendError(w, r, err, "segment")
-		return
-	}
 	value, err := json.Marshal(def)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "encode definition: %v", err)
 		return
 	}
-	if !h.produce(w, r, def.Key(), value) {
+	unlock, ok := h.lockWrites(w, r)
+	if !ok {
 		return
 	}
+	defer unlock()
+	if !h.syncSegments(w, r) {
+		return
+	}
+	old, _, err := h.cfg.Backend.Segment(r.Context(), ws, id)
+	result := ResultUpdated
+	switch {
+	case errors.Is(err, processor.ErrNotFound):
+		result = ResultCreated
+	case err != nil:
+		writeBackendError(w, r, err, fmt.Sprintf("segment %q", id))
+		return
+	case old.Definition != nil:
+		if was, err := json.Marshal(old.Definition); err == nil && bytes.Equal(was, value) {
+			result = ResultUnchanged // SPEC §6: re-sending an identical definition changes nothing
+		}
+	}
+	version := old.Version
+	if result != ResultUnchanged {
+		rec, ok := h.produce(w, r, def.Key(), value)
+		if !ok || !h.awaitApplied(w, r, rec) {
+			return
+		}
+		seg, _, err := h.cfg.Backend.Segment(r.Context(), ws, id)
+		if err != nil {
+			// Applied, then deleted or replaced by another writer meanwhile.
+			writeBackendError(w, r, err, fmt.Sprintf("segment %q", id))
+			return
+		}
+		version = seg.Version
+	}
+	h.audit(r, "put segment", ws, id, slog.String("result", result))
 	w.Header().Set("Location", "/v1/workspaces/"+url.PathEscape(ws)+"/segments/"+url.PathEscape(id))
 	status := http.StatusOK
-	if created {
+	if result == ResultCreated {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, def)
+	writeJSON(w, status, PutResponse{Definition: def, Result: result, Version: version})
 }
 
 func (h *Handler) deleteSegment(w http.ResponseWriter, r *http.Request) {
@@ -250,25 +348,40 @@ func (h *Handler) deleteSegment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	unlock, ok := h.lockWrites(w, r)
+	if !ok {
+		return
+	}
+	defer unlock()
+	if !h.syncSegments(w, r) {
+		return
+	}
 	if _, _, err := h.cfg.Backend.Segment(r.Context(), ws, id); err != nil {
 		writeBackendError(w, r, err, fmt.Sprintf("segment %q", id))
 		return
 	}
-	if !h.produce(w, r, ws+"/"+id, nil) {
+	rec, ok := h.produce(w, r, ws+"/"+id, nil)
+	if !ok || !h.awaitApplied(w, r, rec) {
 		return
 	}
+	h.audit(r, "delete segment", ws, id)
 	writeJSON(w, http.StatusAccepted, DeleteResponse{Workspace: ws, ID: id, Deleted: true})
 }
 
 // produce writes one record to the segments topic and waits for its acknowledgement;
-// on failure it has answered 503.
-func (h *Handler) produce(w http.ResponseWriter, r *http.Request, key string, value []byte) bool {
+// it returns the record with its partition and offset. On failure it has answered 503
+// (504 when the request timed out).
+func (h *Handler) produce(w http.ResponseWriter, r *http.Request, key string, value []byte) (*kgo.Record, bool) {
 	rec := &kgo.Record{Topic: h.cfg.SegmentsTopic, Key: []byte(key), Value: value}
 	if err := h.cfg.Producer.ProduceSync(r.Context(), rec).FirstErr(); err != nil {
+		if r.Context().Err() != nil {
+			writeError(w, http.StatusGatewayTimeout, "timed out writing to the segments topic %s; the write may or may not take effect", h.cfg.SegmentsTopic)
+			return nil, false
+		}
 		writeError(w, http.StatusServiceUnavailable, "write to the segments topic %s: %v", h.cfg.SegmentsTopic, err)
-		return false
+		return nil, false
 	}
-	return true
+	return rec, true
 }
 
 func (h *Handler) validateSegment(w http.ResponseWriter, r *http.Request) {

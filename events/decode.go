@@ -313,6 +313,12 @@ func envelopeString(v []byte, path string) ([]byte, error) {
 	return nil, wrongType(path, "a string", v)
 }
 
+// ParseWorkspace returns the workspace s names, lower-cased, if s is a shop domain as
+// events must carry one (a record with any other is dead-lettered invalid_id):
+// dot-separated labels of letters, digits and inner hyphens, at most 63 bytes each and
+// 253 in all. The admin API and the import apply the same rule.
+func ParseWorkspace(s string) (string, bool) { return parseWorkspace([]byte(s)) }
+
 // parseWorkspace returns the lower-cased shop domain, if s is one: dot-separated labels
 // of letters, digits and inner hyphens, at most 253 bytes.
 func parseWorkspace(s []byte) (string, bool) {

@@ -38,6 +38,8 @@ type globalLogs struct {
 		segments []globalEntry
 		catalog  []globalEntry
 		caughtUp bool
+		segRead  map[int32]int64 // next offset to read per partition of the segments topic
+		readCh   chan struct{}   // closed (and cleared) on every advance: see readUpTo
 	}
 	changed chan struct{} // receives a token (non-blocking) on every append
 }
@@ -77,6 +79,9 @@ func newGlobalsReader(cfg *Config, logs *globalLogs) (*globalsReader, error) {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(200 * time.Millisecond),
+		// Transaction markers advance the position the admin API waits for
+		// (Processor.SyncSegments); they are not entries.
+		kgo.KeepControlRecords(),
 	}, cfg.KafkaOptions...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -153,9 +158,16 @@ func (r *globalsReader) run(ctx context.Context) {
 			}
 		})
 		var seg, cat []globalEntry
+		segRead := map[int32]int64{}
 		fs.EachRecord(func(rec *kgo.Record) {
 			lastProgress = time.Now()
 			markDone(rec.Topic, rec.Partition, rec.Offset+1)
+			if rec.Topic == r.segments {
+				segRead[rec.Partition] = rec.Offset + 1
+			}
+			if rec.Attrs.IsControl() {
+				return // a transaction marker: read, but not an entry
+			}
 			e := globalEntry{Partition: rec.Partition, Offset: rec.Offset, Key: string(rec.Key), Record: toEventsRecord(rec)}
 			if rec.Topic == r.segments {
 				decodeDefinitionEntry(&e)
@@ -171,10 +183,11 @@ func (r *globalsReader) run(ctx context.Context) {
 				cat = append(cat, e)
 			}
 		})
-		if len(seg)+len(cat) > 0 {
+		if len(seg)+len(cat)+len(segRead) > 0 {
 			r.logs.mu.Lock()
 			r.logs.mu.segments = append(r.logs.mu.segments, seg...)
 			r.logs.mu.catalog = append(r.logs.mu.catalog, cat...)
+			r.logs.advanceLocked(segRead)
 			r.logs.mu.Unlock()
 			r.notify()
 		}

@@ -61,6 +61,9 @@ type Processor struct {
 	queries chan func()
 	view    atomic.Pointer[rulesView]
 	owned   atomic.Pointer[[]int32]
+	// segApplied is segCursor as of the last applyGlobalsToRules, for the admin
+	// API's read-your-writes waits (sync.go).
+	segApplied progress
 }
 
 // handoff is an assignment change from a callback to the loop: pt != nil adds a
@@ -352,6 +355,7 @@ func (p *Processor) applyGlobalsToRules() (seg, cat []globalEntry) {
 	seg, cat = p.logs.snapshot(p.segCursor, p.catCursor)
 	p.segCursor += len(seg)
 	p.catCursor += len(cat)
+	defer p.segApplied.set(p.segCursor) // once the rules have them
 	for i := range seg {
 		if seg[i].Err == nil {
 			p.rules.applySegment(&seg[i])

@@ -281,10 +281,20 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 		t.Fatalf("unknown contact: %v", err)
 	}
 
-	// Applying again replaces.
+	// Applying the same definitions again changes nothing; a changed one replaces.
 	stdout, _, err = cli(t, "segments", "apply", "-f", defs, "--workspace", cliWS, server)
-	if err != nil || !strings.HasPrefix(stdout, "updated acme.myshopify.com/big\n") {
+	if err != nil || stdout != "unchanged acme.myshopify.com/big\nunchanged acme.myshopify.com/mx\nunchanged acme.myshopify.com/vip\nunchanged acme.myshopify.com/recent\n" {
 		t.Fatalf("apply again: %v %s", err, stdout)
+	}
+	changed := writeFile(t, "changed.yaml", strings.Replace(definitionsYAML, "Big spenders", "Bigger spenders", 1))
+	stdout, _, err = cli(t, "segments", "apply", "-f", changed, "--workspace", cliWS, server)
+	if err != nil || !strings.HasPrefix(stdout, "updated acme.myshopify.com/big\nunchanged acme.myshopify.com/mx\n") {
+		t.Fatalf("apply changed: %v %s", err, stdout)
+	}
+	// The admin API's requests are on /metrics, by route and status.
+	_, metrics := httpGet(s.base+"/metrics", "")
+	if !strings.Contains(metrics, `segmentd_admin_requests_total{code="201",route="PUT /v1/workspaces/{ws}/segments/{id}"} 4`) {
+		t.Errorf("/metrics lacks the admin requests:\n%s", grepLines(metrics, "segmentd_admin"))
 	}
 }
 
@@ -448,4 +458,15 @@ func TestParseArgs(t *testing.T) {
 	if err != nil || strings.Join(pos, " ") != "ws 7 --x" || !*j || api.server != "http://env:1" {
 		t.Fatalf("%v %v %v %s", pos, err, *j, api.server)
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/admin"
@@ -40,8 +41,8 @@ func loadAdminToken(file string) (string, error) {
 }
 
 // newAdminAPI builds the admin API handler of `segmentd run` and the producer it
-// writes definitions with (closed by the caller).
-func newAdminAPI(f *runFlags, brokers []string, kopts []kgo.Opt, proc *processor.Processor, log *slog.Logger) (*admin.Handler, *kgo.Client, error) {
+// writes definitions with (closed by the caller). Its metrics go to reg.
+func newAdminAPI(f *runFlags, brokers []string, kopts []kgo.Opt, proc *processor.Processor, reg prometheus.Registerer, log *slog.Logger) (*admin.Handler, *kgo.Client, error) {
 	token, err := loadAdminToken(f.adminTokenFile)
 	if err != nil {
 		return nil, nil, err
@@ -53,7 +54,7 @@ func newAdminAPI(f *runFlags, brokers []string, kopts []kgo.Opt, proc *processor
 	}
 	h, err := admin.New(admin.Config{
 		Backend: proc, Producer: prod, SegmentsTopic: proc.Topics().Segments,
-		Token: token, ListenAddr: f.httpAddr, Peers: f.peers, Logger: log,
+		Token: token, ListenAddr: f.httpAddr, Peers: f.peers, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		prod.Close()

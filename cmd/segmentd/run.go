@@ -188,7 +188,7 @@ func runCommand(ctx context.Context, args []string) error {
 	defer wg.Wait()
 	defer cancel()
 
-	api, apiProducer, err := newAdminAPI(&f, brokers, kopts, proc, log)
+	api, apiProducer, err := newAdminAPI(&f, brokers, kopts, proc, reg, log)
 	if err != nil {
 		return err
 	}

@@ -124,15 +124,20 @@ func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 	failed := 0
 	for _, d := range defs {
 		path := "/v1/workspaces/" + url.PathEscape(d.def.Workspace) + "/segments/" + url.PathEscape(d.def.ID)
-		status, err := cl.do(ctx, http.MethodPut, path, d.json, nil)
+		var put admin.PutResponse
+		status, err := cl.do(ctx, http.MethodPut, path, d.json, &put)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stderr, "%s: %s: %v\n", d.where, d.def.Key(), err)
 			continue
 		}
-		verb := "updated"
-		if status == http.StatusCreated {
-			verb = "created"
+		// created, updated or unchanged (an identical definition: nothing written).
+		verb := put.Result
+		if verb == "" { // a server from before results were reported
+			verb = admin.ResultUpdated
+			if status == http.StatusCreated {
+				verb = admin.ResultCreated
+			}
 		}
 		fmt.Fprintf(stdout, "%s %s\n", verb, d.def.Key())
 	}

@@ -68,7 +68,7 @@ func (v templateVar) queryText() string {
 // dashboardRows are the rows issue 6 asks for, by title.
 var dashboardRows = []string{
 	"Throughput", "Transitions", "Dead letters", "Latency", "Evaluation", "Consumer lag",
-	"Transactions", "Timers", "Restore and backfill", "Pebble", "Go runtime",
+	"Transactions", "Timers", "Restore and backfill", "Pebble", "Go runtime", "Admin API",
 }
 
 const datasourceUID = "${datasource}"

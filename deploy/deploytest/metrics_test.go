@@ -85,6 +85,10 @@ var knownMetrics = map[string]knownMetric{
 	"segmentd_consumer_lag":                  {gauge, code}, // {topic, partition}
 	"segmentd_event_to_output_seconds":       {histogram, code},
 
+	// admin/metrics.go
+	"segmentd_admin_requests_total":  {counter, code},   // {route, code}
+	"segmentd_admin_request_seconds": {histogram, code}, // {route}
+
 	// Being added (issue 6).
 	"segmentd_timers_pending":         {gauge, code},
 	"segmentd_timer_lateness_seconds": {histogram, code},
