@@ -54,7 +54,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	e.world.addContacts("other.myshopify.com", 1, 5)
 	e.backend = &fakeBackend{w: e.world, owned: []int32{0, 1, 2}, follow: e.follow}
 	cfg := Config{Backend: e.backend, Producer: e.prod, SegmentsTopic: e.topic, ListenAddr: "127.0.0.1:8080",
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil))}
+		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -268,7 +268,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		d := time.Since(start)
 		h.m.observe(pattern, rec.code(), d)
-		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "admin request",
+		// Reads that succeed are the bulk of the traffic (dashboards, peers' fan-out):
+		// they log at debug; writes and failures at info.
+		level := slog.LevelInfo
+		if r.Method == http.MethodGet && rec.code() < 500 {
+			level = slog.LevelDebug
+		}
+		h.cfg.Logger.LogAttrs(r.Context(), level, "admin request",
 			slog.String("method", r.Method), slog.String("route", pattern),
 			slog.Int("status", rec.code()), slog.Duration("duration", d))
 	}()

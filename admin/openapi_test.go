@@ -188,7 +188,7 @@ func TestOpenAPIWorkspacePattern(t *testing.T) {
 		t.Fatal("no ws parameter")
 	}
 	re := regexp.MustCompile(p.Value.Schema.Value.Pattern)
-	for _, s := range []string{"acme.myshopify.com", "ACME.MyShopify.com", "a", "a-b.c", "x1.y2", "..", "a..b", "-a.com", "a-.com",
+	for _, s := range []string{"acme.myshopify.com", "ACME.MyShopify.com", "a", "localhost", "a-b.c", "x1.y2", "..", "a..b", "-a.com", "a-.com",
 		"a.com.", ".a.com", "<script>", "a.com:8080", "a_b.com", strings.Repeat("a", 63) + ".com", strings.Repeat("a", 64) + ".com"} {
 		_, ok := events.ParseWorkspace(s)
 		if got := re.MatchString(s); got != ok {

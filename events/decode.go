@@ -314,18 +314,19 @@ func envelopeString(v []byte, path string) ([]byte, error) {
 }
 
 // ParseWorkspace returns the workspace s names, lower-cased, if s is a shop domain as
-// events must carry one (a record with any other is dead-lettered invalid_id):
-// dot-separated labels of letters, digits and inner hyphens, at most 63 bytes each and
-// 253 in all. The admin API and the import apply the same rule.
+// events must carry one (a record with any other is dead-lettered invalid_id): two or
+// more dot-separated labels of letters, digits and inner hyphens, at most 63 bytes each
+// and 253 in all (a single label such as "localhost" names a host, not a shop). The
+// admin API and the import apply the same rule.
 func ParseWorkspace(s string) (string, bool) { return parseWorkspace([]byte(s)) }
 
-// parseWorkspace returns the lower-cased shop domain, if s is one: dot-separated labels
-// of letters, digits and inner hyphens, at most 253 bytes.
+// parseWorkspace returns the lower-cased shop domain, if s is one: two or more
+// dot-separated labels of letters, digits and inner hyphens, at most 253 bytes.
 func parseWorkspace(s []byte) (string, bool) {
 	if len(s) == 0 || len(s) > 253 {
 		return "", false
 	}
-	upper := false
+	upper, dotted := false, false
 	label := 0
 	for i, c := range s {
 		switch {
@@ -340,7 +341,7 @@ func parseWorkspace(s []byte) (string, bool) {
 			if label == 0 {
 				return "", false
 			}
-			label = 0
+			label, dotted = 0, true
 			continue
 		default:
 			return "", false
@@ -349,7 +350,7 @@ func parseWorkspace(s []byte) (string, bool) {
 			return "", false
 		}
 	}
-	if label == 0 {
+	if label == 0 || !dotted {
 		return "", false
 	}
 	if upper {

@@ -95,6 +95,8 @@ func badCases() []badCase {
 		{"empty shop (envelope)", &Record{Key: []byte(testShop + "/1"), Value: []byte(`{"topic":"customers/delete","shop":"","payload":{"id":1}}`)}, ReasonMissingField, "shop"},
 		{"shop that is not a domain", withHeader(withHeader(withoutHeaders(webhook("", `{"id":1}`)), "X-Shopify-Topic", "customers/delete"), "X-Shopify-Shop-Domain", "acme shop"), ReasonInvalidID, "header X-Shopify-Shop-Domain"},
 		{"shop with a slash", &Record{Value: []byte(`{"topic":"customers/delete","shop":"acme.myshopify.com/1","payload":{"id":1}}`)}, ReasonInvalidID, "shop"},
+		{"shop of one label", &Record{Value: []byte(`{"topic":"customers/delete","shop":"localhost","payload":{"id":1}}`)}, ReasonInvalidID, "shop"},
+		{"shop with a port", &Record{Value: []byte(`{"topic":"customers/delete","shop":"acme.myshopify.com:8080","payload":{"id":1}}`)}, ReasonInvalidID, "shop"},
 		{"topic as a number (envelope)", &Record{Value: []byte(`{"topic":5,"shop":"acme.myshopify.com","payload":{}}`)}, ReasonWrongType, "topic"},
 		{"envelope without payload", &Record{Value: []byte(`{"topic":"customers/delete","shop":"acme.myshopify.com"}`)}, ReasonMissingField, "payload"},
 		{"envelope with a null payload", &Record{Value: []byte(`{"topic":"customers/delete","shop":"acme.myshopify.com","payload":null}`)}, ReasonMissingField, "payload"},
