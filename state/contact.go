@@ -22,9 +22,10 @@ const (
 	Stale                    // older than what is stored (updated_at, consent time, tombstone, order deletion): ignored
 	Missing                  // delete, redact or orders/delete of a contact that does not exist: no-op
 	Deleted                  // customers/delete or customers/redact: the record is now a tombstone
+	TooLarge                 // refused: it would grow what is kept exactly past its share of the bound
 )
 
-var outcomeNames = [...]string{"applied", "unchanged", "duplicate", "stale", "missing", "deleted"}
+var outcomeNames = [...]string{"applied", "unchanged", "duplicate", "stale", "missing", "deleted", "too_large"}
 
 // String returns the outcome's lower-case name, e.g. for a metric label.
 func (o Outcome) String() string {
@@ -182,6 +183,7 @@ type Contact struct {
 
 	orders        []events.Order // sorted by ID, unique
 	orderDeletion []orderDeletion
+	fold          orderFold // orders folded out of orders
 
 	msgs          []msgState // sorted by hash, unique
 	msgFolded     msgFolded
@@ -198,6 +200,9 @@ type Contact struct {
 	msgAgg    *msgAgg
 	byAuto    map[string]int64 // shared with Attrs; replaced, never mutated
 	byAutoOK  bool
+	// orderBytes estimates the encoding of orders (see bound).
+	orderBytes   int
+	orderBytesOK bool
 }
 
 type recordState uint8

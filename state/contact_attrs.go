@@ -169,6 +169,43 @@ func (c *Contact) orderAggregates() *orderAgg {
 	}
 	a := &orderAgg{total: decimal.Zero}
 	var langAt time.Time
+	// Folded orders (see Contact, "Bounded size") first: forgotten sums, remembered
+	// entries, multisets.
+	f := &c.fold
+	if f.lang != "" {
+		a.lang, langAt = f.lang, f.langAt
+	}
+	addCounted := func(created time.Time, total decimal.Decimal) {
+		a.count++
+		if sum, err := a.total.Add(total); err == nil {
+			a.total = sum
+		}
+		if a.first.IsZero() || created.Before(a.first) {
+			a.first = created
+		}
+		if created.After(a.last) {
+			a.last = created
+		}
+	}
+	if f.forgot.count > 0 {
+		a.count = f.forgot.count
+		a.total = f.forgot.total
+		a.first, a.last = f.forgot.first, f.forgot.last
+	}
+	for i := range f.entries {
+		if e := &f.entries[i]; e.counted {
+			addCounted(e.createdAt, e.total)
+		}
+	}
+	for _, b := range f.brands {
+		a.brands = append(a.brands, b.s)
+	}
+	for _, p := range f.products {
+		a.products = append(a.products, p.s)
+	}
+	for _, p := range f.prices {
+		a.prices = append(a.prices, p.d)
+	}
 	// Vendors repeat across line items: lower-case each spelling once.
 	type lowered struct{ raw, lower string }
 	var seenVendors []lowered
@@ -180,16 +217,8 @@ func (c *Contact) orderAggregates() *orderAgg {
 		if !o.CancelledAt.IsZero() || o.Test {
 			continue
 		}
-		a.count++
-		if sum, err := a.total.Add(o.Total); err == nil {
-			a.total = sum
-		} // else: over 19 integer digits, impossible for real money; the order is not summed
-		if a.first.IsZero() || o.CreatedAt.Before(a.first) {
-			a.first = o.CreatedAt
-		}
-		if o.CreatedAt.After(a.last) {
-			a.last = o.CreatedAt
-		}
+		// A total over 19 integer digits (impossible for real money) is not summed.
+		addCounted(o.CreatedAt, o.Total)
 		for j := range o.LineItems {
 			li := &o.LineItems[j]
 			k := slices.IndexFunc(seenVendors, func(v lowered) bool { return v.raw == li.Vendor })
