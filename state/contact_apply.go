@@ -620,6 +620,10 @@ func (c *Contact) upsertOrder(in *events.Order, at time.Time) effect {
 	} else {
 		c.orderBytes += orderBytes(&o)
 		c.orders = slices.Insert(c.orders, i, o)
+		if c.agg != nil && !folded {
+			c.agg = c.agg.withOrder(&c.orders[i])
+			return changed
+		}
 	}
 	c.agg = nil
 	return changed

@@ -21,7 +21,7 @@ const MinMaxContactBytes = 16 << 10
 // Shares of the bound, in bytes of encoding (estimated while applying, exact when
 // AppendBounded checks the whole record). Each is a divisor of the bound.
 const (
-	shareOrders      = 4  // orders kept in full
+	shareOrders      = 16 // orders kept in full (their line items are what Attrs scans on every event)
 	shareFoldedIDs   = 8  // folded orders remembered by id
 	shareSeen        = 8  // delivery ids
 	shareMultiset    = 32 // each of the purchased brands, products and prices of folded orders
