@@ -82,6 +82,11 @@ type Config struct {
 	ExclusionTag string
 	// MaxRecordBytes is the largest input value accepted. Default 1 MiB.
 	MaxRecordBytes int
+	// MaxContactBytes bounds a contact's encoded record (SPEC §4.4): older detail is
+	// folded into aggregates past it (see state.Contact, "Bounded size"). At least
+	// state.MinMaxContactBytes, at most 900 KiB (a changelog record must stay under
+	// the brokers' default 1 MB). Default state.DefaultMaxContactBytes (256 KiB).
+	MaxContactBytes int
 	// SegmentMemberMetrics exports segmentd_segment_members{workspace,segment}, the
 	// members of each segment in the owned partitions. Off by default: one series per
 	// segment can be many. Default false.
@@ -100,6 +105,10 @@ type Config struct {
 	Now func() time.Time
 }
 
+// maxContactBytesLimit is the largest Config.MaxContactBytes: a changelog record
+// (the contact's key and record) must fit what the producer and brokers accept.
+const maxContactBytesLimit = 900 << 10
+
 // Validate reports the first invalid setting.
 func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
@@ -113,6 +122,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CommitInterval < 0 || c.MaxWindowRecords < 0 || c.BackfillChunk < 0 || c.MaxRecordBytes < 0 {
 		return errors.New("negative limits are not allowed")
+	}
+	if c.MaxContactBytes != 0 && (c.MaxContactBytes < state.MinMaxContactBytes || c.MaxContactBytes > maxContactBytesLimit) {
+		return fmt.Errorf("max contact bytes %d out of range [%d, %d]", c.MaxContactBytes, state.MinMaxContactBytes, maxContactBytesLimit)
 	}
 	if c.Partitions < 0 || c.ReplicationFactor < 0 {
 		return fmt.Errorf("invalid topic settings: partitions %d, replication %d", c.Partitions, c.ReplicationFactor)
@@ -151,6 +163,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.MaxRecordBytes == 0 {
 		c.MaxRecordBytes = 1 << 20
+	}
+	if c.MaxContactBytes == 0 {
+		c.MaxContactBytes = state.DefaultMaxContactBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

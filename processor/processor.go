@@ -46,6 +46,9 @@ type Processor struct {
 	cand       []int
 	recBuf     []*kgo.Record // processFetches' scratch
 	decodeOpts events.Options
+	// quarantine: contacts a produced record of which the brokers refused (bound.go);
+	// their input records are dead-lettered until the process restarts.
+	quarantine map[string]quarantined
 
 	mu struct {
 		sync.Mutex

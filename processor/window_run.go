@@ -76,13 +76,16 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	}
 	commitStart := time.Now()
 	if err := p.sess.Client().Flush(ctx); err != nil {
+		p.quarantineRefused(w)
 		// Typically the process was paused or the brokers were slow past the bound:
 		// abort (the broker may have fenced us already) and carry on.
 		p.cfg.Logger.Warn("aborting window: flushing its records failed", "err", err)
 		return p.abort(context.Background(), w, nil)
 	}
 	if err := w.err(); err != nil {
-		// A record failed to produce: abort, and process the window again.
+		// A record failed to produce: abort, and process the window again (without
+		// the input of the contacts whose records were refused, now quarantined).
+		p.quarantineRefused(w)
 		p.cfg.Logger.Warn("aborting window after produce error", "err", err)
 		return p.abort(ctx, w, nil)
 	}
@@ -287,8 +290,24 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 		}
 		return nil
 	}
+	if q, ok := w.p.quarantine[ev.ContactKey()]; ok {
+		rec := &prep.rec
+		if q.dropValue {
+			cp := *rec
+			cp.Value = nil
+			rec = &cp
+		}
+		w.deadLetter(ctx, rec, ReasonContactRefused, q.detail)
+		return nil
+	}
 	before := w.outputs
 	if err := w.applyEvent(ctx, pt, ev, &prep.pre); err != nil {
+		if errors.Is(err, errContactTooLarge) {
+			w.deadLetter(ctx, &prep.rec, ReasonContactTooLarge, fmt.Sprintf(
+				"applying it would grow what contact %s keeps exactly (tags, lists, automations, back-in-stock subscriptions, conversations, profile) past its share of --max-contact-bytes (%d)",
+				ev.ContactKey(), w.p.cfg.MaxContactBytes))
+			return nil
+		}
 		return err
 	}
 	if w.outputs > before {
