@@ -58,25 +58,47 @@ type refusal struct {
 	dlq       bool // the refused record was a dead letter: quarantine drops values
 }
 
-// refuseLocked records a refused record (w.mu held): it is logged with what names it,
-// counted, and the window aborts; the next run dead-letters the contact's input.
+// refuseLocked records a refused record (w.mu held); the window aborts, and
+// quarantineRefused decides whose input the next run dead-letters.
 func (w *window) refuseLocked(r *kgo.Record, size int, reason string, err error) {
 	rf := refusal{key: string(r.Key), topic: r.Topic, partition: r.Partition, size: size, reason: reason, err: err, dlq: r.Topic == w.p.cfg.Topics.DLQ}
 	w.mu.refused = append(w.mu.refused, rf)
 	if w.mu.err == nil {
 		w.mu.err = fmt.Errorf("produce to %s: %w: %w", r.Topic, errRecordRefused, err)
 	}
-	w.p.m.recordsRefused.WithLabelValues(reason).Inc()
-	w.p.cfg.Logger.Error("record refused: quarantining its contact, whose input records go to the dead-letter topic",
-		"topic", r.Topic, "partition", r.Partition, "contact", rf.key, "bytes", size, "reason", reason, "err", err)
 }
 
 // quarantineRefused moves the window's refusals to the processor's quarantine (the
-// loop's goroutine, after the window's records are all acknowledged).
+// loop's goroutine, after the window's records are all acknowledged). A record over
+// the producer's limit is refused alone. The brokers refuse a whole batch: of each
+// refused batch (topic and partition) only the largest record is taken for the
+// culprit; if it was not, the next run's batch is refused again and the next largest
+// goes, so a run of aborted windows converges on the records too large.
 func (p *Processor) quarantineRefused(w *window) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, rf := range w.mu.refused {
+	type tp struct {
+		topic string
+		part  int32
+	}
+	largest := map[tp]int{}
+	for i, rf := range w.mu.refused {
+		if rf.reason != "broker_refused" {
+			continue
+		}
+		k := tp{rf.topic, rf.partition}
+		if j, ok := largest[k]; !ok || rf.size > w.mu.refused[j].size {
+			largest[k] = i
+		}
+	}
+	for i, rf := range w.mu.refused {
+		if rf.reason == "broker_refused" && largest[tp{rf.topic, rf.partition}] != i {
+			p.cfg.Logger.Debug("record refused with its batch", "topic", rf.topic, "partition", rf.partition, "key", rf.key, "bytes", rf.size)
+			continue
+		}
+		p.m.recordsRefused.WithLabelValues(rf.reason).Inc()
+		p.cfg.Logger.Error("record refused: quarantining its contact, whose input records go to the dead-letter topic until restart",
+			"topic", rf.topic, "partition", rf.partition, "contact", rf.key, "bytes", rf.size, "reason", rf.reason, "err", rf.err)
 		if p.quarantine == nil {
 			p.quarantine = map[string]quarantined{}
 		}
@@ -85,6 +107,7 @@ func (p *Processor) quarantineRefused(w *window) {
 		q.dropValue = q.dropValue || rf.dlq
 		p.quarantine[rf.key] = q
 	}
+	w.mu.refused = nil
 }
 
 // quarantined is a contact whose input records are dead-lettered (ReasonContactRefused).

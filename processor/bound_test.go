@@ -2,12 +2,15 @@ package processor
 
 import (
 	"context"
+	"encoding/base64"
+	"math/rand/v2"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/internal/kafkatest"
@@ -207,4 +210,69 @@ func (h *harness) storedContact(key string) ([]byte, *state.Contact) {
 	}
 	h.t.Fatalf("contact %s not in the store", key)
 	return nil, nil
+}
+
+// TestRefusedRecordQuarantinesContact: when the brokers refuse a record segmentd
+// produces (here the changelog topic accepts only 3,000-byte messages), the contact is
+// named in the log and counted, its input records go to the dead-letter topic, and
+// every other contact keeps being processed.
+func TestRefusedRecordQuarantinesContact(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		maxMsg, compact := "3000", "compact"
+		changelog := b.Topic(t, "small-changelog-"+strings.ToLower(t.Name()[len("TestRefusedRecordQuarantinesContact/"):]), 3,
+			map[string]*string{"cleanup.policy": &compact, "max.message.bytes": &maxMsg})
+		h := newHarness(t, b, func(c *Config) { c.Topics.Changelog = changelog })
+		h.putSegment(ws, "vip", seg("vip", `{"field":"tag","op":"has","value":"vip"}`))
+		// 8,000 bytes that do not compress below 3,000.
+		rnd := make([]byte, 6000)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range rnd {
+			rnd[i] = byte(rng.Uint32())
+		}
+		big := base64.RawStdEncoding.EncodeToString(rnd)
+		h.envelope(ws+"/1", "customers/update", ws, "big-1", fmt.Sprintf(`{"id":1,"first_name":%q,"tags":"vip"}`, big))
+		h.envelope(ws+"/2", "customers/update", ws, "other-1", `{"id":2,"tags":"vip"}`)
+		h.waitFor(30*time.Second, `+vip 2 v1 event {"topic":"customers/update","delivery_id":"other-1"}`)
+		dl := h.waitDLQ(0, 1)
+		if dl[0].Key != ws+"/1" || dl[0].Headers[HeaderError] != string(ReasonContactRefused) || !strings.Contains(string(dl[0].Value), big) {
+			t.Errorf("dead letter: key %q, reason %q, detail %q", dl[0].Key, dl[0].Headers[HeaderError], dl[0].Headers[HeaderDetail])
+		}
+		// Later records of the quarantined contact are dead-lettered too; others flow.
+		h.envelope(ws+"/1", "customer.tags_removed", ws, "big-2", `{"customer_id":1,"tags":["vip"]}`)
+		h.envelope(ws+"/3", "customers/update", ws, "other-2", `{"id":3,"tags":"vip"}`)
+		h.waitFor(30*time.Second, `+vip 3`)
+		h.waitDLQ(1, 1)
+		if got := testutil.ToFloat64(h.proc.m.recordsRefused.WithLabelValues("broker_refused")); got < 1 {
+			t.Errorf("segmentd_records_refused_total{reason=broker_refused} = %v", got)
+		}
+		h.out.Lock()
+		defer h.out.Unlock()
+		for _, r := range h.out.membership {
+			if r.T.CustomerID == 1 {
+				t.Errorf("transition for the quarantined contact: %s", r.short())
+			}
+		}
+	})
+}
+
+// TestContactTooLargeDeadLettered: an event that would grow what a contact keeps
+// exactly past its share of --max-contact-bytes is dead-lettered (contact_too_large)
+// and the contact stays as it was.
+func TestContactTooLargeDeadLettered(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		h := newHarness(t, b, func(c *Config) { c.MaxContactBytes = state.MinMaxContactBytes })
+		h.putSegment(ws, "vip", seg("vip", `{"field":"tag","op":"has","value":"vip"}`))
+		huge := strings.Repeat("t", 5000) // over a quarter of 16 KiB
+		h.envelope(ws+"/1", "customer.tags_added", ws, "huge", fmt.Sprintf(`{"customer_id":1,"tags":["vip",%q]}`, huge))
+		h.envelope(ws+"/1", "customer.tags_added", ws, "small", `{"customer_id":1,"tags":["vip"]}`)
+		h.waitFor(30*time.Second, `+vip 1 v1 event {"topic":"customer.tags_added","delivery_id":"small"}`)
+		dl := h.waitDLQ(0, 1)
+		if dl[0].Key != ws+"/1" || dl[0].Headers[HeaderError] != string(ReasonContactTooLarge) {
+			t.Errorf("dead letter: key %q, reason %q, detail %q", dl[0].Key, dl[0].Headers[HeaderError], dl[0].Headers[HeaderDetail])
+		}
+		_, c := h.storedContact(ws + "/1")
+		if tags := c.Tags(); len(tags) != 1 || tags[0] != "vip" {
+			t.Errorf("tags %q", tags)
+		}
+	})
 }
