@@ -3,8 +3,8 @@ package processor
 import (
 	"context"
 	"encoding/base64"
-	"math/rand/v2"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
