@@ -45,6 +45,7 @@ type runFlags struct {
 	replication     int
 	commitInterval  time.Duration
 	maxRecordBytes  int
+	maxContactBytes int
 	naive           bool
 	txnTimeout      time.Duration
 	cacheMB         int
@@ -81,6 +82,7 @@ func runCommand(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.txnTimeout, "transaction-timeout", 10*time.Second, "Kafka transaction timeout: how long a crashed process's open transaction can hold back read_committed consumers")
 	fs.IntVar(&f.cacheMB, "pebble-cache-mb", 256, "Pebble block cache in MiB: decoded contact records kept in memory (part of the RSS)")
 	fs.IntVar(&f.maxRecordBytes, "max-record-bytes", 1<<20, "largest input record value accepted; larger ones are dead-lettered")
+	fs.IntVar(&f.maxContactBytes, "max-contact-bytes", state.DefaultMaxContactBytes, "bound of a contact's encoded state: older orders, messages and delivery ids are folded into aggregates past it (README: Bounded contact state)")
 	fs.BoolVar(&f.memberMetrics, "segment-member-metrics", false, "export segmentd_segment_members per workspace and segment (one series per segment)")
 	fs.BoolVar(&f.naive, "bench-naive-evaluation", false, "benchmarks only: re-evaluate every segment on every event (the baseline of incremental evaluation)")
 	fs.BoolVar(&f.demo, "demo", false, "with the embedded broker: load a synthetic shop, demo segments and a live event stream")
@@ -146,6 +148,7 @@ func runCommand(ctx context.Context, args []string) error {
 		CommitInterval:       f.commitInterval,
 		ExclusionTag:         f.exclusionTag,
 		MaxRecordBytes:       f.maxRecordBytes,
+		MaxContactBytes:      f.maxContactBytes,
 		NaiveEvaluation:      f.naive,
 		SegmentMemberMetrics: f.memberMetrics,
 		Store:                store,
