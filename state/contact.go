@@ -144,6 +144,27 @@ const (
 // time): the attributes are unchanged, but a status arriving later for a folded
 // message counts it again (a read 90 days after delivery counts a second receipt).
 //
+// # Bounded size
+//
+// ApplyBounded keeps the encoded record within a bound (SPEC §4.4, --max-contact-bytes,
+// DefaultMaxContactBytes): each part has a share of it (contact_fold.go), and past its
+// share the oldest detail is folded while the event is applied, so that folding depends
+// only on the contact's events. Orders in full beyond 1/16 of the bound are folded,
+// oldest created first: each leaves an entry (id, created_at, updated_at, total,
+// counted) and its line items join multisets with counts (lower-case brands, product
+// ids, prices), so orders_count, total_spent, first/last order and purchased_* stay
+// exact, and an update or cancellation of a folded order takes it back in full,
+// removing from the multisets the line items the update lists. Entries beyond 1/8 of
+// the bound are forgotten into sums (count, total, first and last created_at): an
+// update of a forgotten order is no longer recognised. Multiset values beyond their
+// share are dropped least bought first. Delivery ids, per-message states and order
+// deletions beyond their shares are forgotten oldest first (messages fold into the
+// counters). The exact part (profile, consents, tags, lists, automations,
+// back-in-stock, conversations, memberships) is never folded: an event that would grow
+// it past a quarter of the bound is refused (TooLarge). AppendBounded is the writer's
+// guarantee: if the record is still over the bound, it shrinks the shares by halves
+// until it fits, or reports that the exact part alone does not.
+//
 // # Fields and concurrency
 //
 // The exported fields are the processor's: Apply leaves them alone, except SyncedAt
