@@ -46,6 +46,8 @@ var goldenCases = []goldenCase{
 	{file: "contact-rich-v1.bin", build: encodeContact(goldenRichContact), check: checkRichContact, reencodes: true},
 	{file: "contact-tombstone-v1.bin", build: encodeContact(goldenTombstone), check: checkTombstone, reencodes: true},
 	{file: "contact-folded-messages-v1.bin", build: encodeContact(goldenFoldedMessages), check: checkFoldedMessages, reencodes: true},
+	// Section 17 (folded orders), added with --max-contact-bytes.
+	{file: "contact-folded-orders-v1s17.bin", build: encodeContact(goldenFoldedOrders), check: checkFoldedOrders, reencodes: true},
 	{file: "changelog-partition-meta-v1.json", build: goldenPartitionMeta, check: checkPartitionMeta, reencodes: true},
 	{file: "changelog-segment-meta-v1.json", build: goldenSegmentMeta, check: checkSegmentMeta, reencodes: true},
 }
@@ -423,4 +425,75 @@ func checkSegmentMeta(t *testing.T, b []byte) {
 	if err != nil || !bytes.Equal(again, b) {
 		t.Errorf("re-encoding changed the bytes: %s, want %s (%v)", again, b, err)
 	}
+}
+
+// goldenFoldedOrders has 120 orders applied under a 16 KiB bound: most are folded,
+// the oldest of those forgotten into sums. Order i was created at 2026-01-01 + i hours,
+// totals 10.00 (order 7 is cancelled, order 8 a test) and has one line item of vendor
+// "Vendor i%3", product "p<i%5>" and price 1.00 + (i%2)/100.
+func goldenFoldedOrders() *Contact {
+	var c Contact
+	base := ts("2026-01-01T00:00:00Z")
+	for i := range 120 {
+		created := base.Add(time.Duration(i) * time.Hour)
+		o := events.Order{ID: fmt.Sprint(9000 + i), CreatedAt: created, UpdatedAt: created, Total: dec("10.00"), CustomerLocale: "pt-BR",
+			LineItems: []events.LineItem{{ProductID: fmt.Sprintf("p%d", i%5), Vendor: fmt.Sprintf("Vendor %d", i%3), Price: dec(fmt.Sprintf("1.0%d", i%2)), Quantity: 1}}}
+		switch i {
+		case 7:
+			o.CancelledAt = created.Add(time.Minute)
+		case 8:
+			o.Test = true
+		}
+		if out := c.ApplyBounded(orderEv(created, fmt.Sprint("o", i), o), created.Add(time.Second), MinMaxContactBytes); out != Applied {
+			panic(fmt.Sprintf("golden order %d: %v", i, out))
+		}
+	}
+	return &c
+}
+
+func checkFoldedOrders(t *testing.T, b []byte) {
+	c := decodeGolden(t, b, true)
+	f := &c.fold
+	if f.forgot.count == 0 || len(f.entries) == 0 || len(c.orders) == 0 {
+		t.Fatalf("forgotten %d, entries %d, full orders %d: want some of each", f.forgot.count, len(f.entries), len(c.orders))
+	}
+	eqTime(t, "forgotten first", f.forgot.first, "2026-01-01T00:00:00Z")
+	eq(t, "lang", f.lang, "pt")
+	// Every order is in exactly one of the three places.
+	eq(t, "orders", int(f.forgot.count)+len(f.entries)+len(c.orders), 118) // 120 less the cancelled and test orders forgotten uncounted
+	var counted int
+	for _, e := range f.entries {
+		if e.counted {
+			counted++
+		}
+		eq(t, "entry total", e.total.String(), "10.00")
+	}
+	eq(t, "counted", int(f.forgot.count)+counted+len(c.orders), 118)
+	eq(t, "forgotten total", f.forgot.total.String(), fmt.Sprintf("%d.00", 10*f.forgot.count))
+	// Each vendor was bought in 40 orders, less order 7 (Vendor 1) and 8 (Vendor 2).
+	perBrand := map[string]int64{}
+	for _, m := range f.brands {
+		perBrand[m.s] += m.n
+	}
+	for _, o := range c.orders {
+		perBrand[lowerTrim(o.LineItems[0].Vendor)]++
+	}
+	eqJSON(t, "line items per brand", perBrand, `{"vendor 0":40,"vendor 1":39,"vendor 2":39}`)
+	perPrice := map[string]int64{}
+	for _, m := range f.prices {
+		perPrice[m.d.String()] += m.n
+	}
+	for _, o := range c.orders {
+		perPrice[o.LineItems[0].Price.String()]++
+	}
+	eqJSON(t, "line items per price", perPrice, `{"1.00":59,"1.01":59}`)
+	a := c.Attrs("ws", nil, "")
+	eq(t, "orders_count", a.OrdersCount, int64(118))
+	eq(t, "total_spent", a.TotalSpent.String(), "1180.00")
+	eqTime(t, "first_order_at", a.FirstOrderAt, "2026-01-01T00:00:00Z")
+	eqTime(t, "last_order_at", a.LastOrderAt, "2026-01-05T23:00:00Z")
+	eqJSON(t, "purchased_brands", a.PurchasedBrands, `["vendor 0","vendor 1","vendor 2"]`)
+	eqJSON(t, "purchased_products", c.PurchasedProducts(), `["p0","p1","p2","p3","p4"]`)
+	eqJSON(t, "purchased_prices", a.PurchasedPrices, `["1.00","1.01"]`)
+	eq(t, "language", a.Language, "pt")
 }
