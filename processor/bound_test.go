@@ -276,3 +276,37 @@ func TestContactTooLargeDeadLettered(t *testing.T) {
 		}
 	})
 }
+
+// TestOversizedDeadLetter: an input record too large for a dead letter with its value
+// (over what the producer accepts) is dead-lettered without its value, once, and the
+// pipeline keeps flowing; before, its dead letter was refused on every run of the
+// window.
+func TestOversizedDeadLetter(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		h := newHarness(t, b, func(c *Config) { c.MaxRecordBytes = 1_000_000 })
+		h.putSegment(ws, "vip", seg("vip", `{"field":"tag","op":"has","value":"vip"}`))
+		prod, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs...), kgo.ProducerBatchMaxBytes(2<<20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer prod.Close()
+		value := fmt.Sprintf(`{"topic":"customer.tags_added","shop":%q,"id":"huge","payload":{"customer_id":1,"tags":[%q]}}`, ws, strings.Repeat("x", 1_010_000))
+		r := &kgo.Record{Topic: h.cfg.Topics.Events[0], Key: []byte(ws + "/1"), Value: []byte(value)}
+		if err := prod.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		h.envelope(ws+"/2", "customers/update", ws, "other-1", `{"id":2,"tags":"vip"}`)
+		h.waitFor(30*time.Second, `+vip 2`)
+		dl := h.waitDLQ(0, 1)
+		if dl[0].Key != ws+"/1" || dl[0].Headers[HeaderError] != "record_too_large" || len(dl[0].Value) != 0 ||
+			!strings.Contains(dl[0].Headers[HeaderDetail], "value is omitted") {
+			t.Errorf("dead letter: key %q, reason %q, %d bytes of value, detail %q", dl[0].Key, dl[0].Headers[HeaderError], len(dl[0].Value), dl[0].Headers[HeaderDetail])
+		}
+		time.Sleep(200 * time.Millisecond)
+		h.out.Lock()
+		defer h.out.Unlock()
+		if len(h.out.dlq) != 1 {
+			t.Errorf("%d dead letters, want 1", len(h.out.dlq))
+		}
+	})
+}

@@ -210,9 +210,21 @@ func (w *window) emit(ctx context.Context, t *Transition, key string) {
 	w.p.m.transitions.WithLabelValues(t.Type(), t.Reason).Inc()
 }
 
-// deadLetter produces a record to the dead-letter topic.
+// deadLetter produces a record to the dead-letter topic. A dead letter larger than
+// a record may be goes without the original value (said in its detail and the log):
+// producing it would be refused on every run of the window.
 func (w *window) deadLetter(ctx context.Context, r *events.Record, reason events.Reason, detail string) {
-	w.produce(ctx, deadLetter(w.p.cfg.Topics.DLQ, r, reason, detail))
+	dl := deadLetter(w.p.cfg.Topics.DLQ, r, reason, detail)
+	if n := recordSize(dl); n > maxProduceRecordBytes {
+		cp := *r
+		cp.Value = nil
+		detail = fmt.Sprintf("%s (the %d-byte value is omitted: a record may take at most %d bytes)", detail, len(r.Value), maxProduceRecordBytes)
+		dl = deadLetter(w.p.cfg.Topics.DLQ, &cp, reason, detail)
+		w.p.m.recordsRefused.WithLabelValues("dead_letter_value_omitted").Inc()
+		w.p.cfg.Logger.Warn("dead letter too large: produced without its value", "topic", w.p.cfg.Topics.DLQ,
+			"key", string(r.Key), "bytes", n, "reason", reason)
+	}
+	w.produce(ctx, dl)
 	w.p.m.deadLetters.WithLabelValues(string(reason)).Inc()
 	w.p.cfg.Logger.Debug("dead-lettered record", "reason", reason, "detail", detail)
 }

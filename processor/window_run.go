@@ -279,6 +279,12 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 	ev, err := prep.ev, prep.err
 	if err != nil {
 		rec := &prep.rec
+		if q, ok := w.p.quarantine[string(rec.Key)]; ok && q.dropValue {
+			// Its dead letter was refused: send it without the value.
+			cp := *rec
+			cp.Value = nil
+			rec = &cp
+		}
 		var de *events.Error
 		switch {
 		case errors.Is(err, events.ErrGuestOrder):
