@@ -310,3 +310,23 @@ func TestOversizedDeadLetter(t *testing.T) {
 		}
 	})
 }
+
+// TestConfigMaxContactBytes: the bound defaults to state.DefaultMaxContactBytes and
+// must lie in [state.MinMaxContactBytes, 900 KiB].
+func TestConfigMaxContactBytes(t *testing.T) {
+	store := emptyStore(t)
+	for _, tc := range []struct {
+		v  int
+		ok bool
+	}{{0, true}, {state.MinMaxContactBytes, true}, {900 << 10, true}, {state.MinMaxContactBytes - 1, false}, {900<<10 + 1, false}, {-1, false}} {
+		c := Config{Brokers: []string{"x:9092"}, Store: store, MaxContactBytes: tc.v}
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("MaxContactBytes %d: Validate() = %v", tc.v, err)
+		}
+	}
+	var c Config
+	c.ensureDefaults()
+	if c.MaxContactBytes != 256<<10 {
+		t.Errorf("default MaxContactBytes %d", c.MaxContactBytes)
+	}
+}

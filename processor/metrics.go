@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers boo
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segmentd_events_total",
-			Help: "Input events decoded, by canonical topic and by what applying them did (applied, unchanged, duplicate, stale, missing, deleted).",
+			Help: "Input events decoded, by canonical topic and by what applying them did (applied, unchanged, duplicate, stale, missing, deleted, too_large).",
 		}, []string{"topic", "result"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segmentd_dead_letters_total",
@@ -123,7 +123,7 @@ func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers boo
 	})
 	m.recordsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "segmentd_records_refused_total",
-		Help: "Records segmentd produced that were refused, by reason: record_too_large (over what the producer accepts, checked before producing) or broker_refused (e.g. MESSAGE_TOO_LARGE). The log names each one; its contact is quarantined.",
+		Help: "Records segmentd produced that were refused, by reason: record_too_large (over what the producer accepts, checked before producing) or broker_refused (e.g. MESSAGE_TOO_LARGE): the log names each one and its contact is quarantined; dead_letter_value_omitted: a dead letter too large with its value went without it.",
 	}, []string{"reason"})
 	m.contactsOverBound = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "segmentd_contacts_over_bound_total",

@@ -391,6 +391,20 @@ func (c *Contact) LifecycleOverride() operators.Stage { return c.stage }
 // orders' line items must not be modified.
 func (c *Contact) Orders() []events.Order { return c.orders }
 
+// FoldedOrders returns how many orders are folded into aggregates (see "Bounded
+// size"): counted ones (neither cancelled nor test), and the others still remembered.
+func (c *Contact) FoldedOrders() (counted, other int64) {
+	counted = c.fold.forgot.count
+	for i := range c.fold.entries {
+		if c.fold.entries[i].counted {
+			counted++
+		} else {
+			other++
+		}
+	}
+	return counted, other
+}
+
 // PurchasingSummary returns the last customers/purchasing_summary and when it
 // occurred; ok is false if none was received.
 func (c *Contact) PurchasingSummary() (s events.Summary, at time.Time, ok bool) {

@@ -97,6 +97,9 @@ func TestContactBoundExtreme(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = d
+	if counted, other := c.FoldedOrders(); counted+int64(len(c.orders)) != nOrders || other != 0 {
+		t.Errorf("FoldedOrders %d, %d with %d full orders", counted, other, len(c.orders))
+	}
 	if _, found := c.findFolded(strconv.Itoa(5000000000000 + early)); !found {
 		t.Fatalf("order %d is not a remembered folded order", early)
 	}
