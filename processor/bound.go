@@ -115,3 +115,30 @@ type quarantined struct {
 	detail    string
 	dropValue bool // its dead letter was refused too: dead-letter without the value
 }
+
+// windowLimit is the most input records the next window takes.
+func (p *Processor) windowLimit() int {
+	if p.windowCap > 0 && p.windowCap < p.cfg.MaxWindowRecords {
+		return p.windowCap
+	}
+	return p.cfg.MaxWindowRecords
+}
+
+// shrinkWindow halves the input of the next windows after w ran out of time: the same
+// records processed again in a window as large would abort again, and nothing would
+// ever be committed. Committed windows double it back (growWindow).
+func (p *Processor) shrinkWindow(w *window) {
+	if w.records == 0 {
+		return
+	}
+	p.windowCap = max(1, min(w.records, p.windowLimit())/2)
+	p.cfg.Logger.Warn("window ran out of time: taking fewer records per window", "max_window_records", p.windowCap)
+}
+
+func (p *Processor) growWindow() {
+	if p.windowCap > 0 {
+		if p.windowCap *= 2; p.windowCap >= p.cfg.MaxWindowRecords {
+			p.windowCap = 0
+		}
+	}
+}

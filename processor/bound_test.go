@@ -330,3 +330,28 @@ func TestConfigMaxContactBytes(t *testing.T) {
 		t.Errorf("default MaxContactBytes %d", c.MaxContactBytes)
 	}
 }
+
+// TestWindowShrinksAfterRunningOutOfTime: a window that ran out of time halves the
+// input of the next ones, down to one record; committed windows double it back.
+func TestWindowShrinksAfterRunningOutOfTime(t *testing.T) {
+	p := &Processor{cfg: Config{MaxWindowRecords: 10000, Logger: testLogger(t)}}
+	for _, step := range []struct {
+		shrink int // records of a window that ran out of time; -1: a window committed
+		want   int
+	}{{10000, 5000}, {5000, 2500}, {100, 50}, {-1, 100}, {-1, 200}, {1, 1}, {1, 1}, {-1, 2}, {0, 2}} {
+		if step.shrink >= 0 {
+			p.shrinkWindow(&window{records: step.shrink})
+		} else {
+			p.growWindow()
+		}
+		if got := p.windowLimit(); got != step.want {
+			t.Fatalf("after %+v: limit %d, want %d", step, got, step.want)
+		}
+	}
+	for range 20 {
+		p.growWindow()
+	}
+	if p.windowLimit() != 10000 || p.windowCap != 0 {
+		t.Fatalf("grown back to %d (cap %d)", p.windowLimit(), p.windowCap)
+	}
+}

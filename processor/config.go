@@ -67,7 +67,9 @@ type Config struct {
 	// that long behind it), and the bound on a window's produce and commit (half of
 	// it). Default 10s, as Kafka Streams' exactly-once.
 	TransactionTimeout time.Duration
-	// MaxWindowRecords caps the input records of one window. Default 10000.
+	// MaxWindowRecords caps the input records of one window. After a window runs out
+	// of time (half the TransactionTimeout) the next ones take half as many records,
+	// doubling back after each commit. Default 10000.
 	MaxWindowRecords int
 	// BackfillChunk caps the contacts backfills and catalog scans evaluate per
 	// window. Within it they run for what is left of the window's CommitInterval (at

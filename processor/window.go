@@ -256,7 +256,7 @@ func (w *window) flush(ctx context.Context, batch *state.Batch) error {
 				return err
 			}
 		}
-		enc, over, err := o.c.AppendBounded(nil, w.p.cfg.MaxContactBytes, w.now)
+		enc, over, err := o.c.AppendBounded(nil, w.p.cfg.MaxContactBytes)
 		if err != nil {
 			return fmt.Errorf("encode contact %s: %w", ref.key, err)
 		}

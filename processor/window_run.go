@@ -38,9 +38,9 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 		return p.abort(ctx, w, err)
 	}
 	deadline := start.Add(p.cfg.CommitInterval)
-	for w.records > 0 && w.records < p.cfg.MaxWindowRecords && time.Now().Before(deadline) && pollCtx.Err() == nil {
+	for w.records > 0 && w.records < p.windowLimit() && time.Now().Before(deadline) && pollCtx.Err() == nil {
 		pctx, cancel := context.WithDeadline(pollCtx, deadline)
-		fs := p.sess.PollRecords(pctx, p.cfg.MaxWindowRecords-w.records)
+		fs := p.sess.PollRecords(pctx, p.windowLimit()-w.records)
 		cancel()
 		p.logFetchErrors(fs)
 		p.drainHandoffs()
@@ -78,8 +78,11 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	if err := p.sess.Client().Flush(ctx); err != nil {
 		p.quarantineRefused(w)
 		// Typically the process was paused or the brokers were slow past the bound:
-		// abort (the broker may have fenced us already) and carry on.
-		p.cfg.Logger.Warn("aborting window: flushing its records failed", "err", err)
+		// abort (the broker may have fenced us already) and carry on, with fewer
+		// records per window in case processing them took the time.
+		p.cfg.Logger.Warn("aborting window: flushing its records failed", "err", err,
+			"records", w.records, "changed_contacts", len(w.dirty), "took", time.Since(start).Round(time.Millisecond))
+		p.shrinkWindow(w)
 		return p.abort(context.Background(), w, nil)
 	}
 	if err := w.err(); err != nil {
@@ -100,6 +103,7 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 		return nil
 	}
 	p.m.windows.WithLabelValues("committed").Inc()
+	p.growWindow()
 	p.m.windowRecords.Observe(float64(w.records))
 	w.mu.Lock()
 	for part, next := range w.mu.changelogNext {

@@ -113,7 +113,7 @@ func (c *Contact) ApplyBounded(ev *events.Event, now time.Time, maxBytes int) Ou
 	}
 	c.remember(h, hasID, now)
 	c.compact(now)
-	c.bound(lim, now)
+	c.bound(lim)
 	return Applied
 }
 

@@ -94,24 +94,24 @@ func (s *orderSum) add(created time.Time, total decimal.Decimal) {
 	}
 }
 
-// limits are the per-section caps derived from a bound.
+// limits are the per-section caps derived from a bound, each share divided by divide
+// (1, or more when AppendBounded must shrink them).
 type limits struct {
-	max         int // the bound; 0 = unbounded
-	orders      int // estimated bytes of full orders
-	foldedIDs   int // folded order entries
-	seen        int // delivery ids
-	messages    int // per-message states
-	deletions   int // order deletions
-	multiset    int // entries of each multiset
-	exact       int // estimated bytes of the exact sets
-	scaleDivide int // 1, or more when AppendBounded must shrink the shares
+	max       int // the bound; 0 = unbounded
+	orders    int // estimated bytes of full orders
+	foldedIDs int // folded order entries
+	seen      int // delivery ids
+	messages  int // per-message states
+	deletions int // order deletions
+	multiset  int // entries of each multiset
+	exact     int // estimated bytes of the exact sets
 }
 
 func newLimits(maxBytes, divide int) limits {
 	if maxBytes <= 0 {
 		return limits{}
 	}
-	l := limits{max: maxBytes, scaleDivide: divide}
+	l := limits{max: maxBytes}
 	l.orders = maxBytes / shareOrders / divide
 	l.foldedIDs = maxBytes / shareFoldedIDs / estFoldedEntry / divide
 	l.seen = maxBytes / shareSeen / estSeenBytes / divide
@@ -148,7 +148,7 @@ func (c *Contact) fullOrderBytes() int {
 // oldest by created_at first, down to half the share), folded order entries, delivery
 // ids, messages and order deletions beyond theirs (the oldest first), and multiset
 // entries beyond theirs (the least bought first).
-func (c *Contact) bound(l limits, now time.Time) {
+func (c *Contact) bound(l limits) {
 	if l.max <= 0 {
 		return
 	}
@@ -484,14 +484,14 @@ func (c *Contact) foldMessagesTo(n int) {
 // the estimates were short: it then shrinks the shares of the approximate parts by
 // halves until the record fits. over reports that it still does not (the exact part
 // alone is too large, e.g. a record written before the bound existed).
-func (c *Contact) AppendBounded(dst []byte, maxBytes int, now time.Time) (b []byte, over bool, err error) {
+func (c *Contact) AppendBounded(dst []byte, maxBytes int) (b []byte, over bool, err error) {
 	start := len(dst)
 	b, err = c.AppendBinary(dst)
 	if err != nil || maxBytes <= 0 || len(b)-start <= maxBytes {
 		return b, false, err
 	}
 	for divide := 1; divide <= 1<<12; divide *= 2 {
-		c.bound(newLimits(maxBytes, divide), now)
+		c.bound(newLimits(maxBytes, divide))
 		if b, err = c.AppendBinary(b[:start]); err != nil || len(b)-start <= maxBytes {
 			return b, false, err
 		}

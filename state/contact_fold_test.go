@@ -261,7 +261,7 @@ func TestContactAppendBounded(t *testing.T) {
 		c.ApplyBounded(orderEv(now, fmt.Sprint("d", i), extremeOrder(i, -1)), now, 0)
 	}
 	before := attrs(&c)
-	b, over, err := c.AppendBounded(nil, MinMaxContactBytes, at(3000*time.Minute))
+	b, over, err := c.AppendBounded(nil, MinMaxContactBytes)
 	if err != nil || over || len(b) > MinMaxContactBytes {
 		t.Fatalf("AppendBounded: %d bytes, over %v, err %v", len(b), over, err)
 	}
