@@ -67,7 +67,9 @@ type Config struct {
 	// that long behind it), and the bound on a window's produce and commit (half of
 	// it). Default 10s, as Kafka Streams' exactly-once.
 	TransactionTimeout time.Duration
-	// MaxWindowRecords caps the input records of one window. Default 10000.
+	// MaxWindowRecords caps the input records of one window. After a window runs out
+	// of time (half the TransactionTimeout) the next ones take half as many records,
+	// doubling back after each commit. Default 10000.
 	MaxWindowRecords int
 	// BackfillChunk caps the contacts backfills and catalog scans evaluate per
 	// window. Within it they run for what is left of the window's CommitInterval (at
@@ -82,6 +84,11 @@ type Config struct {
 	ExclusionTag string
 	// MaxRecordBytes is the largest input value accepted. Default 1 MiB.
 	MaxRecordBytes int
+	// MaxContactBytes bounds a contact's encoded record (SPEC §4.4): older detail is
+	// folded into aggregates past it (see state.Contact, "Bounded size"). At least
+	// state.MinMaxContactBytes, at most 900 KiB (a changelog record must stay under
+	// the brokers' default 1 MB). Default state.DefaultMaxContactBytes (256 KiB).
+	MaxContactBytes int
 	// SegmentMemberMetrics exports segmentd_segment_members{workspace,segment}, the
 	// members of each segment in the owned partitions. Off by default: one series per
 	// segment can be many. Default false.
@@ -100,6 +107,10 @@ type Config struct {
 	Now func() time.Time
 }
 
+// maxContactBytesLimit is the largest Config.MaxContactBytes: a changelog record
+// (the contact's key and record) must fit what the producer and brokers accept.
+const maxContactBytesLimit = 900 << 10
+
 // Validate reports the first invalid setting.
 func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
@@ -113,6 +124,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CommitInterval < 0 || c.MaxWindowRecords < 0 || c.BackfillChunk < 0 || c.MaxRecordBytes < 0 {
 		return errors.New("negative limits are not allowed")
+	}
+	if c.MaxContactBytes != 0 && (c.MaxContactBytes < state.MinMaxContactBytes || c.MaxContactBytes > maxContactBytesLimit) {
+		return fmt.Errorf("max contact bytes %d out of range [%d, %d]", c.MaxContactBytes, state.MinMaxContactBytes, maxContactBytesLimit)
 	}
 	if c.Partitions < 0 || c.ReplicationFactor < 0 {
 		return fmt.Errorf("invalid topic settings: partitions %d, replication %d", c.Partitions, c.ReplicationFactor)
@@ -175,5 +189,8 @@ func (c *Config) ensureSettingDefaults() {
 	}
 	if c.MaxRecordBytes == 0 {
 		c.MaxRecordBytes = 1 << 20
+	}
+	if c.MaxContactBytes == 0 {
+		c.MaxContactBytes = state.DefaultMaxContactBytes
 	}
 }

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sort"
 
@@ -33,9 +34,11 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	default:
 		before = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
 	}
-	out := c.Apply(ev, w.now)
+	out := c.ApplyBounded(ev, w.now, w.p.cfg.MaxContactBytes)
 	w.p.m.events.WithLabelValues(ev.Topic, outcomeNames[out]).Inc()
 	switch out {
+	case state.TooLarge:
+		return errContactTooLarge
 	case state.Duplicate, state.Missing, state.Stale, state.Unchanged:
 		return nil // the record did not change: nothing to write or evaluate
 	case state.Deleted:
@@ -93,7 +96,12 @@ var outcomeNames = [...]string{
 	state.Stale:     "stale",
 	state.Missing:   "missing",
 	state.Deleted:   "deleted",
+	state.TooLarge:  "too_large",
 }
+
+// errContactTooLarge is applyEvent's report of an event refused by ApplyBounded: the
+// caller dead-letters it (ReasonContactTooLarge).
+var errContactTooLarge = errors.New("contact too large")
 
 // unionSorted merges the ascending unique b into the ascending unique a.
 func unionSorted(a, b []int) []int {

@@ -27,6 +27,8 @@ type metrics struct {
 	eventToOutput       prometheus.Histogram
 	timersPending       prometheus.Gauge
 	timerLateness       prometheus.Histogram
+	recordsRefused      *prometheus.CounterVec
+	contactsOverBound   prometheus.Counter
 	segmentMembers      *prometheus.GaugeVec // nil unless Config.SegmentMemberMetrics
 }
 
@@ -34,7 +36,7 @@ func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers boo
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segmentd_events_total",
-			Help: "Input events decoded, by canonical topic and by what applying them did (applied, unchanged, duplicate, stale, missing, deleted).",
+			Help: "Input events decoded, by canonical topic and by what applying them did (applied, unchanged, duplicate, stale, missing, deleted, too_large).",
 		}, []string{"topic", "result"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segmentd_dead_letters_total",
@@ -119,7 +121,15 @@ func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers boo
 		Help:    "How long after its instant a timer fired.",
 		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 	})
-	reg.MustRegister(m.backfillsPending, m.lag, m.eventToOutput, m.timersPending, m.timerLateness)
+	m.recordsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "segmentd_records_refused_total",
+		Help: "Records segmentd produced that were refused, by reason: record_too_large (over what the producer accepts, checked before producing) or broker_refused (e.g. MESSAGE_TOO_LARGE): the log names each one and its contact is quarantined; dead_letter_value_omitted: a dead letter too large with its value went without it.",
+	}, []string{"reason"})
+	m.contactsOverBound = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "segmentd_contacts_over_bound_total",
+		Help: "Contact records written larger than --max-contact-bytes because what they keep exactly does not fit (logged with the contact).",
+	})
+	reg.MustRegister(m.backfillsPending, m.lag, m.eventToOutput, m.timersPending, m.timerLateness, m.recordsRefused, m.contactsOverBound)
 	if segmentMembers {
 		m.segmentMembers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "segmentd_segment_members",

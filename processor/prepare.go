@@ -113,9 +113,22 @@ type preparer struct {
 
 // prepare starts preparing recs; the loop reads the results with wait. The caller
 // must not change the rules or the store until finish returns.
+//
+// Only the first record of each key prefetches its contact: the window has its own
+// copy of the contact from then on, and one contact with many records in a poll (and a
+// large record) must not be read and decoded once per record.
 func (p *Processor) prepare(recs []*kgo.Record) *preparer {
 	pr := &preparer{out: make([]prepared, len(recs))}
-	pr.run = runChunked(len(recs), prepChunk, func(i int) { p.prepareOne(recs[i], &pr.out[i]) })
+	again := make([]bool, len(recs))
+	seen := make(map[string]struct{}, len(recs))
+	for i, r := range recs {
+		if _, ok := seen[string(r.Key)]; ok {
+			again[i] = true
+		} else {
+			seen[string(r.Key)] = struct{}{}
+		}
+	}
+	pr.run = runChunked(len(recs), prepChunk, func(i int) { p.prepareOne(recs[i], &pr.out[i], !again[i]) })
 	return pr
 }
 
@@ -128,11 +141,11 @@ func (pr *preparer) wait(i int) *prepared {
 // finish waits for the workers to stop (the loop stopped early).
 func (pr *preparer) finish() { pr.run.finish() }
 
-// prepareOne decodes r and reads its contact (a worker).
-func (p *Processor) prepareOne(r *kgo.Record, out *prepared) {
+// prepareOne decodes r and, if fetch, reads its contact (a worker).
+func (p *Processor) prepareOne(r *kgo.Record, out *prepared, fetch bool) {
 	out.rec = toEventsRecord(r)
 	out.ev, out.err = events.Decode(&out.rec, &p.decodeOpts)
-	if out.err != nil {
+	if out.err != nil || !fetch {
 		return
 	}
 	p.prefetch(r.Partition, out.ev.ContactKey(), out.ev.Workspace, &out.pre)

@@ -46,6 +46,12 @@ type Processor struct {
 	cand       []int
 	recBuf     []*kgo.Record // processFetches' scratch
 	decodeOpts events.Options
+	// quarantine: contacts a produced record of which the brokers refused (bound.go);
+	// their input records are dead-lettered until the process restarts.
+	quarantine map[string]quarantined
+	// windowCap, if not 0, caps the input records of a window below MaxWindowRecords
+	// after windows aborted for running out of time (bound.go).
+	windowCap int
 
 	mu struct {
 		sync.Mutex
@@ -407,11 +413,11 @@ func (p *Processor) loop(ctx context.Context) error {
 		var fs kgo.Fetches
 		if wait := p.timers.wait(p.cfg.Now(), time.Since(p.timers.lastWindow), p.cfg.CommitInterval, p.cfg.CommitInterval); wait > 0 {
 			pctx, cancel := context.WithTimeout(ctx, wait)
-			fs = p.sess.PollRecords(pctx, p.cfg.MaxWindowRecords)
+			fs = p.sess.PollRecords(pctx, p.windowLimit())
 			cancel()
 		} else {
 			// A nil context takes what is buffered without waiting (franz-go).
-			fs = p.sess.PollRecords(nil, p.cfg.MaxWindowRecords)
+			fs = p.sess.PollRecords(nil, p.windowLimit())
 		}
 		if fs.IsClientClosed() || ctx.Err() != nil {
 			return nil

@@ -81,6 +81,9 @@ type OrdersSummary struct {
 	Counted   int `json:"counted"`   // neither cancelled nor test
 	Cancelled int `json:"cancelled"` // cancelled
 	Test      int `json:"test"`      // test orders
+	// Folded: orders folded into aggregates past --max-contact-bytes (README "Bounded
+	// contact state"), included in Total and, if they were counted, in Counted.
+	Folded int `json:"folded,omitempty"`
 }
 
 // MembershipView is one segment the contact is a member of.
@@ -310,6 +313,11 @@ func (p *Processor) Contact(ctx context.Context, ws string, customerID int64) (*
 		default:
 			v.Orders.Counted++
 		}
+	}
+	if counted, other := c.FoldedOrders(); counted+other > 0 {
+		v.Orders.Folded = int(counted + other)
+		v.Orders.Total += int(counted + other)
+		v.Orders.Counted += int(counted)
 	}
 	if s, at, ok := c.PurchasingSummary(); ok {
 		v.PurchasingSummary = map[string]any{

@@ -39,6 +39,7 @@ type window struct {
 		sync.Mutex
 		err           error           // first produce error: the window must abort
 		changelogNext map[int32]int64 // per partition, offset after the last changelog record
+		refused       []refusal       // records refused (bound.go)
 	}
 	buf []byte
 }
@@ -167,12 +168,24 @@ func (w *window) nextDense(pt *partition) uint32 {
 	return d
 }
 
-// produce sends a record in the window's transaction.
+// produce sends a record in the window's transaction. A record larger than the
+// producer accepts, or one the brokers refuse as too large, is refused (bound.go):
+// the window aborts and its contact is quarantined.
 func (w *window) produce(ctx context.Context, r *kgo.Record) {
+	if n := recordSize(r); n > maxProduceRecordBytes {
+		w.mu.Lock()
+		w.refuseLocked(r, n, "record_too_large", fmt.Errorf("%d bytes, over the %d a record may take", n, maxProduceRecordBytes))
+		w.mu.Unlock()
+		return
+	}
 	w.p.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if err != nil {
+			if refusedErr(err) {
+				w.refuseLocked(r, recordSize(r), "broker_refused", err)
+				return
+			}
 			if w.mu.err == nil {
 				w.mu.err = fmt.Errorf("produce to %s: %w", r.Topic, err)
 			}
@@ -197,9 +210,21 @@ func (w *window) emit(ctx context.Context, t *Transition, key string) {
 	w.p.m.transitions.WithLabelValues(t.Type(), t.Reason).Inc()
 }
 
-// deadLetter produces a record to the dead-letter topic.
+// deadLetter produces a record to the dead-letter topic. A dead letter larger than
+// a record may be goes without the original value (said in its detail and the log):
+// producing it would be refused on every run of the window.
 func (w *window) deadLetter(ctx context.Context, r *events.Record, reason events.Reason, detail string) {
-	w.produce(ctx, deadLetter(w.p.cfg.Topics.DLQ, r, reason, detail))
+	dl := deadLetter(w.p.cfg.Topics.DLQ, r, reason, detail)
+	if n := recordSize(dl); n > maxProduceRecordBytes {
+		cp := *r
+		cp.Value = nil
+		detail = fmt.Sprintf("%s (the %d-byte value is omitted: a record may take at most %d bytes)", detail, len(r.Value), maxProduceRecordBytes)
+		dl = deadLetter(w.p.cfg.Topics.DLQ, &cp, reason, detail)
+		w.p.m.recordsRefused.WithLabelValues("dead_letter_value_omitted").Inc()
+		w.p.cfg.Logger.Warn("dead letter too large: produced without its value", "topic", w.p.cfg.Topics.DLQ,
+			"key", string(r.Key), "bytes", n, "reason", reason)
+	}
+	w.produce(ctx, dl)
 	w.p.m.deadLetters.WithLabelValues(string(reason)).Inc()
 	w.p.cfg.Logger.Debug("dead-lettered record", "reason", reason, "detail", detail)
 }
@@ -231,9 +256,17 @@ func (w *window) flush(ctx context.Context, batch *state.Batch) error {
 				return err
 			}
 		}
-		enc, err := o.c.AppendBinary(nil)
+		enc, over, err := o.c.AppendBounded(nil, w.p.cfg.MaxContactBytes)
 		if err != nil {
 			return fmt.Errorf("encode contact %s: %w", ref.key, err)
+		}
+		if over {
+			// What the contact keeps exactly is over the bound (a record of a
+			// release without it, or memberships of very many segments): written
+			// all the same, while the producer accepts it.
+			w.p.m.contactsOverBound.Inc()
+			w.p.cfg.Logger.Warn("contact record over --max-contact-bytes", "partition", ref.p, "contact", ref.key,
+				"bytes", len(enc), "max_contact_bytes", w.p.cfg.MaxContactBytes)
 		}
 		if err := batch.PutContactEncoded(ref.p, ref.key, o.c.DenseID, enc); err != nil {
 			return err

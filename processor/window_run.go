@@ -38,9 +38,9 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 		return p.abort(ctx, w, err)
 	}
 	deadline := start.Add(p.cfg.CommitInterval)
-	for w.records > 0 && w.records < p.cfg.MaxWindowRecords && time.Now().Before(deadline) && pollCtx.Err() == nil {
+	for w.records > 0 && w.records < p.windowLimit() && time.Now().Before(deadline) && pollCtx.Err() == nil {
 		pctx, cancel := context.WithDeadline(pollCtx, deadline)
-		fs := p.sess.PollRecords(pctx, p.cfg.MaxWindowRecords-w.records)
+		fs := p.sess.PollRecords(pctx, p.windowLimit()-w.records)
 		cancel()
 		p.logFetchErrors(fs)
 		p.drainHandoffs()
@@ -76,13 +76,19 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	}
 	commitStart := time.Now()
 	if err := p.sess.Client().Flush(ctx); err != nil {
+		p.quarantineRefused(w)
 		// Typically the process was paused or the brokers were slow past the bound:
-		// abort (the broker may have fenced us already) and carry on.
-		p.cfg.Logger.Warn("aborting window: flushing its records failed", "err", err)
+		// abort (the broker may have fenced us already) and carry on, with fewer
+		// records per window in case processing them took the time.
+		p.cfg.Logger.Warn("aborting window: flushing its records failed", "err", err,
+			"records", w.records, "changed_contacts", len(w.dirty), "took", time.Since(start).Round(time.Millisecond))
+		p.shrinkWindow(w)
 		return p.abort(context.Background(), w, nil)
 	}
 	if err := w.err(); err != nil {
-		// A record failed to produce: abort, and process the window again.
+		// A record failed to produce: abort, and process the window again (without
+		// the input of the contacts whose records were refused, now quarantined).
+		p.quarantineRefused(w)
 		p.cfg.Logger.Warn("aborting window after produce error", "err", err)
 		return p.abort(ctx, w, nil)
 	}
@@ -97,6 +103,7 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 		return nil
 	}
 	p.m.windows.WithLabelValues("committed").Inc()
+	p.growWindow()
 	p.m.windowRecords.Observe(float64(w.records))
 	w.mu.Lock()
 	for part, next := range w.mu.changelogNext {
@@ -276,6 +283,12 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 	ev, err := prep.ev, prep.err
 	if err != nil {
 		rec := &prep.rec
+		if q, ok := w.p.quarantine[string(rec.Key)]; ok && q.dropValue {
+			// Its dead letter was refused: send it without the value.
+			cp := *rec
+			cp.Value = nil
+			rec = &cp
+		}
 		var de *events.Error
 		switch {
 		case errors.Is(err, events.ErrGuestOrder):
@@ -287,8 +300,24 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 		}
 		return nil
 	}
+	if q, ok := w.p.quarantine[ev.ContactKey()]; ok {
+		rec := &prep.rec
+		if q.dropValue {
+			cp := *rec
+			cp.Value = nil
+			rec = &cp
+		}
+		w.deadLetter(ctx, rec, ReasonContactRefused, q.detail)
+		return nil
+	}
 	before := w.outputs
 	if err := w.applyEvent(ctx, pt, ev, &prep.pre); err != nil {
+		if errors.Is(err, errContactTooLarge) {
+			w.deadLetter(ctx, &prep.rec, ReasonContactTooLarge, fmt.Sprintf(
+				"applying it would grow what contact %s keeps exactly (tags, lists, automations, back-in-stock subscriptions, conversations, profile) past its share of --max-contact-bytes (%d)",
+				ev.ContactKey(), w.p.cfg.MaxContactBytes))
+			return nil
+		}
 		return err
 	}
 	if w.outputs > before {

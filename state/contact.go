@@ -22,9 +22,10 @@ const (
 	Stale                    // older than what is stored (updated_at, consent time, tombstone, order deletion): ignored
 	Missing                  // delete, redact or orders/delete of a contact that does not exist: no-op
 	Deleted                  // customers/delete or customers/redact: the record is now a tombstone
+	TooLarge                 // refused: it would grow what is kept exactly past its share of the bound
 )
 
-var outcomeNames = [...]string{"applied", "unchanged", "duplicate", "stale", "missing", "deleted"}
+var outcomeNames = [...]string{"applied", "unchanged", "duplicate", "stale", "missing", "deleted", "too_large"}
 
 // String returns the outcome's lower-case name, e.g. for a metric label.
 func (o Outcome) String() string {
@@ -143,6 +144,27 @@ const (
 // time): the attributes are unchanged, but a status arriving later for a folded
 // message counts it again (a read 90 days after delivery counts a second receipt).
 //
+// # Bounded size
+//
+// ApplyBounded keeps the encoded record within a bound (SPEC §4.4, --max-contact-bytes,
+// DefaultMaxContactBytes): each part has a share of it (contact_fold.go), and past its
+// share the oldest detail is folded while the event is applied, so that folding depends
+// only on the contact's events. Orders in full beyond 1/16 of the bound are folded,
+// oldest created first: each leaves an entry (id, created_at, updated_at, total,
+// counted) and its line items join multisets with counts (lower-case brands, product
+// ids, prices), so orders_count, total_spent, first/last order and purchased_* stay
+// exact, and an update or cancellation of a folded order takes it back in full,
+// removing from the multisets the line items the update lists. Entries beyond 1/8 of
+// the bound are forgotten into sums (count, total, first and last created_at): an
+// update of a forgotten order is no longer recognised. Multiset values beyond their
+// share are dropped least bought first. Delivery ids, per-message states and order
+// deletions beyond their shares are forgotten oldest first (messages fold into the
+// counters). The exact part (profile, consents, tags, lists, automations,
+// back-in-stock, conversations, memberships) is never folded: an event that would grow
+// it past a quarter of the bound is refused (TooLarge). AppendBounded is the writer's
+// guarantee: if the record is still over the bound, it shrinks the shares by halves
+// until it fits, or reports that the exact part alone does not.
+//
 // # Fields and concurrency
 //
 // The exported fields are the processor's: Apply leaves them alone, except SyncedAt
@@ -182,6 +204,7 @@ type Contact struct {
 
 	orders        []events.Order // sorted by ID, unique
 	orderDeletion []orderDeletion
+	fold          orderFold // orders folded out of orders
 
 	msgs          []msgState // sorted by hash, unique
 	msgFolded     msgFolded
@@ -198,6 +221,9 @@ type Contact struct {
 	msgAgg    *msgAgg
 	byAuto    map[string]int64 // shared with Attrs; replaced, never mutated
 	byAutoOK  bool
+	// orderBytes estimates the encoding of orders (see bound).
+	orderBytes   int
+	orderBytesOK bool
 }
 
 type recordState uint8
@@ -364,6 +390,20 @@ func (c *Contact) LifecycleOverride() operators.Stage { return c.stage }
 // Orders returns every stored order, counted or not, sorted by id. The slice and the
 // orders' line items must not be modified.
 func (c *Contact) Orders() []events.Order { return c.orders }
+
+// FoldedOrders returns how many orders are folded into aggregates (see "Bounded
+// size"): counted ones (neither cancelled nor test), and the others still remembered.
+func (c *Contact) FoldedOrders() (counted, other int64) {
+	counted = c.fold.forgot.count
+	for i := range c.fold.entries {
+		if c.fold.entries[i].counted {
+			counted++
+		} else {
+			other++
+		}
+	}
+	return counted, other
+}
 
 // PurchasingSummary returns the last customers/purchasing_summary and when it
 // occurred; ok is false if none was received.

@@ -35,6 +35,14 @@ const (
 //   - Unchanged: a valid event without a delivery id that changes nothing, or an
 //     event that is not valid (unknown kind, missing payload), which is ignored.
 func (c *Contact) Apply(ev *events.Event, now time.Time) Outcome {
+	return c.ApplyBounded(ev, now, DefaultMaxContactBytes)
+}
+
+// ApplyBounded is Apply keeping the record within maxBytes of encoding (0: no bound),
+// as described under "Bounded size" in Contact. It returns TooLarge, leaving the
+// record as it was, for an event that would grow what is kept exactly past its share
+// of the bound.
+func (c *Contact) ApplyBounded(ev *events.Event, now time.Time, maxBytes int) Outcome {
 	now = normTime(now)
 	c.Expire(now)
 	if !validEvent(ev) {
@@ -74,12 +82,26 @@ func (c *Contact) Apply(ev *events.Event, now time.Time) Outcome {
 		return Deleted
 	}
 
+	lim := newLimits(maxBytes, 1)
+	var snap Contact
+	exactBefore := -1
+	if lim.max > 0 && growsExact(ev.Kind) {
+		// The sets these events change are copied on write: a shallow copy is a
+		// snapshot to return to.
+		snap, exactBefore = *c, c.exactBytes()
+	}
 	created := false
 	if c.state != stateLive {
 		c.recreate()
 		created = true
 	}
 	eff := c.applyEffect(ev, at, now)
+	if exactBefore >= 0 && eff == changed {
+		if n := c.exactBytes(); n > lim.exact && n > exactBefore {
+			*c = snap
+			return TooLarge
+		}
+	}
 	switch {
 	case eff == stale:
 		// Impossible on a created record: it holds nothing to be stale against.
@@ -91,6 +113,7 @@ func (c *Contact) Apply(ev *events.Event, now time.Time) Outcome {
 	}
 	c.remember(h, hasID, now)
 	c.compact(now)
+	c.bound(lim)
 	return Applied
 }
 
@@ -558,6 +581,10 @@ func (c *Contact) upsertOrder(in *events.Order, at time.Time) effect {
 	if found && !o.UpdatedAt.IsZero() && o.UpdatedAt.Before(c.orders[i].UpdatedAt) {
 		return stale
 	}
+	fi, folded := c.findFolded(o.ID)
+	if folded && !o.UpdatedAt.IsZero() && o.UpdatedAt.Before(c.fold.entries[fi].updatedAt) {
+		return stale
+	}
 	eff := noop
 	if j := c.findOrderDeletion(o.ID); j >= 0 {
 		t := o.UpdatedAt
@@ -573,6 +600,14 @@ func (c *Contact) upsertOrder(in *events.Order, at time.Time) effect {
 		}
 		eff = changed
 	}
+	if folded {
+		// The order comes back in full: its folded contribution leaves the fold, its
+		// line items taken to be the update's (see Contact, "Bounded size").
+		if o.UpdatedAt.IsZero() {
+			o.UpdatedAt = c.fold.entries[fi].updatedAt
+		}
+		c.unfold(fi, o.LineItems)
+	}
 	if found {
 		if o.UpdatedAt.IsZero() {
 			o.UpdatedAt = c.orders[i].UpdatedAt // keep the watermark
@@ -580,9 +615,15 @@ func (c *Contact) upsertOrder(in *events.Order, at time.Time) effect {
 		if orderEqual(&c.orders[i], &o) {
 			return eff
 		}
+		c.orderBytes += orderBytes(&o) - orderBytes(&c.orders[i])
 		c.orders[i] = o
 	} else {
+		c.orderBytes += orderBytes(&o)
 		c.orders = slices.Insert(c.orders, i, o)
+		if c.agg != nil && !folded {
+			c.agg = c.agg.withOrder(&c.orders[i])
+			return changed
+		}
 	}
 	c.agg = nil
 	return changed
@@ -609,7 +650,12 @@ func orderEqual(a, b *events.Order) bool {
 
 func (c *Contact) deleteOrder(id string, at, now time.Time) effect {
 	eff := noop
+	if i, found := c.findFolded(id); found {
+		c.unfold(i, nil) // its line items are not known: they stay in the multisets
+		eff = changed
+	}
 	if i, found := c.findOrder(id); found {
+		c.orderBytes -= orderBytes(&c.orders[i])
 		c.orders = slices.Delete(c.orders, i, i+1)
 		if len(c.orders) == 0 {
 			c.orders = nil
@@ -684,10 +730,12 @@ func (c *Contact) applyInbound(m *events.Message, at time.Time) effect {
 
 func (c *Contact) completeAutomation(id string) effect {
 	i, found := slices.BinarySearchFunc(c.automations, id, func(a AutomationCount, id string) int { return cmp.Compare(a.AutomationID, id) })
+	// Copy on write (see ApplyBounded).
 	if found {
+		c.automations = slices.Clone(c.automations)
 		c.automations[i].Count++
 	} else {
-		c.automations = slices.Insert(c.automations, i, AutomationCount{AutomationID: id, Count: 1})
+		c.automations = slices.Insert(slices.Clip(c.automations), i, AutomationCount{AutomationID: id, Count: 1})
 	}
 	c.byAuto, c.byAutoOK = nil, false
 	return changed
@@ -700,7 +748,7 @@ func (c *Contact) subscribeBackInStock(b *events.BackInStock, at time.Time) effe
 	if found {
 		return noop // the first subscription time stays
 	}
-	c.backInStock = slices.Insert(c.backInStock, i, BackInStockSub{VariantID: b.VariantID, ProductID: b.ProductID, SubscribedAt: at})
+	c.backInStock = slices.Insert(slices.Clip(c.backInStock), i, BackInStockSub{VariantID: b.VariantID, ProductID: b.ProductID, SubscribedAt: at})
 	return changed
 }
 
@@ -735,17 +783,18 @@ func (c *Contact) updateConversation(cv *events.Conversation, at time.Time) effe
 	next := ConversationState{ID: cv.ConversationID, Status: strings.ToUpper(cv.Status), AssignedAgent: cv.AssignedAgent, UpdatedAt: at}
 	i, found := slices.BinarySearchFunc(c.convs, next.ID, func(s ConversationState, id string) int { return cmp.Compare(s.ID, id) })
 	if !found {
-		c.convs = slices.Insert(c.convs, i, next)
+		c.convs = slices.Insert(slices.Clip(c.convs), i, next)
 		return changed
 	}
-	cur := &c.convs[i]
+	cur := c.convs[i]
 	if at.Before(cur.UpdatedAt) {
 		return stale
 	}
-	if *cur == next {
+	if cur == next {
 		return noop
 	}
-	*cur = next
+	c.convs = slices.Clone(c.convs) // copy on write (see ApplyBounded)
+	c.convs[i] = next
 	return changed
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/govalues/decimal"
+	"github.com/segmentd/segmentd/events"
 	"github.com/segmentd/segmentd/operators"
 )
 
@@ -21,6 +22,7 @@ type orderAgg struct {
 	prices      []decimal.Decimal // ascending, unique by value
 	products    []string          // sorted, unique
 	lang        string            // of the latest order (by created_at) with a usable customer_locale
+	langAt      time.Time         // that order's created_at
 }
 
 // msgAgg caches the message counters.
@@ -169,6 +171,43 @@ func (c *Contact) orderAggregates() *orderAgg {
 	}
 	a := &orderAgg{total: decimal.Zero}
 	var langAt time.Time
+	// Folded orders (see Contact, "Bounded size") first: forgotten sums, remembered
+	// entries, multisets.
+	f := &c.fold
+	if f.lang != "" {
+		a.lang, langAt = f.lang, f.langAt
+	}
+	addCounted := func(created time.Time, total decimal.Decimal) {
+		a.count++
+		if sum, err := a.total.Add(total); err == nil {
+			a.total = sum
+		}
+		if a.first.IsZero() || created.Before(a.first) {
+			a.first = created
+		}
+		if created.After(a.last) {
+			a.last = created
+		}
+	}
+	if f.forgot.count > 0 {
+		a.count = f.forgot.count
+		a.total = f.forgot.total
+		a.first, a.last = f.forgot.first, f.forgot.last
+	}
+	for i := range f.entries {
+		if e := &f.entries[i]; e.counted {
+			addCounted(e.createdAt, e.total)
+		}
+	}
+	for _, b := range f.brands {
+		a.brands = append(a.brands, b.s)
+	}
+	for _, p := range f.products {
+		a.products = append(a.products, p.s)
+	}
+	for _, p := range f.prices {
+		a.prices = append(a.prices, p.d)
+	}
 	// Vendors repeat across line items: lower-case each spelling once.
 	type lowered struct{ raw, lower string }
 	var seenVendors []lowered
@@ -180,16 +219,8 @@ func (c *Contact) orderAggregates() *orderAgg {
 		if !o.CancelledAt.IsZero() || o.Test {
 			continue
 		}
-		a.count++
-		if sum, err := a.total.Add(o.Total); err == nil {
-			a.total = sum
-		} // else: over 19 integer digits, impossible for real money; the order is not summed
-		if a.first.IsZero() || o.CreatedAt.Before(a.first) {
-			a.first = o.CreatedAt
-		}
-		if o.CreatedAt.After(a.last) {
-			a.last = o.CreatedAt
-		}
+		// A total over 19 integer digits (impossible for real money) is not summed.
+		addCounted(o.CreatedAt, o.Total)
 		for j := range o.LineItems {
 			li := &o.LineItems[j]
 			k := slices.IndexFunc(seenVendors, func(v lowered) bool { return v.raw == li.Vendor })
@@ -218,8 +249,81 @@ func (c *Contact) orderAggregates() *orderAgg {
 			a.aov, a.hasAOV = aov, true
 		}
 	}
+	a.langAt = langAt
 	c.agg = a
 	return a
+}
+
+// withOrder returns the aggregates with one more order o, that no aggregate counts
+// yet: what orderAggregates would compute from scratch, without scanning every order
+// again (orders/create of a contact with many orders is the hot path).
+func (a *orderAgg) withOrder(o *events.Order) *orderAgg {
+	n := *a
+	if l := primarySubtag(o.CustomerLocale); l != "" && (n.lang == "" || !o.CreatedAt.Before(n.langAt)) {
+		n.lang, n.langAt = l, o.CreatedAt
+	}
+	if !o.CancelledAt.IsZero() || o.Test {
+		return &n
+	}
+	n.count++
+	if sum, err := n.total.Add(o.Total); err == nil {
+		n.total = sum
+	}
+	if n.first.IsZero() || o.CreatedAt.Before(n.first) {
+		n.first = o.CreatedAt
+	}
+	if o.CreatedAt.After(n.last) {
+		n.last = o.CreatedAt
+	}
+	// Copy on write: the slices are shared with Attrs already handed out.
+	cloned := [3]bool{}
+	for i := range o.LineItems {
+		li := &o.LineItems[i]
+		if v := lowerTrim(li.Vendor); v != "" {
+			if j, found := slices.BinarySearch(n.brands, v); !found {
+				if !cloned[0] {
+					n.brands, cloned[0] = slices.Clone(n.brands), true
+				}
+				n.brands = slices.Insert(n.brands, j, v)
+			}
+		}
+		if p := li.ProductID; p != "" {
+			if j, found := slices.BinarySearch(n.products, p); !found {
+				if !cloned[1] {
+					n.products, cloned[1] = slices.Clone(n.products), true
+				}
+				n.products = slices.Insert(n.products, j, p)
+			}
+		}
+		// Prices are unique by value; of equal values the least by CmpTotal is kept.
+		j, _ := slices.BinarySearchFunc(n.prices, li.Price, decimal.Decimal.CmpTotal)
+		switch {
+		case j > 0 && n.prices[j-1].Equal(li.Price):
+			continue // the one kept is less by CmpTotal
+		case j < len(n.prices) && n.prices[j].Equal(li.Price):
+			if li.Price.CmpTotal(n.prices[j]) >= 0 {
+				continue
+			}
+			if !cloned[2] {
+				n.prices, cloned[2] = slices.Clone(n.prices), true
+			}
+			n.prices[j] = li.Price
+		default:
+			if !cloned[2] {
+				n.prices, cloned[2] = slices.Clone(n.prices), true
+			}
+			n.prices = slices.Insert(n.prices, j, li.Price)
+		}
+	}
+	n.brands, n.products, n.prices = slices.Clip(n.brands), slices.Clip(n.products), slices.Clip(n.prices)
+	n.hasAOV = false
+	n.aov = decimal.Decimal{}
+	if n.count > 0 {
+		if aov, err := n.total.Quo(decimal.MustNew(n.count, 0)); err == nil {
+			n.aov, n.hasAOV = aov, true
+		}
+	}
+	return &n
 }
 
 func (c *Contact) messageAggregates() *msgAgg {

@@ -38,6 +38,13 @@ import (
 //	 14 automations   count {id(str) count}
 //	 15 back in stock count {variant(str) product(str) at}
 //	 16 conversations count {id(str) status(str) agent(str) at}
+//	 17 folded orders forgotCount forgotTotal(dec) forgotFirst forgotLast lang(str) langAt
+//	                  count0 {id(str) createdAt(time, extra bit = counted) updatedAt total(dec)}
+//	                  count0 {brand(str) n} count0 {productID(str) n} count0 {price(dec) n}
+//
+//	count0 is a count that may be 0. Section 17 was added after the first release
+//	without changing the version: a record without it is encoded as before, so that
+//	records of the previous release decode and re-encode unchanged (testdata/golden).
 //
 //	time = u, fraction: u = zigzag(seconds − base) << 3 | extra << 2 | mode, where
 //	       base is syncedAt's Unix seconds, mode 0 = the zero time (u = extra << 2),
@@ -70,7 +77,8 @@ const (
 	secAutomations
 	secBackInStock
 	secConversations
-	secAll = secConversations<<1 - 1
+	secOrderFold
+	secAll = secOrderFold<<1 - 1
 )
 
 // Profile field bits.
@@ -124,6 +132,7 @@ func (c *Contact) AppendBinary(dst []byte) ([]byte, error) {
 	set(secAutomations, len(c.automations) > 0)
 	set(secBackInStock, len(c.backInStock) > 0)
 	set(secConversations, len(c.convs) > 0)
+	set(secOrderFold, !c.fold.empty())
 
 	e.b = append(e.b, codecVersion)
 	e.uint(uint64(c.state))
@@ -237,10 +246,100 @@ func (c *Contact) AppendBinary(dst []byte) ([]byte, error) {
 			e.time(s.UpdatedAt, 0)
 		}
 	}
+	if secs&secOrderFold != 0 {
+		c.appendFold(&e)
+	}
 	if e.err != nil {
 		return dst, fmt.Errorf("encode contact: %w", e.err)
 	}
 	return e.b, nil
+}
+
+func (c *Contact) appendFold(e *encoder) {
+	f := &c.fold
+	e.uint(uint64(f.forgot.count))
+	e.dec(f.forgot.total)
+	e.time(f.forgot.first, 0)
+	e.time(f.forgot.last, 0)
+	e.str(f.lang)
+	e.time(f.langAt, 0)
+	e.uint(uint64(len(f.entries)))
+	for i := range f.entries {
+		o := &f.entries[i]
+		var counted uint64
+		if o.counted {
+			counted = 1
+		}
+		e.str(o.id)
+		e.time(o.createdAt, counted)
+		e.time(o.updatedAt, 0)
+		e.dec(o.total)
+	}
+	for _, m := range [...][]countedStr{f.brands, f.products} {
+		e.uint(uint64(len(m)))
+		for _, x := range m {
+			e.str(x.s)
+			e.uint(uint64(x.n))
+		}
+	}
+	e.uint(uint64(len(f.prices)))
+	for _, x := range f.prices {
+		e.dec(x.d)
+		e.uint(uint64(x.n))
+	}
+}
+
+func (c *Contact) decodeFold(d *decoder) {
+	f := &c.fold
+	f.forgot.count = int64(d.uintMax(math.MaxInt64))
+	f.forgot.total = d.dec()
+	f.forgot.first = d.time(nil)
+	f.forgot.last = d.time(nil)
+	f.lang = d.str()
+	f.langAt = d.time(nil)
+	if n := d.count0(4); n > 0 {
+		f.entries = make([]foldedOrder, 0, n)
+		for range n {
+			var o foldedOrder
+			var counted uint64
+			if o.id = d.str(); o.id == "" {
+				d.fail("folded order without id")
+			}
+			o.createdAt = d.time(&counted)
+			o.counted = counted != 0
+			o.updatedAt = d.time(nil)
+			o.total = d.dec()
+			if k := len(f.entries); k > 0 && f.entries[k-1].id >= o.id {
+				d.fail("folded orders out of order")
+			}
+			f.entries = append(f.entries, o)
+		}
+	}
+	for _, m := range [...]*[]countedStr{&f.brands, &f.products} {
+		if n := d.count0(2); n > 0 {
+			*m = make([]countedStr, 0, n)
+			for range n {
+				x := countedStr{s: d.str(), n: int64(d.uintMax(math.MaxInt64))}
+				if k := len(*m); x.s == "" || x.n == 0 || (k > 0 && (*m)[k-1].s >= x.s) {
+					d.fail("bad folded multiset")
+				}
+				*m = append(*m, x)
+			}
+		}
+	}
+	if n := d.count0(3); n > 0 {
+		f.prices = make([]countedDec, 0, n)
+		for range n {
+			x := countedDec{d: d.dec(), n: int64(d.uintMax(math.MaxInt64))}
+			if k := len(f.prices); x.n == 0 || (k > 0 && f.prices[k-1].d.CmpTotal(x.d) >= 0) {
+				d.fail("bad folded prices")
+			}
+			f.prices = append(f.prices, x)
+		}
+	}
+	if d.err == nil && f.empty() {
+		d.fail("empty folded orders section")
+	}
 }
 
 func (c *Contact) appendProfile(e *encoder) {
@@ -569,6 +668,9 @@ func (c *Contact) decode(d *decoder) {
 			c.convs = append(c.convs, s)
 		}
 	}
+	if secs&secOrderFold != 0 {
+		c.decodeFold(d)
+	}
 }
 
 func cmpMembership(a, b Membership) int {
@@ -675,6 +777,16 @@ func (d *decoder) int() int64 {
 func (d *decoder) count(minSize int) int {
 	n := d.uint()
 	if n == 0 || n > uint64(len(d.b)/minSize) {
+		d.fail("bad count %d", n)
+		return 0
+	}
+	return int(n)
+}
+
+// count0 is count allowing 0.
+func (d *decoder) count0(minSize int) int {
+	n := d.uint()
+	if n > uint64(len(d.b)/minSize) {
 		d.fail("bad count %d", n)
 		return 0
 	}

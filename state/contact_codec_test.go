@@ -28,6 +28,7 @@ func contactEqual(a, b *Contact) bool {
 func stored(c *Contact) Contact {
 	s := *c
 	s.tagKeys, s.tagKeysOK, s.agg, s.msgAgg, s.byAuto, s.byAutoOK = nil, false, nil, nil, nil, false
+	s.orderBytes, s.orderBytesOK = 0, false
 	return s
 }
 
@@ -172,6 +173,27 @@ func randContact(r *rand.Rand) *Contact {
 	})
 	for _, id := range sortedStrs(r.IntN(4)) {
 		c.convs = append(c.convs, ConversationState{ID: id, Status: str(), AssignedAgent: str(), UpdatedAt: tm()})
+	}
+	if maybe() {
+		f := &c.fold
+		if maybe() {
+			f.forgot = orderSum{count: r.Int64N(1e6), total: dm(), first: tm(), last: tm()}
+		}
+		f.lang, f.langAt = str(), tm()
+		for _, id := range sortedStrs(r.IntN(4)) {
+			f.entries = append(f.entries, foldedOrder{id: id, createdAt: tm(), updatedAt: tm(), total: dm(), counted: maybe()})
+		}
+		for _, m := range []*[]countedStr{&f.brands, &f.products} {
+			for _, s := range sortedStrs(r.IntN(4)) {
+				*m = append(*m, countedStr{s, 1 + r.Int64N(1e9)})
+			}
+		}
+		for range r.IntN(4) {
+			f.prices = addCountedDec(f.prices, dm(), 1+r.Int64N(1e9))
+		}
+		if f.empty() {
+			f.lang = "x"
+		}
 	}
 	return c
 }

@@ -9,7 +9,9 @@
 // Contact.Apply applies a decoded event (package events) with the effects of SPEC §4;
 // Contact.Attrs derives the attribute view (operators.Attrs) that rules evaluate. The
 // record is encoded in a compact versioned binary form (contact_codec.go), the same
-// bytes in Pebble and in the changelog topic.
+// bytes in Pebble and in the changelog topic, bounded in size by folding old detail
+// into aggregates (contact_fold.go; Contact, "Bounded size"). Records of released
+// formats are checked in under testdata/golden and must keep decoding.
 //
 // # Store
 //
