@@ -57,3 +57,13 @@ func lookupTopic(name []byte) (topicSpec, bool) {
 	t, ok := topics[strings.ToLower(strings.TrimSpace(string(name)))]
 	return t, ok
 }
+
+// TopicNames returns every accepted topic name, aliases included, mapped to its
+// canonical name (a canonical name maps to itself). The caller owns the map.
+func TopicNames() map[string]string {
+	out := make(map[string]string, len(topics))
+	for name, t := range topics {
+		out[name] = t.canonical
+	}
+	return out
+}

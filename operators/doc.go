@@ -38,12 +38,13 @@
 //
 // Affected is a superset: for old and new attributes of one contact at one instant it
 // returns every segment whose match may differ — never fewer — and finds them through
-// the indexes without evaluating the other segments (DESIGN invariant 3). Ordered
-// fields keep their predicates' bounds sorted, so a value change from a to b costs a
-// binary search and a scan of the bounds in [a, b]; string and set fields map each
-// value to the predicates that mention it; identical predicates of several segments
-// are indexed once. Time alone flips only the time-relative predicates (days since,
-// in_last_days, more_than_days_ago, lifecycle_stage); NextFlip says when the next one
-// flips for a contact, so the processor arms a timer instead of sweeping (DESIGN
-// invariant 4). Absolute before/after/between never flip with time.
+// the indexes without evaluating the other segments, so the work per event follows
+// what changed, not the number of segments. Ordered fields keep their predicates'
+// bounds sorted, so a value change from a to b costs a binary search and a scan of the
+// bounds in [a, b]; string and set fields map each value to the predicates that
+// mention it; identical predicates of several segments are indexed once. Time alone
+// flips only the time-relative predicates (days since, in_last_days,
+// more_than_days_ago, lifecycle_stage); NextFlip says when the next one flips for a
+// contact, so the processor arms a timer instead of sweeping all contacts. Absolute
+// before/after/between never flip with time.
 package operators

@@ -16,7 +16,7 @@ import (
 
 // Backfills: a new, changed or deleted definition is applied to every contact of its
 // workspace in each owned partition, and a catalog change to every contact who bought
-// the product (DESIGN invariant 6). Both run in bounded steps inside ordinary
+// the product. Both run in bounded steps inside ordinary
 // windows (what fits in the window's interval, at most Config.BackfillChunk
 // contacts), with their cursor in the partition meta, so they commit with the
 // transitions they produce and resume where they stopped after a crash or a move.

@@ -13,7 +13,7 @@ import (
 
 // applyEvent applies one decoded event to its contact and produces the transitions it
 // causes: only the segments containing a predicate whose outcome changed are
-// evaluated (DESIGN invariant 3).
+// evaluated: the work per event follows what changed, not the number of segments.
 //
 // pre, if not nil, is the contact as the store held it at the window's start, read
 // ahead of the loop; it is used only if the window has no copy of its own.

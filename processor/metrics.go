@@ -2,8 +2,6 @@ package processor
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/segmentd/segmentd/events"
 )
 
 // metrics are the processor's Prometheus metrics, registered on Config.Registerer.
@@ -140,10 +138,9 @@ func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers boo
 	reg.MustRegister(m.events, m.deadLetters, m.guestOrders, m.transitions, m.evaluations,
 		m.evaluationsPerEvent, m.windows, m.commitSeconds, m.windowRecords, m.restoredRecords,
 		m.partitions, m.restoring, m.backfillContacts)
-	for _, r := range events.Reasons() {
+	for _, r := range DeadLetterReasons() {
 		m.deadLetters.WithLabelValues(string(r))
 	}
-	m.deadLetters.WithLabelValues(string(reasonInvalidDefinition))
 	for _, t := range []string{TypeAdded, TypeRemoved} {
 		for _, r := range []string{ReasonEvent, ReasonTime, ReasonDefinition, ReasonCatalog} {
 			m.transitions.WithLabelValues(t, r)

@@ -27,7 +27,8 @@ type partition struct {
 	id   int32
 	meta state.PartitionMeta // as of the last committed window
 	// members: "<ws>/<segment id>" → dense ids of current members. Derived from the
-	// contact records (DESIGN invariant 2); each bitmap has one owner, the loop.
+	// contact records, which carry the memberships, so a restore rebuilds them; each
+	// bitmap has one owner, the loop.
 	members map[string]*roaring.Bitmap
 	// products: "<ws>/<product id>" → dense ids of contacts who bought it, for
 	// catalog changes. A superset is harmless (re-evaluation is idempotent).

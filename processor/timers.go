@@ -9,7 +9,7 @@ import (
 )
 
 // Timers: time-relative predicates flip as time passes, without events and without
-// sweeps (DESIGN invariant 4). Every contact record carries NextDue, the earliest
+// sweeps, at a cost per due contact. Every contact record carries NextDue, the earliest
 // instant at which a time-relative predicate of its workspace changes outcome for it
 // (operators.RuleSet.NextFlip), or when its tombstone may be purged. The Store indexes
 // records by NextDue (t|p|due|key, written with the record in the same batch, rebuilt

@@ -18,7 +18,8 @@ import (
 // Kafka transaction. Contacts read during the window are kept in an overlay; at the
 // end each changed contact is written once to the changelog (in the transaction)
 // and to a Pebble batch, which is committed only if the transaction commits
-// (DESIGN invariant 1). Bitmaps and partition metas change only after the commit.
+// (Pebble never runs ahead of Kafka). Bitmaps and partition metas change only after
+// the commit.
 type window struct {
 	p        *Processor
 	now      time.Time

@@ -37,16 +37,28 @@ func contactCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	return fmt.Errorf("unknown contact command %q", args[0])
 }
 
-func contactGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var api apiFlags
+// contactFlags are the flags of `segmentd contact get`.
+type contactFlags struct {
+	api  apiFlags
+	json bool
+}
+
+// newContactFlagSet returns the flags of `segmentd contact get`, bound to f.
+func newContactFlagSet(f *contactFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("segmentd contact get", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	api.register(fs)
-	asJSON := fs.Bool("json", false, "print the API's JSON answer")
+	f.api.register(fs)
+	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: segmentd contact get [flags] WORKSPACE CUSTOMER_ID")
 		fs.PrintDefaults()
 	}
+	return fs
+}
+
+func contactGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f contactFlags
+	fs := newContactFlagSet(&f)
+	fs.SetOutput(stderr)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -60,7 +72,7 @@ func contactGet(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if n, err := strconv.ParseInt(id, 10, 64); err != nil || n < 1 {
 		return fmt.Errorf("invalid customer id %q", pos[1])
 	}
-	cl, err := api.client()
+	cl, err := f.api.client()
 	if err != nil {
 		return err
 	}
@@ -68,7 +80,7 @@ func contactGet(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := cl.do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/contacts/"+id, nil, &v); err != nil {
 		return err
 	}
-	if *asJSON {
+	if f.json {
 		return printJSON(stdout, &v)
 	}
 	printContact(stdout, &v)

@@ -25,35 +25,49 @@ func importCommand(ctx context.Context, args []string) error {
 	return runImport(ctx, args, os.Stderr)
 }
 
-// runImport is importCommand writing its progress and summary to stderr.
-func runImport(ctx context.Context, args []string, stderr io.Writer) error {
-	var kf kafkaFlags
+// importFlags are the flags of `segmentd import`.
+type importFlags struct {
+	kafka kafkaFlags
+	shop  string
+	topic string
+	every time.Duration
+}
+
+// newImportFlagSet returns the flags of `segmentd import`, bound to f.
+func newImportFlagSet(f *importFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("segmentd import", flag.ContinueOnError)
-	kf.register(fs)
-	shop := fs.String("shop", "", "shop domain of the records, e.g. acme.myshopify.com (required)")
-	topic := fs.String("events-topic", "segmentd.events", "events topic to produce to")
-	every := fs.Duration("progress-interval", 2*time.Second, "interval of progress lines when stderr is not a terminal")
+	f.kafka.register(fs)
+	fs.StringVar(&f.shop, "shop", "", "shop domain of the records, e.g. acme.myshopify.com (required)")
+	fs.StringVar(&f.topic, "events-topic", "segmentd.events", "events topic to produce to")
+	fs.DurationVar(&f.every, "progress-interval", 2*time.Second, "interval of progress lines when stderr is not a terminal")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: segmentd import --shop DOMAIN [flags] FILE...")
 		fs.PrintDefaults()
 	}
+	return fs
+}
+
+// runImport is importCommand writing its progress and summary to stderr.
+func runImport(ctx context.Context, args []string, stderr io.Writer) error {
+	var f importFlags
+	fs := newImportFlagSet(&f)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *shop == "" || fs.NArg() == 0 {
+	if f.shop == "" || fs.NArg() == 0 {
 		fs.Usage()
 		return errors.New("import needs --shop and at least one file")
 	}
-	ws := strings.ToLower(strings.TrimSpace(*shop))
-	brokers := []string(kf.brokers)
+	ws := strings.ToLower(strings.TrimSpace(f.shop))
+	brokers := []string(f.kafka.brokers)
 	if len(brokers) == 0 {
 		brokers = []string{embeddedAddr}
 	}
-	kopts, err := kf.options()
+	kopts, err := f.kafka.options()
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(*topic))...)
+	cl, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(f.topic))...)
 	if err != nil {
 		return err
 	}
@@ -62,7 +76,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	im := &importer{ws: ws, rejected: map[string]int{}}
 	var produced, failed atomic.Int64
 	var produceErr atomic.Value
-	prog := newProgress(stderr, *every)
+	prog := newProgress(stderr, f.every)
 	for _, path := range fs.Args() {
 		f, err := os.Open(path)
 		if err != nil {
@@ -116,7 +130,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	prog.done(produced.Load(), im.total())
 	fmt.Fprintf(stderr, "produced %d events to %s (%d customers, %d orders); rejected %d records\n",
-		produced.Load(), *topic, im.customers, im.orders, im.total())
+		produced.Load(), f.topic, im.customers, im.orders, im.total())
 	reasons := make([]string, 0, len(im.rejected))
 	for r := range im.rejected {
 		reasons = append(reasons, r)

@@ -117,20 +117,6 @@ func TestTransactionTimeoutFlag(t *testing.T) {
 	}
 }
 
-// TestRunFlagsInREADME: the flag table of the README names every flag of segmentd run.
-func TestRunFlagsInREADME(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f runFlags
-	newRunFlagSet(&f).VisitAll(func(fl *flag.Flag) {
-		if !strings.Contains(string(readme), "`--"+fl.Name+"`") {
-			t.Errorf("README.md does not document --%s", fl.Name)
-		}
-	})
-}
-
 // TestListAndIntFlags: a list flag's first value replaces its default and later ones
 // add to it; int16 and int32 flags reject what does not fit.
 func TestListAndIntFlags(t *testing.T) {

@@ -56,34 +56,49 @@ type fileList []string
 func (l *fileList) String() string     { return strings.Join(*l, ",") }
 func (l *fileList) Set(v string) error { *l = append(*l, v); return nil }
 
-func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var api apiFlags
-	var kf kafkaFlags
-	var files fileList
+// applyFlags are the flags of `segmentd segments apply`.
+type applyFlags struct {
+	api    apiFlags
+	kafka  kafkaFlags
+	files  fileList
+	ws     string
+	direct bool
+	topic  string
+	dryRun bool
+}
+
+// newApplyFlagSet returns the flags of `segmentd segments apply`, bound to f.
+func newApplyFlagSet(f *applyFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("segmentd segments apply", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	api.register(fs)
-	kf.register(fs)
-	fs.Var(&files, "f", "definitions file, JSON or YAML (repeatable; - for standard input)")
-	ws := fs.String("workspace", "", "workspace of definitions that do not name one")
-	direct := fs.Bool("direct", false, "produce to the segments topic with --brokers instead of calling the admin API")
-	topic := fs.String("segments-topic", "segmentd.segments", "segments topic (with --direct)")
-	dryRun := fs.Bool("dry-run", false, "validate only; apply nothing")
+	f.api.register(fs)
+	f.kafka.register(fs)
+	fs.Var(&f.files, "f", "definitions file, JSON or YAML (repeatable; - for standard input)")
+	fs.StringVar(&f.ws, "workspace", "", "workspace of definitions that do not name one")
+	fs.BoolVar(&f.direct, "direct", false, "produce to the segments topic with --brokers instead of calling the admin API")
+	fs.StringVar(&f.topic, "segments-topic", "segmentd.segments", "segments topic (with --direct)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "validate only; apply nothing")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: segmentd segments apply -f FILE [-f FILE...] [flags]")
 		fs.PrintDefaults()
 	}
+	return fs
+}
+
+func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f applyFlags
+	fs := newApplyFlagSet(&f)
+	fs.SetOutput(stderr)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(files) == 0 || len(pos) > 0 {
+	if len(f.files) == 0 || len(pos) > 0 {
 		fs.Usage()
 		return errors.New("segments apply needs -f FILE and no other argument")
 	}
 
 	var defs []*sourcedDefinition
-	for _, name := range files {
+	for _, name := range f.files {
 		var data []byte
 		if name == "-" {
 			data, err = io.ReadAll(os.Stdin)
@@ -93,14 +108,14 @@ func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
-		ds, err := readDefinitions(name, data, *ws)
+		ds, err := readDefinitions(name, data, f.ws)
 		if err != nil {
 			return err
 		}
 		defs = append(defs, ds...)
 	}
 	if len(defs) == 0 {
-		return errors.New("no definition in " + files.String())
+		return errors.New("no definition in " + f.files.String())
 	}
 	if invalid := validateDefinitions(defs); len(invalid) > 0 {
 		for _, e := range invalid {
@@ -108,16 +123,16 @@ func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		return fmt.Errorf("%d of %d definitions are invalid; none applied", len(invalid), len(defs))
 	}
-	if *dryRun {
+	if f.dryRun {
 		for _, d := range defs {
 			fmt.Fprintf(stdout, "valid %s\n", d.def.Key())
 		}
 		return nil
 	}
-	if *direct {
-		return applyDirect(ctx, &kf, *topic, defs, stdout)
+	if f.direct {
+		return applyDirect(ctx, &f.kafka, f.topic, defs, stdout)
 	}
-	cl, err := api.client()
+	cl, err := f.api.client()
 	if err != nil {
 		return err
 	}
@@ -389,31 +404,44 @@ func isJSONNumber(s string) bool {
 	return json.Unmarshal([]byte(s), &n) == nil
 }
 
-func segmentsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var api apiFlags
+// listFlags are the flags of `segmentd segments list`.
+type listFlags struct {
+	api  apiFlags
+	ws   string
+	json bool
+}
+
+// newListFlagSet returns the flags of `segmentd segments list`, bound to f.
+func newListFlagSet(f *listFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("segmentd segments list", flag.ContinueOnError)
+	f.api.register(fs)
+	fs.StringVar(&f.ws, "workspace", "", "workspace (shop domain) whose segments to list")
+	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
+	return fs
+}
+
+func segmentsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f listFlags
+	fs := newListFlagSet(&f)
 	fs.SetOutput(stderr)
-	api.register(fs)
-	ws := fs.String("workspace", "", "workspace (shop domain) whose segments to list")
-	asJSON := fs.Bool("json", false, "print the API's JSON answer")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if *ws == "" && len(pos) == 1 {
-		*ws = pos[0]
-	} else if *ws == "" || len(pos) > 0 {
+	if f.ws == "" && len(pos) == 1 {
+		f.ws = pos[0]
+	} else if f.ws == "" || len(pos) > 0 {
 		return errors.New("usage: segmentd segments list --workspace WS [flags]")
 	}
-	cl, err := api.client()
+	cl, err := f.api.client()
 	if err != nil {
 		return err
 	}
 	var list admin.SegmentListResponse
-	if _, err := cl.do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(strings.ToLower(*ws))+"/segments", nil, &list); err != nil {
+	if _, err := cl.do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(strings.ToLower(f.ws))+"/segments", nil, &list); err != nil {
 		return err
 	}
-	if *asJSON {
+	if f.json {
 		return printJSON(stdout, list)
 	}
 	var table bytes.Buffer

@@ -12,31 +12,45 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func tailCommand(ctx context.Context, args []string) error {
-	var kf kafkaFlags
+// tailFlags are the flags of `segmentd tail`.
+type tailFlags struct {
+	kafka     kafkaFlags
+	topic     string
+	fromStart bool
+	raw       bool
+}
+
+// newTailFlagSet returns the flags of `segmentd tail`, bound to f.
+func newTailFlagSet(f *tailFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("segmentd tail", flag.ContinueOnError)
-	kf.register(fs)
-	topic := fs.String("membership-topic", "segmentd.membership", "membership topic to follow")
-	fromStart := fs.Bool("from-beginning", false, "print the whole topic, not only new transitions")
-	raw := fs.Bool("json", false, "print each record's JSON value unchanged")
+	f.kafka.register(fs)
+	fs.StringVar(&f.topic, "membership-topic", "segmentd.membership", "membership topic to follow")
+	fs.BoolVar(&f.fromStart, "from-beginning", false, "print the whole topic, not only new transitions")
+	fs.BoolVar(&f.raw, "json", false, "print each record's JSON value unchanged")
+	return fs
+}
+
+func tailCommand(ctx context.Context, args []string) error {
+	var f tailFlags
+	fs := newTailFlagSet(&f)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	brokers := []string(kf.brokers)
+	brokers := []string(f.kafka.brokers)
 	if len(brokers) == 0 {
 		brokers = []string{embeddedAddr}
 	}
-	kopts, err := kf.options()
+	kopts, err := f.kafka.options()
 	if err != nil {
 		return err
 	}
 	start := kgo.NewOffset().AtEnd()
-	if *fromStart {
+	if f.fromStart {
 		start = kgo.NewOffset().AtStart()
 	}
 	cl, err := kgo.NewClient(append(kopts,
 		kgo.SeedBrokers(brokers...),
-		kgo.ConsumeTopics(*topic),
+		kgo.ConsumeTopics(f.topic),
 		kgo.ConsumeResetOffset(start),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	)...)
@@ -44,7 +58,7 @@ func tailCommand(ctx context.Context, args []string) error {
 		return err
 	}
 	defer cl.Close()
-	fmt.Fprintf(os.Stderr, "following %s on %v (read_committed); Ctrl-C to stop\n", *topic, brokers)
+	fmt.Fprintf(os.Stderr, "following %s on %v (read_committed); Ctrl-C to stop\n", f.topic, brokers)
 	for {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -54,7 +68,7 @@ func tailCommand(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "fetch %s[%d]: %v\n", t, p, err)
 		})
 		fetches.EachRecord(func(r *kgo.Record) {
-			if *raw {
+			if f.raw {
 				fmt.Printf("%s\n", r.Value)
 				return
 			}
