@@ -33,6 +33,9 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	default:
 		before = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
 	}
+	if !fresh {
+		w.catchUp(ctx, pt, key, o, &before) // versions the backfill has not brought it to yet
+	}
 	out := c.Apply(ev, w.now)
 	w.p.m.events.WithLabelValues(ev.Topic, outcomeNames[out]).Inc()
 	switch out {
@@ -48,6 +51,9 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	}
 	if c.DenseID == 0 {
 		c.DenseID = w.nextDense(pt)
+	}
+	if fresh {
+		w.markFresh(pt, key, c.DenseID)
 	}
 	o.exists = true
 	w.markDirty(pt.id, key, o)

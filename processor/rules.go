@@ -18,7 +18,17 @@ type segInfo struct {
 	RulesKey    string
 	Def         *operators.Definition
 	Seg         *operators.Segment
+	// Pos is the position of the record of this version in the segments topic
+	// (stepPos); it orders the versions of every segment.
+	Pos int64
+	// Deleted marks a deletion step of the history (Version and Incarnation are
+	// those of the deleted definition); never set on a live segment.
+	Deleted bool
 }
+
+// stepPos is the position of a segments-topic record: its offset, then its
+// partition. With one partition (as segmentd creates the topic) it is the topic order.
+func stepPos(partition int32, offset int64) int64 { return offset<<16 | int64(partition&0xffff) }
 
 // wsRules is the compiled rule set of one workspace; segs[i] is rs.Segment(i).
 type wsRules struct {
@@ -50,13 +60,17 @@ func (a allCollections) Collections(workspace, productID string) []string {
 type rules struct {
 	segs map[string]*segInfo
 	ws   map[string]*wsRules
+	// history: per segment key, its accepted versions and deletions in topic order
+	// (the last one is segs[key], or a deletion), each applied by every partition in
+	// turn (backfill.go). Pruned by prune.
+	history map[string][]*segInfo
 
 	catalogMu sync.RWMutex
 	catalog   map[string]map[string][]string // workspace → product id → collections
 }
 
 func newRules() *rules {
-	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, catalog: map[string]map[string][]string{}}
+	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, history: map[string][]*segInfo{}, catalog: map[string]map[string][]string{}}
 }
 
 // rulesView is an immutable snapshot of the live segments, for queries.
@@ -94,10 +108,17 @@ func (r *rules) applySegment(e *globalEntry) string {
 		return ""
 	case e.Def == nil:
 		delete(r.segs, e.Key)
+		del := *old
+		del.Deleted, del.Pos = true, stepPos(e.Partition, e.Offset)
+		del.Def, del.Seg = nil, nil // a deletion needs neither
+		r.history[e.Key] = append(r.history[e.Key], &del)
 	case old != nil && old.RulesKey == e.Def.RulesKey():
 		renamed := *old // the name may change without a new version
 		renamed.Def = e.Def
 		r.segs[e.Key] = &renamed
+		if h := r.history[e.Key]; len(h) > 0 && h[len(h)-1] == old {
+			h[len(h)-1] = &renamed
+		}
 		r.rebuild(ws)
 		return ""
 	default:
@@ -106,12 +127,13 @@ func (r *rules) applySegment(e *globalEntry) string {
 			panic("compile validated definition " + e.Key + ": " + err.Error())
 		}
 		si := &segInfo{Key: e.Key, Workspace: ws, ID: id, Def: e.Def, Seg: seg, RulesKey: e.Def.RulesKey(), Version: 1,
-			Incarnation: incarnationOf(e.Partition, e.Offset)}
+			Incarnation: incarnationOf(e.Partition, e.Offset), Pos: stepPos(e.Partition, e.Offset)}
 		if old != nil {
 			si.Incarnation = old.Incarnation
 			si.Version = old.Version + 1
 		}
 		r.segs[e.Key] = si
+		r.history[e.Key] = append(r.history[e.Key], si)
 	}
 	r.rebuild(ws)
 	return ws
