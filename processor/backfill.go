@@ -228,6 +228,9 @@ func aheadFrom(sm *state.SegmentMeta, pos int64) *roaring.Bitmap {
 
 // markAhead records that contact dense has reached step pos of segment key.
 func (w *window) markAhead(pt *partition, key string, dense uint32, pos int64) {
+	if dense == 0 {
+		return // not a stored contact: no backfill reaches it
+	}
 	sm := w.meta(pt).Segments[key]
 	for p, d := range sm.Ahead {
 		if d.Bitmap != nil && d.CheckedRemove(dense) && d.IsEmpty() {
