@@ -196,8 +196,8 @@ var defSequence = [][2]string{
 	{"big", ""},
 }
 
-// defSequenceWant is what defSequence, then a new order of 1.00 for every contact,
-// produce per contact.
+// defSequenceWant is what defSequence, then a new order of 1.00 for every contact
+// (and new contacts), produce per contact.
 func defSequenceWant() (map[int64][]string, int) {
 	want := map[int64][]string{}
 	n := 0
@@ -238,6 +238,11 @@ func TestDefinitionOrderWhateverTheBatching(t *testing.T) {
 			for i := 1; i <= defContacts; i++ {
 				h.envelope(fmt.Sprintf("%s/%d", ws, i), "orders/create", ws, fmt.Sprintf("n%d", i), orderOf(int64(i), int64(7000+i), 100, 9000))
 			}
+			// New contacts, spent 10.00: they start with the definitions in force
+			// and so join no segment, though "big" v2 (6.00) matched them.
+			for i := defContacts + 1; i <= defContacts+5; i++ {
+				h.envelope(fmt.Sprintf("%s/%d", ws, i), "orders/create", ws, fmt.Sprintf("n%d", i), orderOf(int64(i), int64(7000+i), 1000, 9000))
+			}
 		}
 		var atOnce, paused map[int64][]string
 		t.Run("at-once", func(t *testing.T) {
@@ -263,7 +268,7 @@ func TestDefinitionOrderWhateverTheBatching(t *testing.T) {
 			assertPerContact(t, got, want)
 		})
 		if !t.Failed() {
-			for i := int64(1); i <= defContacts; i++ {
+			for i := int64(1); i <= defContacts+5; i++ {
 				if !slices.Equal(atOnce[i], paused[i]) {
 					t.Errorf("contact %d: at once %q, paused %q", i, atOnce[i], paused[i])
 				}
