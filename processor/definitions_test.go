@@ -330,3 +330,92 @@ func TestDefinitionBeforeEventWhateverTheBackfill(t *testing.T) {
 		assertPerContact(t, h.settle(k, 9), want)
 	})
 }
+
+// fillers creates contacts 100001.. with nothing spent, which no segment of these
+// tests matches: they make each backfill step scan n more contacts.
+func (h *harness) fillers(n int) {
+	h.t.Helper()
+	for i := 100001; i <= 100000+n; i++ {
+		v := fmt.Sprintf(`{"topic":"orders/create","shop":%q,"id":"f%d","payload":%s}`, ws, i, orderOf(int64(i), int64(i), 0, 9000))
+		h.prod.Produce(context.Background(), &kgo.Record{Topic: h.cfg.Topics.Events[0], Key: []byte(fmt.Sprintf("%s/%d", ws, i)), Value: []byte(v)}, nil)
+	}
+	if err := h.prod.Flush(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestDefinitionStepsAcrossPartitionMove: a second process joining the group in the
+// middle of a sequence of versions takes partitions over from their changelog, and
+// every version is still applied exactly once, in order.
+func TestDefinitionStepsAcrossPartitionMove(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		h, k := defHarness(t, b, 1)
+		h.fillers(200)
+		h.putSegmentsAtOnce(
+			[2]string{"big", seg("big", `{"field":"total_spent","op":"gte","value":6}`)},
+			[2]string{"big", seg("big", `{"field":"total_spent","op":"gte","value":16}`)},
+			[2]string{"big", ""},
+		)
+		want := map[int64][]string{}
+		for i := 6; i <= defContacts; i++ {
+			if i <= 10 {
+				want[int64(i)] = append(want[int64(i)], defTransition("+", "big", i, 2))
+			}
+			want[int64(i)] = append(want[int64(i)], defTransition("-", "big", i, 3))
+		}
+		const total = 5 + 10 + 5
+		h.waitTransitions(k, 1)
+
+		cfg := h.cfg
+		cfg.Store = emptyStore(t)
+		cfg.Registerer = nil
+		p2, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p2.Run(ctx) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("second process: %v", err)
+			}
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for len(*p2.owned.Load()) == 0 || !p2.Ready() {
+			if time.Now().After(deadline) {
+				t.Fatal("the second process owns no partition after 30s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		h.out.Lock()
+		moved := len(h.out.membership) - k
+		h.out.Unlock()
+		if moved >= total {
+			t.Fatalf("the sequence was over (%d transitions) before the second process took partitions", moved)
+		}
+		t.Logf("%d of %d transitions before the second process took partitions %v", moved, total, *p2.owned.Load())
+		got := h.waitTransitions(k, total)
+		for _, p := range []*Processor{h.proc, p2} {
+			for {
+				n := -1
+				qctx, qcancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err := p.inLoop(qctx, func() { n = p.backfillsPending() })
+				qcancel()
+				if err == nil && n == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("backfills still pending (%d, %v)", n, err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		h.out.Lock()
+		got = append([]outRecord(nil), h.out.membership[k:]...)
+		h.out.Unlock()
+		assertPerContact(t, got, want)
+	})
+}
