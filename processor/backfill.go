@@ -105,7 +105,7 @@ func (w *window) reconcileSegments(pt *partition, keys []string, seen map[int32]
 // seen (the offsets a partition had read), -1 if none.
 func seenStep(h []*segInfo, seen map[int32]int64) int {
 	for i := len(h) - 1; i >= 0; i-- {
-		if off, part := h[i].Pos>>16, int32(h[i].Pos&0xffff); off < seen[part] {
+		if part, off := posRecord(h[i].Pos); off < seen[part] {
 			return i
 		}
 	}
@@ -193,6 +193,9 @@ func (w *window) pendingSegments(pt *partition, ws string) []string {
 				kws, _, _ := strings.Cut(k, "/")
 				byWS[kws] = append(byWS[kws], k)
 			}
+		}
+		for _, ks := range byWS {
+			slices.Sort(ks) // a deterministic order of the steps of equal positions
 		}
 		w.pendingSegs[pt.id] = byWS
 	}

@@ -28,7 +28,11 @@ type segInfo struct {
 
 // stepPos is the position of a segments-topic record: its offset, then its
 // partition. With one partition (as segmentd creates the topic) it is the topic order.
-func stepPos(partition int32, offset int64) int64 { return offset<<16 | int64(partition&0xffff) }
+// It is never 0, which stands for "no position" in metas.
+func stepPos(partition int32, offset int64) int64 { return (offset+1)<<16 | int64(partition&0xffff) }
+
+// posRecord returns the partition and offset of the record at position pos.
+func posRecord(pos int64) (int32, int64) { return int32(pos & 0xffff), pos>>16 - 1 }
 
 // wsRules is the compiled rule set of one workspace; segs[i] is rs.Segment(i).
 type wsRules struct {

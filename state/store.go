@@ -471,7 +471,7 @@ type SegmentMeta struct {
 	RulesKey    string `json:"rules"`
 	Deleted     bool   `json:"deleted,omitempty"`
 	// Pos is the position in the segments topic of the record of this version
-	// (offset<<16 | partition); 0 in metas written before it was recorded.
+	// ((offset+1)<<16 | partition); 0 in metas written before it was recorded.
 	Pos int64 `json:"pos,omitempty"`
 	// Backfilling: the definition (or deletion) is being applied to the partition's
 	// contacts; Cursor is the last contact key done ("" = none yet). Contacts after
