@@ -295,10 +295,20 @@ func (w *window) catchUp(ctx context.Context, pt *partition, key string, o *over
 		return
 	}
 	slices.SortStableFunc(todo, func(x, y *segInfo) int { return cmp.Compare(x.Pos, y.Pos) })
+	var withCollections *operators.Attrs
 	for _, s := range todo {
-		if s.Deleted {
+		switch {
+		case s.Deleted:
 			w.removeSegment(ctx, pt, key, o, s.ID, s.Version)
-		} else {
+		case s.readsCollections() && !w.p.rules.NeedsCollections(s.Workspace):
+			// a was derived without the purchased collections the live rules do not
+			// read; this earlier version does.
+			if withCollections == nil {
+				withCollections = new(operators.Attrs)
+				*withCollections = o.c.Attrs(s.Workspace, allCollections{w.p.rules}, w.p.cfg.ExclusionTag)
+			}
+			w.evalSegment(ctx, pt, key, o, s, withCollections, ReasonDefinition, Cause{})
+		default:
 			w.evalSegment(ctx, pt, key, o, s, a, ReasonDefinition, Cause{})
 		}
 	}
@@ -516,7 +526,11 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 // reads them.
 func (w *window) catalogFor(wr *wsRules, si *segInfo) state.Catalog {
 	if wr == nil || !slices.Contains(wr.segs, si) {
-		return w.p.rules
+		// An earlier version: the live rules may not need collections, but it may.
+		if si.readsCollections() {
+			return allCollections{w.p.rules}
+		}
+		return nil
 	}
 	for _, i := range wr.rs.UsingField("purchased_collection") {
 		if wr.segs[i] == si {

@@ -419,3 +419,35 @@ func TestDefinitionStepsAcrossPartitionMove(t *testing.T) {
 		assertPerContact(t, got, want)
 	})
 }
+
+// TestDefinitionEarlierVersionReadsCollections: a version that reads purchased
+// collections takes effect even when, by the time it is applied, no live rule reads
+// them (attributes then skip the catalog): a segment on a collection created and
+// deleted at once adds and removes its buyers, whether an event or the backfill
+// reaches them first.
+func TestDefinitionEarlierVersionReadsCollections(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		h, k := defHarness(t, b, 1)
+		h.putCatalog(ws, "9000", `{"workspace":"acme.myshopify.com","product_id":"9000","collections":["Summer"]}`)
+		deadline := time.Now().Add(20 * time.Second)
+		for len(h.proc.rules.Collections(ws, "9000")) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("catalog entry not read after 20s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		h.putSegmentsAtOnce(
+			[2]string{"summer", seg("summer", `{"field":"purchased_collection","op":"in","value":["summer"]}`)},
+			[2]string{"summer", ""},
+		)
+		h.waitDefinitionsRead(3)
+		for i := 1; i <= defContacts; i += 2 {
+			h.envelope(fmt.Sprintf("%s/%d", ws, i), "orders/create", ws, fmt.Sprintf("n%d", i), orderOf(int64(i), int64(7000+i), 100, 9001))
+		}
+		want := map[int64][]string{}
+		for i := 1; i <= defContacts; i++ {
+			want[int64(i)] = []string{defTransition("+", "summer", i, 1), defTransition("-", "summer", i, 1)}
+		}
+		assertPerContact(t, h.settle(k, 2*defContacts), want)
+	})
+}

@@ -34,6 +34,22 @@ func stepPos(partition int32, offset int64) int64 { return (offset+1)<<16 | int6
 // posRecord returns the partition and offset of the record at position pos.
 func posRecord(pos int64) (int32, int64) { return int32(pos & 0xffff), pos>>16 - 1 }
 
+// readsCollections reports whether the version has a purchased_collection
+// condition (whose attribute is derived only for rules that read it).
+func (si *segInfo) readsCollections() bool {
+	if si.Def == nil {
+		return false
+	}
+	for _, g := range si.Def.Groups {
+		for _, c := range g.Conditions {
+			if c.Field == "purchased_collection" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // wsRules is the compiled rule set of one workspace; segs[i] is rs.Segment(i).
 type wsRules struct {
 	rs   *operators.RuleSet
