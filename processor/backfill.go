@@ -183,23 +183,37 @@ func (w *window) completeStep(pt *partition, key string) {
 }
 
 // pendingSegments returns the segments of workspace ws that partition pt is
-// backfilling (cached for the window; setSegmentMeta invalidates it).
+// backfilling. It is cached per partition for its committed meta (committed drops
+// it when a window changed segment metas) and per window for the window's copy
+// (setSegmentMeta drops it when a segment starts or ends a backfill).
 func (w *window) pendingSegments(pt *partition, ws string) []string {
+	if w.metas[pt.id] == nil {
+		if pt.pending == nil {
+			pt.pending = backfillingByWorkspace(&pt.meta)
+		}
+		return pt.pending[ws]
+	}
 	byWS := w.pendingSegs[pt.id]
 	if byWS == nil {
-		byWS = map[string][]string{}
-		for k, sm := range w.metaView(pt).Segments {
-			if sm.Backfilling {
-				kws, _, _ := strings.Cut(k, "/")
-				byWS[kws] = append(byWS[kws], k)
-			}
-		}
-		for _, ks := range byWS {
-			slices.Sort(ks) // a deterministic order of the steps of equal positions
-		}
+		byWS = backfillingByWorkspace(w.metas[pt.id])
 		w.pendingSegs[pt.id] = byWS
 	}
 	return byWS[ws]
+}
+
+// backfillingByWorkspace returns the segments m is backfilling, by workspace.
+func backfillingByWorkspace(m *state.PartitionMeta) map[string][]string {
+	byWS := map[string][]string{}
+	for k, sm := range m.Segments {
+		if sm.Backfilling {
+			ws, _, _ := strings.Cut(k, "/")
+			byWS[ws] = append(byWS[ws], k)
+		}
+	}
+	for _, ks := range byWS {
+		slices.Sort(ks) // a deterministic order of the steps of equal positions
+	}
+	return byWS
 }
 
 // aheadOf returns the position of the step contact dense was marked as having

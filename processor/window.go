@@ -309,6 +309,9 @@ func (w *window) committed() {
 	for p, m := range w.metas {
 		if pt := w.p.parts[p]; pt != nil {
 			pt.meta = *m
+			if len(w.segDirty[p]) > 0 {
+				pt.pending = nil
+			}
 		}
 	}
 	for p, d := range w.dense {
