@@ -400,13 +400,14 @@ func (w *window) backfill(ctx context.Context, pt *partition, budget *backfillBu
 		if budget.spent() {
 			return nil
 		}
-		k := queue[0].key
+		queue0 := queue[0]
+		k := queue0.key
 		queue = queue[1:]
 		done, err := w.backfillSegment(ctx, pt, k, budget)
 		if err != nil || !done {
 			return err
 		}
-		if sm, ok := w.metaView(pt).Segments[k]; ok && sm.Backfilling {
+		if sm, ok := w.metaView(pt).Segments[k]; ok && sm.Backfilling && sm.Pos != queue0.pos {
 			// The segment's next step: it goes after the steps before it.
 			next := inFlight{sm.Pos, k}
 			i, _ := slices.BinarySearchFunc(queue, next, order)
@@ -435,9 +436,8 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 	sm := w.meta(pt).Segments[segKey]
 	steps, cur, ok := w.segSteps(segKey, &sm)
 	if !ok {
-		// Not a step of the history (reconcile restarts it at the next window).
-		sm.Backfilling, sm.Cursor = false, ""
-		w.setSegmentMeta(pt, segKey, &sm)
+		// A step this process has not read yet (the partition came from a process
+		// that read further): reconcile deals with it once the rules caught up.
 		return true, nil
 	}
 	step := steps[cur]
@@ -898,4 +898,32 @@ func (p *Processor) pruneHistory() {
 			p.rules.history[key] = slices.Clone(h[drop:])
 		}
 	}
+}
+
+// maxDefinitionsWait bounds how long a partition waits for this process to read the
+// segments topic as far as the partition's meta says it applied.
+const maxDefinitionsWait = 30 * time.Second
+
+// waitForDefinitions reports whether partition pt must wait before its full
+// reconcile: its meta was written by a process that had read more of the segments
+// topic than this one has (the partition just moved here), so reconciling now would
+// take the steps this process has not read for missing and apply older ones. It
+// gives up after maxDefinitionsWait (a segments topic that was re-created, say).
+func (p *Processor) waitForDefinitions(pt *partition) bool {
+	if !p.rules.behind(&pt.meta) {
+		delete(p.defsWait, pt.id)
+		return false
+	}
+	since, ok := p.defsWait[pt.id]
+	if !ok {
+		p.defsWait[pt.id] = time.Now()
+		return true
+	}
+	if time.Since(since) < maxDefinitionsWait {
+		return true
+	}
+	p.cfg.Logger.Warn("partition meta has applied segment definitions this process has not read; reconciling anyway",
+		"partition", pt.id, "applied", pt.meta.SegmentsOffsets, "read", p.rules.segRead)
+	delete(p.defsWait, pt.id)
+	return false
 }

@@ -2,7 +2,9 @@ package processor
 
 import (
 	"fmt"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/segmentd/segmentd/operators"
 	"github.com/segmentd/segmentd/state"
@@ -70,5 +72,27 @@ func TestSegmentHistory(t *testing.T) {
 	}
 	if i := seenStep(got, map[int32]int64{0: 13}); i != len(got)-2 {
 		t.Errorf("seen up to offset 13: step %d, want %d", i, len(got)-2)
+	}
+}
+
+// TestWaitForDefinitions: a partition whose meta applied segment records this
+// process has not read waits for them before its reconcile, but not forever.
+func TestWaitForDefinitions(t *testing.T) {
+	p := &Processor{rules: newRules(), defsWait: map[int32]time.Time{}, cfg: Config{Logger: slog.New(slog.DiscardHandler)}}
+	pt := newPartition(0)
+	pt.meta.SegmentsOffsets = map[int32]int64{0: 5}
+	p.rules.segRead[0] = 3
+	if !p.waitForDefinitions(pt) || !p.waitForDefinitions(pt) {
+		t.Fatal("a partition ahead of the definitions read does not wait")
+	}
+	p.rules.segRead[0] = 5
+	if p.waitForDefinitions(pt) {
+		t.Fatal("a partition waits though the definitions it applied were read")
+	}
+	p.rules.segRead[0] = 3
+	p.waitForDefinitions(pt)
+	p.defsWait[0] = time.Now().Add(-maxDefinitionsWait)
+	if p.waitForDefinitions(pt) {
+		t.Fatal("a partition waits beyond maxDefinitionsWait")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/segmentd/segmentd/operators"
+	"github.com/segmentd/segmentd/state"
 )
 
 // segInfo is one live segment as the processing loop knows it.
@@ -84,13 +85,16 @@ type rules struct {
 	// (the last one is segs[key], or a deletion), each applied by every partition in
 	// turn (backfill.go). Pruned by prune.
 	history map[string][]*segInfo
+	// segRead: per partition of the segments topic, the offset after the last
+	// record applied to the rules.
+	segRead map[int32]int64
 
 	catalogMu sync.RWMutex
 	catalog   map[string]map[string][]string // workspace → product id → collections
 }
 
 func newRules() *rules {
-	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, history: map[string][]*segInfo{}, catalog: map[string]map[string][]string{}}
+	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, history: map[string][]*segInfo{}, segRead: map[int32]int64{}, catalog: map[string]map[string][]string{}}
 }
 
 // rulesView is an immutable snapshot of the live segments, for queries.
@@ -109,6 +113,18 @@ func (r *rules) view() *rulesView {
 		v.ws[k] = w
 	}
 	return v
+}
+
+// behind reports whether a partition meta has applied records of the segments topic
+// that the rules have not read yet: written by a process that read further, before
+// the partition moved here. Its segments are reconciled once the rules caught up.
+func (r *rules) behind(m *state.PartitionMeta) bool {
+	for part, next := range m.SegmentsOffsets {
+		if next > r.segRead[part] {
+			return true
+		}
+	}
+	return false
 }
 
 // incarnationOf identifies the creation of a segment by the position of the record

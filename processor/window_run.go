@@ -179,6 +179,9 @@ func (p *Processor) applyGlobals(ctx context.Context, w *window) error {
 	for _, id := range p.sortedPartitions() {
 		pt := p.parts[id]
 		if p.reconcile[id] {
+			if p.waitForDefinitions(pt) {
+				continue // retried at the next window, once this process has read as far
+			}
 			all, allCat := p.logs.snapshot(0, 0)
 			w.applyGlobalEntries(ctx, pt, all[:p.segCursor], allCat[:p.catCursor], true)
 			delete(p.reconcile, id)
