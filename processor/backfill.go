@@ -277,7 +277,6 @@ func (w *window) catchUp(ctx context.Context, pt *partition, key string, o *over
 		seg   string
 		steps []*segInfo
 		base  int // the step the backfill has applied to the contact
-		from  int // the first step the contact lacks
 	}
 	var ps []pending
 	var todo []*segInfo
@@ -302,7 +301,7 @@ func (w *window) catchUp(ctx context.Context, pt *partition, key string, o *over
 		if from >= len(steps) {
 			continue
 		}
-		ps = append(ps, pending{k, steps, base, from})
+		ps = append(ps, pending{k, steps, base})
 		todo = append(todo, steps[from:]...)
 	}
 	if len(todo) == 0 {

@@ -9,7 +9,8 @@ import (
 	"github.com/segmentd/segmentd/state"
 )
 
-// segInfo is one live segment as the processing loop knows it.
+// segInfo is one live segment as the processing loop knows it, or one step of a
+// segment's history (an accepted version, or a deletion).
 type segInfo struct {
 	Key         string // "<workspace>/<id>"
 	Workspace   string
@@ -83,7 +84,7 @@ type rules struct {
 	ws   map[string]*wsRules
 	// history: per segment key, its accepted versions and deletions in topic order
 	// (the last one is segs[key], or a deletion), each applied by every partition in
-	// turn (backfill.go). Pruned by prune.
+	// turn (backfill.go). Pruned by Processor.pruneHistory.
 	history map[string][]*segInfo
 	// segRead: per partition of the segments topic, the offset after the last
 	// record applied to the rules.
@@ -94,7 +95,8 @@ type rules struct {
 }
 
 func newRules() *rules {
-	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, history: map[string][]*segInfo{}, segRead: map[int32]int64{}, catalog: map[string]map[string][]string{}}
+	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, history: map[string][]*segInfo{},
+		segRead: map[int32]int64{}, catalog: map[string]map[string][]string{}}
 }
 
 // rulesView is an immutable snapshot of the live segments, for queries.
