@@ -1,14 +1,18 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/segmentd/segmentd/operators"
 	"github.com/segmentd/segmentd/state"
@@ -31,35 +35,325 @@ import (
 // loop goroutine in scan order, which evaluates them again on the window's copy and
 // produces the changes as before; the others cost no copy, no write and no output.
 
-// reconcileSegments marks the backfills partition pt needs so that its applied
-// segments match the live ones. keys limits the check to some segments (nil: all).
-func (w *window) reconcileSegments(pt *partition, keys []string) {
+// Order of definitions (SPEC §6). Every accepted version of a segment, and its
+// deletion, is a step of rules.history. A partition applies the steps of all
+// segments one at a time, in topic order: its meta of a segment names the step it
+// has applied, or the one it is backfilling (Backfilling, with a cursor: contacts up
+// to the cursor have that step, the others the step before). A step is backfilled
+// completely before the next one starts (completeStep), and the step with the lowest
+// position goes first (backfill), so every contact meets the steps in topic order.
+//
+// A contact that an event, a timer or a catalog change reaches before the backfill
+// does is first brought through its pending steps, in topic order (catchUp), and
+// only then evaluated: its output does not depend on how far the backfill got. If
+// the backfill would later re-apply a step other than the last one the contact
+// reached (two or more steps of a segment were pending for it), the contact is
+// marked in SegmentMeta.Ahead and the backfill skips it up to that step. Otherwise
+// no mark is needed: the contact's memberships already reflect the step, so
+// applying it again changes nothing. This keeps Ahead empty in the common case of
+// one change at a time.
+
+// reconcileSegments starts the backfills partition pt needs so that it applies
+// every step of the segments' histories. keys limits the check to some segments
+// (nil: all). seen is the partition's SegmentsOffsets before the window advanced
+// them: a segment without a meta has passed the steps the partition had read.
+func (w *window) reconcileSegments(pt *partition, keys []string, seen map[int32]int64) {
 	view := w.metaView(pt)
 	if keys == nil {
-		for k := range w.p.rules.segs {
+		for k := range w.p.rules.history {
 			keys = append(keys, k)
 		}
 		for k := range view.Segments {
-			if _, live := w.p.rules.segs[k]; !live {
+			if _, ok := w.p.rules.history[k]; !ok {
 				keys = append(keys, k)
 			}
 		}
+		slices.Sort(keys)
 	}
 	for _, k := range keys {
-		si := w.p.rules.segs[k]
 		sm, known := view.Segments[k]
+		h := w.p.rules.history[k]
 		switch {
-		case si == nil && (!known || sm.Deleted):
-			continue
-		case si == nil:
-			sm.Deleted, sm.Backfilling, sm.Cursor = true, true, ""
-		case known && !sm.Deleted && sm.Incarnation == si.Incarnation && sm.RulesKey == si.RulesKey:
-			continue
+		case !known:
+			if i := seenStep(h, seen); i+1 < len(h) {
+				w.startStep(pt, k, nil, h[i+1])
+			}
+		case len(h) == 0:
+			// Its history was pruned or never read (compaction): apply the deletion.
+			if !sm.Deleted {
+				sm = sm.Clone() // view may be the committed meta
+				sm.Deleted, sm.Backfilling, sm.Cursor = true, true, ""
+				w.setSegmentMeta(pt, k, &sm)
+			}
 		default:
-			sm = state.SegmentMeta{Incarnation: si.Incarnation, Version: si.Version, RulesKey: si.RulesKey, Backfilling: true}
+			i, exact := locateStep(h, &sm)
+			switch {
+			case sm.Backfilling && exact: // in progress
+			case sm.Backfilling:
+				// A step this history does not hold: start over with the next one
+				// it does (idempotent).
+				w.startStep(pt, k, &sm, h[min(i+1, len(h)-1)])
+			case i+1 < len(h):
+				w.startStep(pt, k, &sm, h[i+1])
+			}
 		}
-		w.setSegmentMeta(pt, k, &sm)
-		view = w.meta(pt)
+		view = w.metaView(pt)
+	}
+}
+
+// seenStep returns the index of the last step of h whose record offset is below
+// seen (the offsets a partition had read), -1 if none.
+func seenStep(h []*segInfo, seen map[int32]int64) int {
+	for i := len(h) - 1; i >= 0; i-- {
+		if part, off := posRecord(h[i].Pos); off < seen[part] {
+			return i
+		}
+	}
+	return -1
+}
+
+// locateStep returns the index in h of the step a segment meta names, and whether h
+// holds exactly that step; otherwise the index of the last step before it (-1 if
+// none).
+func locateStep(h []*segInfo, sm *state.SegmentMeta) (int, bool) {
+	if sm.Pos != 0 {
+		i := sort.Search(len(h), func(i int) bool { return h[i].Pos > sm.Pos }) - 1
+		return i, i >= 0 && h[i].Pos == sm.Pos
+	}
+	// A meta written before positions were recorded.
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Incarnation == sm.Incarnation && h[i].Version == sm.Version && h[i].Deleted == sm.Deleted {
+			return i, true
+		}
+	}
+	return len(h) - 2, false
+}
+
+// segSteps returns the steps of segment key and the index of the one meta sm names
+// (applied, or being backfilled). ok is false if the history does not hold it
+// (reconcileSegments then restarts the segment's backfill).
+func (w *window) segSteps(key string, sm *state.SegmentMeta) (steps []*segInfo, cur int, ok bool) {
+	h := w.p.rules.history[key]
+	if len(h) == 0 {
+		if !sm.Deleted {
+			return nil, 0, false
+		}
+		ws, id, _ := strings.Cut(key, "/")
+		return []*segInfo{{Key: key, Workspace: ws, ID: id, Incarnation: sm.Incarnation, Version: sm.Version,
+			RulesKey: sm.RulesKey, Pos: sm.Pos, Deleted: true}}, 0, true
+	}
+	cur, ok = locateStep(h, sm)
+	return h, cur, ok
+}
+
+// startStep makes s the step partition pt backfills for segment key. prev is the
+// meta it replaces (nil: none), whose marks of contacts ahead of s are kept.
+func (w *window) startStep(pt *partition, key string, prev *state.SegmentMeta, s *segInfo) {
+	sm := state.SegmentMeta{Incarnation: s.Incarnation, Version: s.Version, RulesKey: s.RulesKey, Deleted: s.Deleted,
+		Pos: s.Pos, Backfilling: true}
+	if prev != nil {
+		for pos, d := range prev.Ahead {
+			if pos >= s.Pos && d.Bitmap != nil && !d.IsEmpty() {
+				if sm.Ahead == nil {
+					sm.Ahead = map[int64]state.DenseSet{}
+				}
+				sm.Ahead[pos] = state.DenseSet{Bitmap: d.Clone()}
+			}
+		}
+	}
+	w.setSegmentMeta(pt, key, &sm)
+}
+
+// completeStep records that partition pt has applied its current step of segment
+// key to every contact, and starts the next step if there is one.
+func (w *window) completeStep(pt *partition, key string) {
+	sm := w.meta(pt).Segments[key]
+	steps, cur, ok := w.segSteps(key, &sm)
+	switch {
+	case ok && cur+1 < len(steps):
+		w.startStep(pt, key, &sm, steps[cur+1])
+	case sm.Deleted:
+		w.setSegmentMeta(pt, key, nil)
+		w.p.cfg.Logger.Info("segment deletion applied", "partition", pt.id, "segment", key, "version", sm.Version)
+	default:
+		sm.Backfilling, sm.Cursor, sm.Ahead = false, "", nil
+		w.setSegmentMeta(pt, key, &sm)
+		w.p.cfg.Logger.Info("segment backfilled", "partition", pt.id, "segment", key, "version", sm.Version)
+	}
+}
+
+// pendingSegments returns the segments of workspace ws that partition pt is
+// backfilling. It is cached per partition for its committed meta (committed drops
+// it when a window changed segment metas) and per window for the window's copy
+// (setSegmentMeta drops it when a segment starts or ends a backfill).
+func (w *window) pendingSegments(pt *partition, ws string) []string {
+	if w.metas[pt.id] == nil {
+		if pt.pending == nil {
+			pt.pending = backfillingByWorkspace(&pt.meta)
+		}
+		return pt.pending[ws]
+	}
+	byWS := w.pendingSegs[pt.id]
+	if byWS == nil {
+		byWS = backfillingByWorkspace(w.metas[pt.id])
+		w.pendingSegs[pt.id] = byWS
+	}
+	return byWS[ws]
+}
+
+// backfillingByWorkspace returns the segments m is backfilling, by workspace.
+func backfillingByWorkspace(m *state.PartitionMeta) map[string][]string {
+	byWS := map[string][]string{}
+	for k, sm := range m.Segments {
+		if sm.Backfilling {
+			ws, _, _ := strings.Cut(k, "/")
+			byWS[ws] = append(byWS[ws], k)
+		}
+	}
+	for _, ks := range byWS {
+		slices.Sort(ks) // a deterministic order of the steps of equal positions
+	}
+	return byWS
+}
+
+// aheadOf returns the position of the step contact dense was marked as having
+// reached (0: no mark).
+func aheadOf(sm *state.SegmentMeta, dense uint32) int64 {
+	for pos, d := range sm.Ahead {
+		if d.Bitmap != nil && d.Contains(dense) {
+			return pos
+		}
+	}
+	return 0
+}
+
+// aheadFrom returns the contacts marked as having reached step pos or a later one,
+// in a bitmap of its own (nil: none), for a backfill of step pos to skip.
+func aheadFrom(sm *state.SegmentMeta, pos int64) *roaring.Bitmap {
+	var out *roaring.Bitmap
+	for p, d := range sm.Ahead {
+		if p < pos || d.Bitmap == nil || d.IsEmpty() {
+			continue
+		}
+		if out == nil {
+			out = roaring.New()
+		}
+		out.Or(d.Bitmap)
+	}
+	return out
+}
+
+// markAhead records that contact dense has reached step pos of segment key.
+func (w *window) markAhead(pt *partition, key string, dense uint32, pos int64) {
+	if dense == 0 {
+		return // not a stored contact: no backfill reaches it
+	}
+	sm := w.meta(pt).Segments[key]
+	for p, d := range sm.Ahead {
+		if d.Bitmap != nil && d.CheckedRemove(dense) && d.IsEmpty() {
+			delete(sm.Ahead, p)
+		}
+	}
+	if sm.Ahead == nil {
+		sm.Ahead = map[int64]state.DenseSet{}
+	}
+	d := sm.Ahead[pos]
+	if d.Bitmap == nil {
+		d = state.DenseSet{Bitmap: roaring.New()}
+		sm.Ahead[pos] = d
+	}
+	d.Add(dense)
+	w.setSegmentMeta(pt, key, &sm)
+}
+
+// catchUp brings an existing contact (attributes a) through the steps partition pt
+// has yet to apply to it, in topic order, before something else evaluates it.
+func (w *window) catchUp(ctx context.Context, pt *partition, key string, o *overlay, a *operators.Attrs) {
+	keys := w.pendingSegments(pt, workspaceOf(key))
+	if len(keys) == 0 {
+		return
+	}
+	type pending struct {
+		seg   string
+		steps []*segInfo
+		base  int // the step the backfill has applied to the contact
+	}
+	var ps []pending
+	var todo []*segInfo
+	view := w.metaView(pt)
+	dense := o.c.DenseID
+	for _, k := range keys {
+		sm := view.Segments[k]
+		steps, cur, ok := w.segSteps(k, &sm)
+		if !ok {
+			continue
+		}
+		base := cur
+		if sm.Cursor == "" || key > sm.Cursor {
+			base = cur - 1
+		}
+		from := base + 1
+		if r := aheadOf(&sm, dense); r != 0 {
+			for from < len(steps) && steps[from].Pos <= r {
+				from++
+			}
+		}
+		if from >= len(steps) {
+			continue
+		}
+		ps = append(ps, pending{k, steps, base})
+		todo = append(todo, steps[from:]...)
+	}
+	if len(todo) == 0 {
+		return
+	}
+	slices.SortStableFunc(todo, func(x, y *segInfo) int { return cmp.Compare(x.Pos, y.Pos) })
+	var withCollections *operators.Attrs
+	for _, s := range todo {
+		switch {
+		case s.Deleted:
+			w.removeSegment(ctx, pt, key, o, s.ID, s.Version)
+		case s.readsCollections() && !w.p.rules.NeedsCollections(s.Workspace):
+			// a was derived without the purchased collections the live rules do not
+			// read; this earlier version does.
+			if withCollections == nil {
+				withCollections = new(operators.Attrs)
+				*withCollections = o.c.Attrs(s.Workspace, allCollections{w.p.rules}, w.p.cfg.ExclusionTag)
+			}
+			w.evalSegment(ctx, pt, key, o, s, withCollections, ReasonDefinition, Cause{})
+		default:
+			w.evalSegment(ctx, pt, key, o, s, a, ReasonDefinition, Cause{})
+		}
+	}
+	for _, p := range ps {
+		if last := len(p.steps) - 1; last != p.base+1 {
+			w.markAhead(pt, p.seg, dense, p.steps[last].Pos)
+		}
+	}
+}
+
+// markFresh marks a contact that has just come into existence (or back from a
+// deletion) as having reached the last step of every segment partition pt is still
+// backfilling in its workspace, when the backfill would otherwise apply an earlier
+// step to it: a contact starts with the definitions in force.
+func (w *window) markFresh(pt *partition, key string, dense uint32) {
+	if dense == 0 {
+		return
+	}
+	view := w.metaView(pt)
+	for _, k := range w.pendingSegments(pt, workspaceOf(key)) {
+		sm := view.Segments[k]
+		steps, cur, ok := w.segSteps(k, &sm)
+		if !ok {
+			continue
+		}
+		base := cur
+		if sm.Cursor == "" || key > sm.Cursor {
+			base = cur - 1
+		}
+		if last := len(steps) - 1; last > base+1 && aheadOf(&sm, dense) != steps[last].Pos {
+			w.markAhead(pt, k, dense, steps[last].Pos)
+		}
 	}
 }
 
@@ -81,26 +375,46 @@ type backfillBudget struct {
 
 func (b *backfillBudget) spent() bool { return b.left <= 0 || !time.Now().Before(b.deadline) }
 
-// backfill advances partition pt's pending backfills within budget.
+// backfill advances partition pt's pending backfills within budget: the segment
+// steps in topic order, one after the other, then the catalog scans.
 func (w *window) backfill(ctx context.Context, pt *partition, budget *backfillBudget) error {
-	view := w.metaView(pt)
-	var keys []string
-	for k, sm := range view.Segments {
+	type inFlight struct {
+		pos int64
+		key string
+	}
+	var queue []inFlight
+	for k, sm := range w.metaView(pt).Segments {
 		if sm.Backfilling {
-			keys = append(keys, k)
+			queue = append(queue, inFlight{sm.Pos, k})
 		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	order := func(x, y inFlight) int {
+		if c := cmp.Compare(x.pos, y.pos); c != 0 {
+			return c
+		}
+		return strings.Compare(x.key, y.key)
+	}
+	slices.SortFunc(queue, order)
+	for len(queue) > 0 {
 		if budget.spent() {
 			return nil
 		}
-		if err := w.backfillSegment(ctx, pt, k, budget); err != nil {
+		queue0 := queue[0]
+		k := queue0.key
+		queue = queue[1:]
+		done, err := w.backfillSegment(ctx, pt, k, budget)
+		if err != nil || !done {
 			return err
+		}
+		if sm, ok := w.metaView(pt).Segments[k]; ok && sm.Backfilling && sm.Pos != queue0.pos {
+			// The segment's next step: it goes after the steps before it.
+			next := inFlight{sm.Pos, k}
+			i, _ := slices.BinarySearchFunc(queue, next, order)
+			queue = slices.Insert(queue, i, next)
 		}
 	}
 	var scans []string
-	for k := range view.CatalogScans {
+	for k := range w.metaView(pt).CatalogScans {
 		scans = append(scans, k)
 	}
 	slices.Sort(scans)
@@ -115,13 +429,23 @@ func (w *window) backfill(ctx context.Context, pt *partition, budget *backfillBu
 	return nil
 }
 
-func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey string, budget *backfillBudget) error {
+// backfillSegment advances partition pt's current step of segment segKey within
+// budget. It reports whether the step is complete.
+func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey string, budget *backfillBudget) (bool, error) {
 	sm := w.meta(pt).Segments[segKey]
-	ws, segID, _ := strings.Cut(segKey, "/")
-	si := w.p.rules.segs[segKey]
-	if si != nil && si.Incarnation != sm.Incarnation {
-		si = nil // a newer incarnation: reconcile will start its own backfill
+	steps, cur, ok := w.segSteps(segKey, &sm)
+	if !ok {
+		// A step this process has not read yet (the partition came from a process
+		// that read further): reconcile deals with it once the rules caught up.
+		return true, nil
 	}
+	step := steps[cur]
+	ws, segID := step.Workspace, step.ID
+	var si *segInfo
+	if !step.Deleted {
+		si = step
+	}
+	skip := aheadFrom(&sm, step.Pos) // contacts an event brought through this step already
 	f := segmentFilter{segID: segID, si: si, now: w.now}
 	var cat state.Catalog
 	if si != nil {
@@ -150,7 +474,7 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 			if err := c.UnmarshalBinary(enc); err != nil {
 				return fmt.Errorf("scan partition %d: decode %s: %w", pt.id, it.key, err)
 			}
-			if c.IsNew() || c.IsTombstone() {
+			if c.IsNew() || c.IsTombstone() || (skip != nil && skip.Contains(c.DenseID)) {
 				it.skip = true
 				continue
 			}
@@ -171,11 +495,11 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 	end, err := sc.run(func(it *scanItem) {
 		cursor = it.key
 		o := w.scanned(pt.id, it)
-		if o == nil || o.c.IsNew() || o.c.IsTombstone() {
+		if o == nil || o.c.IsNew() || o.c.IsTombstone() || (skip != nil && skip.Contains(o.c.DenseID)) {
 			return
 		}
 		if si == nil {
-			w.removeSegment(ctx, pt, it.key, o, segID, sm.Version)
+			w.removeSegment(ctx, pt, it.key, o, segID, step.Version)
 			return
 		}
 		a := it.attrs(o, func() operators.Attrs { return o.c.Attrs(ws, cat, excl) })
@@ -195,23 +519,18 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 		return end, err
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
-	switch {
-	case !end:
+	if !end {
 		if cursor != "" {
+			sm := w.meta(pt).Segments[segKey]
 			sm.Cursor = cursor
 			w.setSegmentMeta(pt, segKey, &sm)
 		}
-	case sm.Deleted:
-		w.setSegmentMeta(pt, segKey, nil)
-		w.p.cfg.Logger.Info("segment deletion applied", "partition", pt.id, "segment", segKey)
-	default:
-		sm.Backfilling, sm.Cursor = false, ""
-		w.setSegmentMeta(pt, segKey, &sm)
-		w.p.cfg.Logger.Info("segment backfilled", "partition", pt.id, "segment", segKey, "version", sm.Version)
+		return false, nil
 	}
-	return nil
+	w.completeStep(pt, segKey)
+	return true, nil
 }
 
 // catalogFor returns the catalog to derive attributes with for evaluating si and
@@ -220,7 +539,11 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 // reads them.
 func (w *window) catalogFor(wr *wsRules, si *segInfo) state.Catalog {
 	if wr == nil || !slices.Contains(wr.segs, si) {
-		return w.p.rules
+		// An earlier version: the live rules may not need collections, but it may.
+		if si.readsCollections() {
+			return allCollections{w.p.rules}
+		}
+		return nil
 	}
 	for _, i := range wr.rs.UsingField("purchased_collection") {
 		if wr.segs[i] == si {
@@ -353,6 +676,7 @@ func (w *window) catalogScan(ctx context.Context, pt *partition, scanKey string,
 			return
 		}
 		a := it.attrs(o, func() operators.Attrs { return o.c.Attrs(ws, w.p.rules, excl) })
+		w.catchUp(ctx, pt, it.key, o, a)
 		for _, i := range segIdx {
 			w.evalSegment(ctx, pt, it.key, o, wr.segs[i], a, ReasonCatalog, Cause{ProductID: productID})
 		}
@@ -537,4 +861,68 @@ func (w *window) scanned(p int32, it *scanItem) *overlay {
 	o := &overlay{c: it.c, exists: true, origDue: it.c.NextDue}
 	w.contacts[ref] = o
 	return o
+}
+
+// keepSteps is how many steps of each segment's history are kept once every owned
+// partition has applied them, for partitions assigned later (see pruneHistory).
+const keepSteps = 8
+
+// pruneHistory drops the steps of the segments' histories that every owned partition
+// has passed, except the last keepSteps of each segment. A partition assigned later
+// whose meta names a dropped step applies the oldest kept step next (the steps in
+// between collapse into it, as before histories were kept), which needs a segment
+// changed more than keepSteps times while its partition had no owner.
+func (p *Processor) pruneHistory() {
+	if p.restoring.Load() > 0 || len(p.parts) == 0 {
+		return // a partition being restored may need any step
+	}
+	for key, h := range p.rules.history {
+		drop := len(h) - keepSteps
+		for _, pt := range p.parts {
+			if drop <= 0 {
+				break
+			}
+			var i int
+			if sm, known := pt.meta.Segments[key]; known {
+				i, _ = locateStep(h, &sm)
+				if sm.Backfilling {
+					i-- // contacts after the cursor are at the step before
+				}
+			} else {
+				i = seenStep(h, pt.meta.SegmentsOffsets)
+			}
+			drop = min(drop, i) // keep the step it names, to locate it
+		}
+		if drop > 0 {
+			p.rules.history[key] = slices.Clone(h[drop:])
+		}
+	}
+}
+
+// maxDefinitionsWait bounds how long a partition waits for this process to read the
+// segments topic as far as the partition's meta says it applied.
+const maxDefinitionsWait = 30 * time.Second
+
+// waitForDefinitions reports whether partition pt must wait before its full
+// reconcile: its meta was written by a process that had read more of the segments
+// topic than this one has (the partition just moved here), so reconciling now would
+// take the steps this process has not read for missing and apply older ones. It
+// gives up after maxDefinitionsWait (a segments topic that was re-created, say).
+func (p *Processor) waitForDefinitions(pt *partition) bool {
+	if !p.rules.behind(&pt.meta) {
+		delete(p.defsWait, pt.id)
+		return false
+	}
+	since, ok := p.defsWait[pt.id]
+	if !ok {
+		p.defsWait[pt.id] = time.Now()
+		return true
+	}
+	if time.Since(since) < maxDefinitionsWait {
+		return true
+	}
+	p.cfg.Logger.Warn("partition meta has applied segment definitions this process has not read; reconciling anyway",
+		"partition", pt.id, "applied", pt.meta.SegmentsOffsets, "read", p.rules.segRead)
+	delete(p.defsWait, pt.id)
+	return false
 }

@@ -37,11 +37,14 @@
 //
 // Every process reads the segments and catalog topics whole (globals.go) into
 // append-only logs; the loop applies new entries to its rules (rules.go) at the start
-// of a window. Each partition's meta records which definitions (incarnation, rules,
-// version) and catalog offsets it has applied; differences become backfills
-// (backfill.go), evaluated in bounded chunks inside ordinary windows, so they commit
-// with their transitions and resume after a crash. Invalid records of these topics are
-// dead-lettered once per group, by the owner of partition 0.
+// of a window. Each accepted version or deletion of a segment is a step of its
+// history; each partition's meta records which step (incarnation, rules, version,
+// position) and catalog offsets it has applied; the steps after it become backfills
+// (backfill.go), applied one at a time in topic order, in bounded chunks inside
+// ordinary windows, so they commit with their transitions and resume after a crash. A
+// contact an event reaches first is brought through its pending steps before the
+// event is evaluated. Invalid records of these topics are dead-lettered once per
+// group, by the owner of partition 0.
 //
 // # Goroutines
 //

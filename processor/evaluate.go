@@ -34,6 +34,9 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	default:
 		before = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
 	}
+	if !fresh {
+		w.catchUp(ctx, pt, key, o, &before) // versions the backfill has not brought it to yet
+	}
 	out := c.ApplyBounded(ev, w.now, w.p.cfg.MaxContactBytes)
 	w.p.m.events.WithLabelValues(ev.Topic, outcomeNames[out]).Inc()
 	switch out {
@@ -51,6 +54,9 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	}
 	if c.DenseID == 0 {
 		c.DenseID = w.nextDense(pt)
+	}
+	if fresh {
+		w.markFresh(pt, key, c.DenseID)
 	}
 	o.exists = true
 	w.markDirty(pt.id, key, o)

@@ -38,6 +38,9 @@ type partition struct {
 	// estimates.
 	lists     map[string]*roaring.Bitmap
 	reachable map[string]*roaring.Bitmap
+	// pending: workspace → segments meta is backfilling (backfill.go; nil: not
+	// computed yet).
+	pending map[string][]string
 }
 
 func newPartition(id int32) *partition {

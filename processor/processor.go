@@ -52,6 +52,9 @@ type Processor struct {
 	// windowCap, if not 0, caps the input records of a window below MaxWindowRecords
 	// after windows aborted for running out of time (bound.go).
 	windowCap int
+	// defsWait: partitions whose full reconcile waits for the definitions their
+	// meta says they applied to be read (waitForDefinitions), since when.
+	defsWait map[int32]time.Time
 
 	mu struct {
 		sync.Mutex
@@ -100,6 +103,7 @@ func New(cfg Config) (*Processor, error) {
 		rules:      newRules(),
 		parts:      map[int32]*partition{},
 		reconcile:  map[int32]bool{},
+		defsWait:   map[int32]time.Time{},
 		timers:     timers{loadedUntil: map[int32]time.Time{}},
 		moved:      map[int32]time.Time{},
 		decodeOpts: events.Options{MaxRecordBytes: cfg.MaxRecordBytes},
@@ -334,6 +338,7 @@ func (p *Processor) drainHandoffs() {
 			p.parts[h.id] = h.pt
 			delete(p.moved, h.id)
 			p.reconcile[h.id] = true
+			delete(p.defsWait, h.id)
 			delete(p.timers.loadedUntil, h.id)
 			p.timers.nextLoad = time.Time{} // load its timers now
 			p.cfg.Logger.Info("partition assigned", "partition", h.id, "next_dense", h.pt.meta.NextDense)
@@ -366,6 +371,7 @@ func (p *Processor) applyGlobalsToRules() (seg, cat []globalEntry) {
 		if seg[i].Err == nil {
 			p.rules.applySegment(&seg[i])
 		}
+		p.rules.segRead[seg[i].Partition] = seg[i].Offset + 1
 	}
 	if len(seg) > 0 {
 		p.view.Store(p.rules.view())

@@ -6,9 +6,11 @@ import (
 	"sync"
 
 	"github.com/segmentd/segmentd/operators"
+	"github.com/segmentd/segmentd/state"
 )
 
-// segInfo is one live segment as the processing loop knows it.
+// segInfo is one live segment as the processing loop knows it, or one step of a
+// segment's history (an accepted version, or a deletion).
 type segInfo struct {
 	Key         string // "<workspace>/<id>"
 	Workspace   string
@@ -18,6 +20,36 @@ type segInfo struct {
 	RulesKey    string
 	Def         *operators.Definition
 	Seg         *operators.Segment
+	// Pos is the position of the record of this version in the segments topic
+	// (stepPos); it orders the versions of every segment.
+	Pos int64
+	// Deleted marks a deletion step of the history (Version and Incarnation are
+	// those of the deleted definition); never set on a live segment.
+	Deleted bool
+}
+
+// stepPos is the position of a segments-topic record: its offset, then its
+// partition. With one partition (as segmentd creates the topic) it is the topic order.
+// It is never 0, which stands for "no position" in metas.
+func stepPos(partition int32, offset int64) int64 { return (offset+1)<<16 | int64(partition&0xffff) }
+
+// posRecord returns the partition and offset of the record at position pos.
+func posRecord(pos int64) (int32, int64) { return int32(pos & 0xffff), pos>>16 - 1 }
+
+// readsCollections reports whether the version has a purchased_collection
+// condition (whose attribute is derived only for rules that read it).
+func (si *segInfo) readsCollections() bool {
+	if si.Def == nil {
+		return false
+	}
+	for _, g := range si.Def.Groups {
+		for _, c := range g.Conditions {
+			if c.Field == "purchased_collection" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // wsRules is the compiled rule set of one workspace; segs[i] is rs.Segment(i).
@@ -50,13 +82,21 @@ func (a allCollections) Collections(workspace, productID string) []string {
 type rules struct {
 	segs map[string]*segInfo
 	ws   map[string]*wsRules
+	// history: per segment key, its accepted versions and deletions in topic order
+	// (the last one is segs[key], or a deletion), each applied by every partition in
+	// turn (backfill.go). Pruned by Processor.pruneHistory.
+	history map[string][]*segInfo
+	// segRead: per partition of the segments topic, the offset after the last
+	// record applied to the rules.
+	segRead map[int32]int64
 
 	catalogMu sync.RWMutex
 	catalog   map[string]map[string][]string // workspace → product id → collections
 }
 
 func newRules() *rules {
-	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, catalog: map[string]map[string][]string{}}
+	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, history: map[string][]*segInfo{},
+		segRead: map[int32]int64{}, catalog: map[string]map[string][]string{}}
 }
 
 // rulesView is an immutable snapshot of the live segments, for queries.
@@ -77,6 +117,18 @@ func (r *rules) view() *rulesView {
 	return v
 }
 
+// behind reports whether a partition meta has applied records of the segments topic
+// that the rules have not read yet: written by a process that read further, before
+// the partition moved here. Its segments are reconciled once the rules caught up.
+func (r *rules) behind(m *state.PartitionMeta) bool {
+	for part, next := range m.SegmentsOffsets {
+		if next > r.segRead[part] {
+			return true
+		}
+	}
+	return false
+}
+
 // incarnationOf identifies the creation of a segment by the position of the record
 // that created it: stable across processes that read the same topic.
 func incarnationOf(partition int32, offset int64) int64 {
@@ -94,10 +146,17 @@ func (r *rules) applySegment(e *globalEntry) string {
 		return ""
 	case e.Def == nil:
 		delete(r.segs, e.Key)
+		del := *old
+		del.Deleted, del.Pos = true, stepPos(e.Partition, e.Offset)
+		del.Def, del.Seg = nil, nil // a deletion needs neither
+		r.history[e.Key] = append(r.history[e.Key], &del)
 	case old != nil && old.RulesKey == e.Def.RulesKey():
 		renamed := *old // the name may change without a new version
 		renamed.Def = e.Def
 		r.segs[e.Key] = &renamed
+		if h := r.history[e.Key]; len(h) > 0 && h[len(h)-1] == old {
+			h[len(h)-1] = &renamed
+		}
 		r.rebuild(ws)
 		return ""
 	default:
@@ -106,12 +165,13 @@ func (r *rules) applySegment(e *globalEntry) string {
 			panic("compile validated definition " + e.Key + ": " + err.Error())
 		}
 		si := &segInfo{Key: e.Key, Workspace: ws, ID: id, Def: e.Def, Seg: seg, RulesKey: e.Def.RulesKey(), Version: 1,
-			Incarnation: incarnationOf(e.Partition, e.Offset)}
+			Incarnation: incarnationOf(e.Partition, e.Offset), Pos: stepPos(e.Partition, e.Offset)}
 		if old != nil {
 			si.Incarnation = old.Incarnation
 			si.Version = old.Version + 1
 		}
 		r.segs[e.Key] = si
+		r.history[e.Key] = append(r.history[e.Key], si)
 	}
 	r.rebuild(ws)
 	return ws

@@ -256,6 +256,7 @@ func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
 			} else {
 				a = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
 			}
+			w.catchUp(ctx, pt, e.key, o, &a)
 			for _, i := range wr.rs.TimeRelative() {
 				w.evalSegment(ctx, pt, e.key, o, wr.segs[i], &a, ReasonTime, Cause{DueAt: e.due})
 			}

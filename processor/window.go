@@ -35,6 +35,9 @@ type window struct {
 	causes   []time.Time                    // timestamps of input records that caused outputs
 	// staleTimers are index entries found not to match their record's NextDue.
 	staleTimers []timerEntry
+	// pendingSegs: per partition, workspace → segments being backfilled (a cache
+	// for catchUp, dropped when a segment starts or ends a backfill).
+	pendingSegs map[int32]map[string][]string
 
 	mu struct {
 		sync.Mutex
@@ -78,7 +81,7 @@ type memberDelta struct {
 
 func (p *Processor) newWindow() *window {
 	w := &window{p: p, now: p.cfg.Now(), contacts: map[contactRef]*overlay{}, metas: map[int32]*state.PartitionMeta{},
-		segDirty: map[int32]map[string]bool{}, dense: map[int32]uint32{}}
+		segDirty: map[int32]map[string]bool{}, dense: map[int32]uint32{}, pendingSegs: map[int32]map[string][]string{}}
 	w.mu.changelogNext = map[int32]int64{}
 	return w
 }
@@ -144,6 +147,9 @@ func (w *window) meta(pt *partition) *state.PartitionMeta {
 // setSegmentMeta records what partition pt has applied of a segment (nil: forget it).
 func (w *window) setSegmentMeta(pt *partition, segKey string, sm *state.SegmentMeta) {
 	m := w.meta(pt)
+	if old := m.Segments[segKey]; (sm != nil && sm.Backfilling) != old.Backfilling {
+		delete(w.pendingSegs, pt.id)
+	}
 	if sm == nil {
 		delete(m.Segments, segKey)
 	} else {
@@ -329,9 +335,17 @@ func (w *window) err() error {
 // committed applies the window to the in-memory partition state after its
 // transaction committed: metas, bitmaps and the product index.
 func (w *window) committed() {
+	defer func() {
+		if len(w.segDirty) > 0 {
+			w.p.pruneHistory()
+		}
+	}()
 	for p, m := range w.metas {
 		if pt := w.p.parts[p]; pt != nil {
 			pt.meta = *m
+			if len(w.segDirty[p]) > 0 {
+				pt.pending = nil
+			}
 		}
 	}
 	for p, d := range w.dense {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -185,6 +186,9 @@ func (p *Processor) applyGlobals(ctx context.Context, w *window) error {
 	for _, id := range p.sortedPartitions() {
 		pt := p.parts[id]
 		if p.reconcile[id] {
+			if p.waitForDefinitions(pt) {
+				continue // retried at the next window, once this process has read as far
+			}
 			all, allCat := p.logs.snapshot(0, 0)
 			w.applyGlobalEntries(ctx, pt, all[:p.segCursor], allCat[:p.catCursor], true)
 			delete(p.reconcile, id)
@@ -199,6 +203,7 @@ func (p *Processor) applyGlobals(ctx context.Context, w *window) error {
 // (per the offsets in its meta). full also reconciles every segment.
 func (w *window) applyGlobalEntries(ctx context.Context, pt *partition, seg, cat []globalEntry, full bool) {
 	var changed []string
+	seen := maps.Clone(w.metaView(pt).SegmentsOffsets) // before this window's entries
 	for i := range seg {
 		e := &seg[i]
 		if e.Offset < w.metaView(pt).SegmentsOffsets[e.Partition] {
@@ -218,9 +223,9 @@ func (w *window) applyGlobalEntries(ctx context.Context, pt *partition, seg, cat
 		changed = append(changed, e.Key)
 	}
 	if full {
-		w.reconcileSegments(pt, nil)
+		w.reconcileSegments(pt, nil, seen)
 	} else if len(changed) > 0 {
-		w.reconcileSegments(pt, changed)
+		w.reconcileSegments(pt, changed, seen)
 	}
 	for i := range cat {
 		e := &cat[i]

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -468,16 +469,72 @@ type PartitionMeta struct {
 	CatalogScans map[string]string `json:"catalog_scans,omitempty"`
 }
 
-// SegmentMeta is what a partition has applied of one segment.
+// SegmentMeta is what a partition has applied of one segment: one accepted version
+// of its definition, or its deletion.
 type SegmentMeta struct {
 	Incarnation int64  `json:"inc"`
 	Version     int64  `json:"version"`
 	RulesKey    string `json:"rules"`
 	Deleted     bool   `json:"deleted,omitempty"`
+	// Pos is the position in the segments topic of the record of this version
+	// ((offset+1)<<16 | partition); 0 in metas written before it was recorded.
+	Pos int64 `json:"pos,omitempty"`
 	// Backfilling: the definition (or deletion) is being applied to the partition's
-	// contacts; Cursor is the last contact key done ("" = none yet).
+	// contacts; Cursor is the last contact key done ("" = none yet). Contacts after
+	// the cursor are still at the previous version.
 	Backfilling bool   `json:"backfilling,omitempty"`
 	Cursor      string `json:"cursor,omitempty"`
+	// Ahead: contacts already brought through later versions than the backfill has
+	// reached for them (an event caught them up first), by the Pos of the version
+	// each reached. The backfill skips them for the versions up to that one.
+	Ahead map[int64]DenseSet `json:"ahead,omitempty"`
+}
+
+// DenseSet is a set of dense contact ids; in JSON, the portable roaring encoding
+// (base64).
+type DenseSet struct{ *roaring.Bitmap }
+
+// MarshalJSON implements json.Marshaler.
+func (d DenseSet) MarshalJSON() ([]byte, error) {
+	if d.Bitmap == nil {
+		return json.Marshal([]byte{})
+	}
+	b, err := d.ToBytes()
+	if err != nil {
+		return nil, fmt.Errorf("encode dense set: %w", err)
+	}
+	return json.Marshal(b)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *DenseSet) UnmarshalJSON(data []byte) error {
+	var b []byte
+	if err := json.Unmarshal(data, &b); err != nil {
+		return fmt.Errorf("decode dense set: %w", err)
+	}
+	d.Bitmap = roaring.New()
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := d.Bitmap.FromBuffer(b); err != nil {
+		return fmt.Errorf("decode dense set: %w", err)
+	}
+	d.Bitmap = d.Bitmap.Clone() // FromBuffer keeps references to b
+	return nil
+}
+
+// Clone returns a deep copy of sm.
+func (sm SegmentMeta) Clone() SegmentMeta {
+	if sm.Ahead != nil {
+		ahead := make(map[int64]DenseSet, len(sm.Ahead))
+		for pos, d := range sm.Ahead {
+			if d.Bitmap != nil {
+				ahead[pos] = DenseSet{d.Clone()}
+			}
+		}
+		sm.Ahead = ahead
+	}
+	return sm
 }
 
 // MetaKey is the changelog key of a partition's PartitionMeta; it cannot be a
@@ -515,7 +572,7 @@ func (m *PartitionMeta) Clone() PartitionMeta {
 	if m.Segments != nil {
 		c.Segments = make(map[string]SegmentMeta, len(m.Segments))
 		for k, v := range m.Segments {
-			c.Segments[k] = v
+			c.Segments[k] = v.Clone()
 		}
 	}
 	c.SegmentsOffsets = cloneOffsets(m.SegmentsOffsets)
