@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -420,7 +421,9 @@ func checkSegmentMeta(t *testing.T, b []byte) {
 	if err := json.Unmarshal(b, &sm); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "SegmentMeta", sm, SegmentMeta{Incarnation: 2, Version: 5, RulesKey: "acme.myshopify.com/vip@5", Backfilling: true, Cursor: "acme.myshopify.com/7012345"})
+	if !reflect.DeepEqual(sm, SegmentMeta{Incarnation: 2, Version: 5, RulesKey: "acme.myshopify.com/vip@5", Backfilling: true, Cursor: "acme.myshopify.com/7012345"}) {
+		t.Errorf("SegmentMeta = %+v", sm)
+	}
 	again, err := json.Marshal(&sm)
 	if err != nil || !bytes.Equal(again, b) {
 		t.Errorf("re-encoding changed the bytes: %s, want %s (%v)", again, b, err)
