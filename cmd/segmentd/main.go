@@ -34,8 +34,27 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "segmentd:", err)
 		}
-		os.Exit(2)
+		os.Exit(exitCode(err))
 	}
+}
+
+// failure marks an error of a command's work, as opposed to its usage: the process
+// exits 1 for a failure, 2 for a usage error.
+type failure struct{ err error }
+
+func (f failure) Error() string { return f.err.Error() }
+func (f failure) Unwrap() error { return f.err }
+
+// exitCode is the exit status of a command that returned err: 0 without error, 1 for a
+// failure (e.g. tail and import when Kafka or their topic is not there), 2 otherwise.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, new(failure)):
+		return 1
+	}
+	return 2
 }
 
 func run(ctx context.Context, args []string) error {
