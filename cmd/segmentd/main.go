@@ -22,6 +22,7 @@ Usage:
   segmentd segments apply -f FILE         validate and create or replace segments (JSON or YAML)
   segmentd segments list --workspace WS   list a workspace's segments with member counts
   segmentd contact get WORKSPACE ID       show a contact's profile, attributes and memberships
+  segmentd version                        print the version, VCS revision and Go version (also --version)
 
 Every flag can also be set with an environment variable SEGMENTD_<FLAG>, e.g.
 --data-dir → SEGMENTD_DATA_DIR. Run "segmentd COMMAND -h" for a command's flags.
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string) error {
 		return segmentsCommand(ctx, args[1:], os.Stdout, os.Stderr)
 	case "contact":
 		return contactCommand(ctx, args[1:], os.Stdout, os.Stderr)
+	case "version", "--version", "-version":
+		return versionCommand(os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil

@@ -85,6 +85,9 @@ var knownMetrics = map[string]knownMetric{
 	"segmentd_consumer_lag":                  {gauge, code}, // {topic, partition}
 	"segmentd_event_to_output_seconds":       {histogram, code},
 
+	// cmd/segmentd/version.go
+	"segmentd_build_info": {gauge, code}, // {version, revision, goversion}
+
 	// admin/metrics.go
 	"segmentd_admin_requests_total":  {counter, code},   // {route, code}
 	"segmentd_admin_request_seconds": {histogram, code}, // {route}
