@@ -34,9 +34,6 @@ const scrapeVersion = "v0.0.0-deploytest"
 // knownMetrics says what a metric should be; this says what a running segmentd exports
 // (kprom's histograms, for one, are exported only when enabled).
 func TestDashboardAndAlertsMatchScrape(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the segmentd binary; not under -short")
-	}
 	root := repoRoot(t)
 	bin := filepath.Join(t.TempDir(), "segmentd")
 	build := exec.Command("go", "build", "-ldflags", "-X main.version="+scrapeVersion, "-o", bin, "./cmd/segmentd")
