@@ -3,7 +3,7 @@
 # segmentd container image: a static binary on distroless, running as the non-root user
 # 65532 (distroless "nonroot").
 #
-#   docker build -t segmentd:dev .
+#   docker build -t segmentd:dev .          # or `make image`: stamps the version (VERSION, REVISION)
 #   docker run --rm -p 8080:8080 segmentd:dev run --demo        # embedded broker, not durable
 #   docker run --rm -v segmentd-data:/var/lib/segmentd segmentd:dev run --brokers kafka:9092
 #
@@ -31,16 +31,27 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 COPY . .
 ARG TARGETOS
 ARG TARGETARCH
+# The version and revision stamped into the binary (segmentd version, the metric
+# segmentd_build_info); `make image` passes `git describe --always --dirty` and the
+# commit. The build context has no .git, hence -buildvcs=false.
+ARG VERSION=dev
+ARG REVISION=
 # A static binary (no cgo: distroless/static has no libc), without local paths, symbols
 # or DWARF.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -buildvcs=false -ldflags='-s -w' -o /out/segmentd ./cmd/segmentd \
+    go build -trimpath -buildvcs=false \
+      -ldflags="-s -w -X main.version=${VERSION} -X main.revision=${REVISION}" \
+      -o /out/segmentd ./cmd/segmentd \
  && mkdir -p /out/var/lib/segmentd
 
 FROM gcr.io/distroless/static-debian12:nonroot
+ARG VERSION=dev
+ARG REVISION=
 LABEL org.opencontainers.image.title="segmentd" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.description="Keeps customer segments of Shopify stores up to date from a Kafka stream" \
       org.opencontainers.image.source="https://github.com/segmentd/segmentd"
 COPY --from=build /out/segmentd /segmentd

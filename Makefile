@@ -4,6 +4,11 @@ GO        ?= go
 BIN       := bin/segmentd
 PKGS      := ./...
 GOTESTFLAGS ?=
+# The version stamped into the binary (segmentd version, segmentd_build_info): the git
+# description of the checkout, "dev" outside one; the revision is the commit.
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
 .DEFAULT_GOAL := help
 
@@ -13,8 +18,8 @@ help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/segmentd.
-	$(GO) build -o $(BIN) ./cmd/segmentd
+build: ## Build bin/segmentd, stamped with VERSION (git describe) and REVISION.
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/segmentd
 
 .PHONY: run
 run: build ## Start segmentd on its embedded broker with a demo shop and segments.
@@ -66,8 +71,8 @@ helm-sync-alerts: ## Copy deploy/prometheus/segmentd-alerts.yaml into the chart.
 	cp deploy/prometheus/segmentd-alerts.yaml deploy/helm/segmentd/files/segmentd-alerts.yaml
 
 .PHONY: image
-image: ## Build the container image segmentd:dev (needs a Docker engine).
-	docker build -t segmentd:dev .
+image: ## Build the container image segmentd:dev, stamped with VERSION and REVISION (needs a Docker engine).
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t segmentd:dev .
 
 FUZZTIME ?= 30s
 

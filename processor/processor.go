@@ -113,7 +113,9 @@ func New(cfg Config) (*Processor, error) {
 	p.owned.Store(&[]int32{})
 	p.mu.assigned = map[int32]int{}
 	p.m = newMetrics(cfg.Registerer, p.Ready, cfg.SegmentMemberMetrics)
-	p.kprom = kprom.NewMetrics("segmentd", kprom.Subsystem("kafka"), kprom.Registerer(cfg.Registerer))
+	// The request-time histogram is exported only when enabled; the dashboard reads it.
+	p.kprom = kprom.NewMetrics("segmentd", kprom.Subsystem("kafka"), kprom.Registerer(cfg.Registerer),
+		kprom.Histograms(kprom.RequestDurationE2E))
 	return p, nil
 }
 

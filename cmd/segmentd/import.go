@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/segmentd/segmentd/events"
 )
 
 // importCommand loads a shop's existing customers and orders (JSON Lines, one object
@@ -58,7 +60,12 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("import needs --shop and at least one file")
 	}
-	ws := strings.ToLower(strings.TrimSpace(f.shop))
+	// The workspace rule of the events (and of the admin API): a record of any other shop
+	// would be dead-lettered invalid_id.
+	ws, ok := events.ParseWorkspace(strings.TrimSpace(f.shop))
+	if !ok {
+		return fmt.Errorf("--shop %q is not a shop domain (dot-separated labels of letters, digits and inner hyphens, e.g. acme.myshopify.com)", f.shop)
+	}
 	brokers := []string(f.kafka.brokers)
 	if len(brokers) == 0 {
 		brokers = []string{embeddedAddr}
@@ -67,20 +74,25 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(f.topic))...)
+	// A record not delivered within the timeout fails the import instead of hanging it.
+	cl, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(f.topic),
+		kgo.RecordDeliveryTimeout(deliveryTimeout))...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if err := checkKafka(ctx, cl, brokers, f.topic); err != nil {
+		return failure{err}
+	}
 
-	im := &importer{ws: ws, rejected: map[string]int{}}
+	im := &importer{ws: ws, rejected: map[string]int{}, examples: map[string][]string{}, now: time.Now()}
 	var produced, failed atomic.Int64
 	var produceErr atomic.Value
 	prog := newProgress(stderr, f.every)
 	for _, path := range fs.Args() {
 		f, err := os.Open(path)
 		if err != nil {
-			return fmt.Errorf("open %s: %w", path, err)
+			return failure{fmt.Errorf("open %s: %w", path, err)}
 		}
 		st, _ := f.Stat()
 		prog.file(path, st.Size())
@@ -96,8 +108,8 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 				if rec == nil {
 					code, _, _ := strings.Cut(reason, ":") // counted by reason code, shown with detail
 					im.rejected[code]++
-					if len(im.examples) < 5 {
-						im.examples = append(im.examples, fmt.Sprintf("%s:%d: %s", path, line, reason))
+					if len(im.examples[code]) < examplesPerReason {
+						im.examples[code] = append(im.examples[code], fmt.Sprintf("%s:%d: %s", path, line, reason))
 					}
 				} else {
 					cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
@@ -116,7 +128,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 			if err != nil {
 				f.Close()
-				return fmt.Errorf("read %s: %w", path, err)
+				return failure{fmt.Errorf("read %s: %w", path, err)}
 			}
 			if ctx.Err() != nil {
 				f.Close()
@@ -126,7 +138,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 		f.Close()
 	}
 	if err := cl.Flush(ctx); err != nil {
-		return fmt.Errorf("flush: %w", err)
+		return failure{fmt.Errorf("flush: %w", err)}
 	}
 	prog.done(produced.Load(), im.total())
 	fmt.Fprintf(stderr, "produced %d events to %s (%d customers, %d orders); rejected %d records\n",
@@ -138,21 +150,33 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	sort.Strings(reasons)
 	for _, r := range reasons {
 		fmt.Fprintf(stderr, "  %6d  %s\n", im.rejected[r], r)
-	}
-	for _, ex := range im.examples {
-		fmt.Fprintf(stderr, "  e.g. %s\n", ex)
+		for _, ex := range im.examples[r] {
+			fmt.Fprintf(stderr, "          %s\n", ex)
+		}
+		if more := im.rejected[r] - len(im.examples[r]); more > 0 {
+			fmt.Fprintf(stderr, "          and %d more\n", more)
+		}
 	}
 	if n := failed.Load(); n > 0 {
-		return fmt.Errorf("%d events failed to produce: %v", n, produceErr.Load())
+		return failure{fmt.Errorf("%d events failed to produce to %s on %s: %v", n, f.topic, strings.Join(brokers, ","), produceErr.Load())}
 	}
 	return nil
 }
 
+// deliveryTimeout bounds how long import waits for a record to be produced (retries
+// included): a broker lost in the middle of an import fails it instead of hanging it.
+const deliveryTimeout = time.Minute
+
+// examplesPerReason is how many rejected records of each reason the summary names by
+// file and line.
+const examplesPerReason = 3
+
 type importer struct {
 	ws                string
+	now               time.Time // the record time the validation assumes
 	customers, orders int
-	rejected          map[string]int
-	examples          []string
+	rejected          map[string]int      // by reason code
+	examples          map[string][]string // by reason code: "file:line: reason: detail"
 }
 
 func (im *importer) total() int {
@@ -164,7 +188,9 @@ func (im *importer) total() int {
 }
 
 // convert turns one exported object into a Form B event record, or returns a
-// rejection reason.
+// rejection reason "<code>: <detail>". Each record is checked by the processor's own
+// decoder (events.Decode), so what it would dead-letter is rejected here, with the same
+// reason code, and not produced.
 func (im *importer) convert(line []byte) (*kgo.Record, string) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(line, &obj); err != nil {
@@ -173,23 +199,17 @@ func (im *importer) convert(line []byte) (*kgo.Record, string) {
 	_, hasItems := obj["line_items"]
 	_, hasOrderNumber := obj["order_number"]
 	isOrder := hasItems || hasOrderNumber
-	var topic, cid string
-	var ok bool
+	// The contact key; the decoder checks the payload's customer id against it.
+	topic := "customers/update"
+	cid, _ := customerID(obj["id"])
 	if isOrder {
 		topic = "orders/create"
-		var cust map[string]json.RawMessage
-		if raw := obj["customer"]; len(raw) == 0 || string(raw) == "null" {
-			return nil, "guest_order: order without a customer"
-		} else if err := json.Unmarshal(raw, &cust); err != nil {
-			return nil, "wrong_type: customer is not an object"
+		var cust struct {
+			ID json.RawMessage `json:"id"`
 		}
-		if cid, ok = customerID(cust["id"]); !ok {
-			return nil, "invalid_id: order customer.id"
-		}
-	} else {
-		topic = "customers/update"
-		if cid, ok = customerID(obj["id"]); !ok {
-			return nil, "invalid_id: customer id missing or invalid"
+		cid = ""
+		if json.Unmarshal(obj["customer"], &cust) == nil {
+			cid, _ = customerID(cust.ID)
 		}
 	}
 	objID := strings.Trim(string(obj["id"]), `"`)
@@ -204,12 +224,23 @@ func (im *importer) convert(line []byte) (*kgo.Record, string) {
 	if err != nil {
 		return nil, "invalid_json: " + err.Error()
 	}
+	rec := &kgo.Record{Key: []byte(im.ws + "/" + cid), Value: val}
+	if _, err := events.Decode(&events.Record{Key: rec.Key, Value: rec.Value, Timestamp: im.now}, nil); err != nil {
+		var e *events.Error
+		switch {
+		case errors.Is(err, events.ErrGuestOrder):
+			return nil, "guest_order: order without a customer"
+		case errors.As(err, &e):
+			return nil, string(e.Reason) + ": " + e.Detail
+		}
+		return nil, "invalid: " + err.Error()
+	}
 	if isOrder {
 		im.orders++
 	} else {
 		im.customers++
 	}
-	return &kgo.Record{Key: []byte(im.ws + "/" + cid), Value: val}, ""
+	return rec, ""
 }
 
 // customerID reads a customer id given as a number, a numeric string or a gid.

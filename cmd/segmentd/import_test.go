@@ -63,7 +63,7 @@ func writeImportFile(t *testing.T) (string, importExpect) {
 		return fmt.Sprintf(`{"id":%s,"email":"c%d@example.com","first_name":"Ana","last_name":"López","phone":"+5215512345%03d","created_at":%q,"updated_at":%q,"default_address":{"country_code":"MX"},"tags":"vip, wholesale","orders_count":2,"total_spent":"120.50"}`,
 			id, i, i%1000, ts(i), ts(i+1))
 	})
-	add(200, func(i int) string { // invalid customer ids
+	add(200, func(i int) string { // invalid customer ids; the last has none (missing_field, as the processor says)
 		return []string{`{"id":"abc","email":"x@example.com"}`, `{"id":0}`, `{"id":"gid://shopify/Order/5"}`, `{"email":"no-id@example.com"}`}[i%4]
 	})
 	const orders = 66_000
@@ -102,7 +102,7 @@ func writeImportFile(t *testing.T) (string, importExpect) {
 		t.Fatal(err)
 	}
 	return path, importExpect{customers: customers, orders: orders,
-		rejected: map[string]int{"guest_order": 3000, "invalid_id": 400, "wrong_type": 300, "invalid_json": 300}}
+		rejected: map[string]int{"guest_order": 3000, "invalid_id": 350, "missing_field": 50, "wrong_type": 300, "invalid_json": 300}}
 }
 
 func TestImport100k(t *testing.T) {
@@ -218,4 +218,73 @@ func tailLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestImportValidatesRecords: import checks each record with the processor's decoder,
+// so a record the processor would dead-letter is rejected in the summary, by reason and
+// with its file and line, and not produced; and --shop follows the workspace rule.
+func TestImportValidatesRecords(t *testing.T) {
+	b := kafkatest.Kfake(t)
+	topic := b.Topic(t, "events", 1, nil)
+	lines := []string{
+		`{"id":1,"email":"a@example.com","updated_at":"2024-01-01T00:00:00Z"}`,               // 1: valid
+		`{"id":2,"email":5,"updated_at":"2024-01-01T00:00:00Z"}`,                             // 2: wrong_type
+		`{"id":3,"updated_at":"yesterday"}`,                                                  // 3: invalid_timestamp
+		`{"id":10,"order_number":1,"customer":{"id":1},"total_price":"abc","line_items":[]}`, // 4: wrong_type
+		`{"id":11,"order_number":2,"customer":{"id":1},"created_at":"2024-01-02T00:00:00Z","total_price":"5.00","line_items":[{"product_id":1,"price":"5.00","quantity":1}]}`, // 5: valid
+		`{"id":4,"email_marketing_consent":{"state":"maybe"},"updated_at":"2024-01-01T00:00:00Z"}`,                                                                            // 6: invalid_enum
+	}
+	path := filepath.Join(t.TempDir(), "export.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	if err := runImport(ctx, []string{"--brokers", strings.Join(b.Addrs, ","), "--shop", "acme.myshopify.com",
+		"--events-topic", topic, path}, &stderr); err != nil {
+		t.Fatalf("import: %v\n%s", err, stderr.String())
+	}
+	out := stderr.String()
+	if want := "produced 2 events to " + topic + " (1 customers, 1 orders); rejected 4 records\n"; !strings.Contains(out, want) {
+		t.Errorf("no summary %q in:\n%s", want, out)
+	}
+	for _, want := range []string{
+		`(?m)^ +2  wrong_type$`,
+		`(?m)^ +` + regexp.QuoteMeta(path) + `:2: wrong_type: payload\.email: `,
+		`(?m)^ +` + regexp.QuoteMeta(path) + `:4: wrong_type: payload\.total_price: `,
+		`(?m)^ +1  invalid_timestamp$`,
+		`(?m)^ +` + regexp.QuoteMeta(path) + `:3: invalid_timestamp: occurred_at: `,
+		`(?m)^ +1  invalid_enum$`,
+		`(?m)^ +` + regexp.QuoteMeta(path) + `:6: invalid_enum: payload\.email_marketing_consent`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("no line matching %s in:\n%s", want, out)
+		}
+	}
+	cl := b.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	var got []string
+	for len(got) < 2 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Key)) })
+	}
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	cl.PollFetches(short).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Key)) })
+	if strings.Join(got, " ") != "acme.myshopify.com/1 acme.myshopify.com/1" {
+		t.Errorf("produced records keyed %q, want only the two valid ones", got)
+	}
+
+	// A shop that is not a shop domain is refused before anything is produced.
+	for _, shop := range []string{"acme.myshopify.com:8080", "..", "<script>", "acme_shop.example.com"} {
+		stderr.Reset()
+		err := runImport(ctx, []string{"--brokers", strings.Join(b.Addrs, ","), "--shop", shop, "--events-topic", topic, path}, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "is not a shop domain") || exitCode(err) != 2 {
+			t.Errorf("--shop %q: error %v (exit %d), want a usage error naming the rule", shop, err, exitCode(err))
+		}
+	}
+	again, cancelAgain := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancelAgain()
+	if fs := cl.PollFetches(again); fs.NumRecords() > 0 {
+		t.Errorf("%d records produced with invalid --shop values", fs.NumRecords())
+	}
 }

@@ -22,6 +22,7 @@ Usage:
   segmentd segments apply -f FILE         validate and create or replace segments (JSON or YAML)
   segmentd segments list --workspace WS   list a workspace's segments with member counts
   segmentd contact get WORKSPACE ID       show a contact's profile, attributes and memberships
+  segmentd version                        print the version, VCS revision and Go version (also --version)
 
 Every flag can also be set with an environment variable SEGMENTD_<FLAG>, e.g.
 --data-dir → SEGMENTD_DATA_DIR. Run "segmentd COMMAND -h" for a command's flags.
@@ -34,8 +35,27 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "segmentd:", err)
 		}
-		os.Exit(2)
+		os.Exit(exitCode(err))
 	}
+}
+
+// failure marks an error of a command's work, as opposed to its usage: the process
+// exits 1 for a failure, 2 for a usage error.
+type failure struct{ err error }
+
+func (f failure) Error() string { return f.err.Error() }
+func (f failure) Unwrap() error { return f.err }
+
+// exitCode is the exit status of a command that returned err: 0 without error, 1 for a
+// failure (e.g. tail and import when Kafka or their topic is not there), 2 otherwise.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, new(failure)):
+		return 1
+	}
+	return 2
 }
 
 func run(ctx context.Context, args []string) error {
@@ -55,6 +75,8 @@ func run(ctx context.Context, args []string) error {
 		return segmentsCommand(ctx, args[1:], os.Stdout, os.Stderr)
 	case "contact":
 		return contactCommand(ctx, args[1:], os.Stdout, os.Stderr)
+	case "version", "--version", "-version":
+		return versionCommand(os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil

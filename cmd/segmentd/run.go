@@ -176,7 +176,7 @@ func runCommand(ctx context.Context, args []string) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		state.NewCollector(store))
+		state.NewCollector(store), newBuildInfoMetric(currentBuild()))
 	cfg := f.processorConfig(brokers, embedded, kopts, store, log, reg)
 	proc, err := processor.New(cfg)
 	if err != nil {

@@ -58,6 +58,9 @@ func tailCommand(ctx context.Context, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	if err := checkKafka(ctx, cl, brokers, f.topic); err != nil {
+		return failure{err}
+	}
 	fmt.Fprintf(os.Stderr, "following %s on %v (read_committed); Ctrl-C to stop\n", f.topic, brokers)
 	for {
 		fetches := cl.PollFetches(ctx)

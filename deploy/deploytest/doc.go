@@ -9,7 +9,7 @@
 //     (`promtool test rules`), and every dashboard expression parses as PromQL.
 //     Without promtool these tests skip locally and fail when CI=true.
 //   - Every alert has a `for:`, a severity, summary and description annotations, and a
-//     runbook link to a section that exists in deploy/prometheus/README.md; every alert
+//     runbook_url link to a section that exists in deploy/prometheus/README.md; every alert
 //     has a unit test where it fires and one where it does not.
 //   - The dashboard is well formed: unique panel ids, grid positions inside the grid and
 //     not overlapping, the ${datasource} variable on every panel, at least one query per
@@ -23,6 +23,11 @@
 //     franz-go's by registering kprom the way processor.New does, and the Go runtime's
 //     by gathering client_golang's collectors. Metrics still being added are listed as
 //     planned: their absence from the code is a note in the -v output, not a failure.
+//   - And every metric they name is in a real scrape: the segmentd binary, built and
+//     run on kfake, is fed a definition and events, its /metrics parsed; a Kafka error
+//     counter, exported from the client's first error, must appear once the broker is
+//     gone (scrape_test.go). A metric defined but never exported (a kprom histogram not
+//     enabled) fails here.
 //
 // The rule files are read with a small YAML-subset reader (yaml_test.go) and PromQL
 // with a scanner that finds metric names (promql_test.go), so that the module needs no

@@ -85,6 +85,9 @@ var knownMetrics = map[string]knownMetric{
 	"segmentd_consumer_lag":                  {gauge, code}, // {topic, partition}
 	"segmentd_event_to_output_seconds":       {histogram, code},
 
+	// cmd/segmentd/version.go
+	"segmentd_build_info": {gauge, code}, // {version, revision, goversion}
+
 	// admin/metrics.go
 	"segmentd_admin_requests_total":  {counter, code},   // {route, code}
 	"segmentd_admin_request_seconds": {histogram, code}, // {route}
@@ -359,7 +362,8 @@ func (r *describingRegisterer) Unregister(prometheus.Collector) bool { return tr
 
 // kpromCall is how processor.New creates the client metrics; the test builds them the
 // same way.
-const kpromCall = `kprom.NewMetrics("segmentd", kprom.Subsystem("kafka"), kprom.Registerer(cfg.Registerer))`
+const kpromCall = `kprom.NewMetrics("segmentd", kprom.Subsystem("kafka"), kprom.Registerer(cfg.Registerer),
+		kprom.Histograms(kprom.RequestDurationE2E))`
 
 // TestKafkaClientMetrics registers kprom, as processor.New configures it, on a client
 // and checks the segmentd_kafka_* metrics the dashboard reads.
@@ -369,7 +373,7 @@ func TestKafkaClientMetrics(t *testing.T) {
 		t.Fatalf("processor/processor.go no longer calls %s: update TestKafkaClientMetrics and the segmentd_kafka_* names", kpromCall)
 	}
 	reg := &describingRegisterer{kinds: map[string]metricKind{}}
-	m := kprom.NewMetrics("segmentd", kprom.Subsystem("kafka"), kprom.Registerer(reg))
+	m := kprom.NewMetrics("segmentd", kprom.Subsystem("kafka"), kprom.Registerer(reg), kprom.Histograms(kprom.RequestDurationE2E))
 	// The client only registers the hooks' metrics; it never reaches this address.
 	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.WithHooks(m))
 	if err != nil {

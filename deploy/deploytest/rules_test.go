@@ -17,6 +17,7 @@ var requiredAlerts = []string{
 	"SegmentdTransactionAborts",
 	"SegmentdRestoreStuck",
 	"SegmentdEventToOutputLatencyHigh",
+	"SegmentdAbsent", // fires when there is no target at all (issue 18)
 }
 
 type rule struct {
@@ -142,7 +143,8 @@ var (
 )
 
 // TestAlertRules checks what promtool does not: every alert waits (for:), has a
-// severity, says what fired with templates, and links to its runbook section; every
+// severity, says what fired with templates, and links to its runbook section
+// (runbook_url); every
 // recording rule follows level:metric:operations; every metric named exists.
 func TestAlertRules(t *testing.T) {
 	rules := loadRules(t)
@@ -174,17 +176,22 @@ func TestAlertRules(t *testing.T) {
 		if !severities[r.labels["severity"]] {
 			t.Errorf("%s: severity label %q, want critical, warning or info", name, r.labels["severity"])
 		}
-		for _, a := range []string{"summary", "description", "runbook"} {
+		for _, a := range []string{"summary", "description", "runbook_url"} {
 			if strings.TrimSpace(r.annotations[a]) == "" {
 				t.Errorf("%s: no %s annotation", name, a)
 			}
 		}
-		if !templateRE.MatchString(r.annotations["summary"] + r.annotations["description"]) {
+		if _, ok := r.annotations["runbook"]; ok {
+			t.Errorf("%s: a runbook annotation: name it runbook_url, which Alertmanager integrations and Grafana link", name)
+		}
+		// An absent() alert has no labels to name, and its value is always 1.
+		absent := strings.HasPrefix(strings.TrimSpace(r.expr), "absent(")
+		if !absent && !templateRE.MatchString(r.annotations["summary"]+r.annotations["description"]) {
 			t.Errorf("%s: summary and description name neither {{ $labels.x }} nor {{ $value }}", name)
 		}
 		anchor := strings.ToLower(r.alert)
-		if want := runbookURLBase + "#" + anchor; r.annotations["runbook"] != want {
-			t.Errorf("%s: runbook %q, want %q", name, r.annotations["runbook"], want)
+		if want := runbookURLBase + "#" + anchor; r.annotations["runbook_url"] != want {
+			t.Errorf("%s: runbook_url %q, want %q", name, r.annotations["runbook_url"], want)
 		}
 		if !anchors[anchor] {
 			t.Errorf("%s: %s has no section %q (a heading \"### %s\")", name, runbookPath, anchor, r.alert)
