@@ -47,20 +47,7 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		for {
-			committed, err := adm.FetchOffsets(context.Background(), h.cfg.Group)
-			if err == nil {
-				done := true
-				ends.Each(func(o kadm.ListedOffset) {
-					c, ok := committed.Lookup(o.Topic, o.Partition)
-					if o.Offset > 0 && (!ok || c.At < o.Offset) {
-						done = false
-					}
-				})
-				if done {
-					break
-				}
-			}
+		for !kafkatest.CaughtUp(context.Background(), adm, h.cfg.Group, ends) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		el := time.Since(start)

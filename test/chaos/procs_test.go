@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,80 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/segmentd/segmentd/internal/testenv"
 )
-
-// binDir is where this test binary builds segmentd (a function of the process id, so
-// that TestMain can remove it).
-func binDir() string {
-	return filepath.Join(os.TempDir(), fmt.Sprintf("segmentd-chaos-%d", os.Getpid()))
-}
-
-// segmentdBinary builds ./cmd/segmentd once per test binary and returns its path.
-var segmentdBinary = sync.OnceValues(func() (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(binDir(), 0o755); err != nil {
-		return "", err
-	}
-	bin := filepath.Join(binDir(), "segmentd")
-	goCmd := "go"
-	if _, err := exec.LookPath(goCmd); err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(goCmd, "build", "-o", bin, "./cmd/segmentd")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/segmentd: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("no go.mod in %s or any parent", dir)
-		}
-		d = parent
-	}
-}
-
-// realBrokerSelected mirrors kafkatest's SEGMENTD_TEST_BROKERS rule: the real broker
-// runs unless SEGMENTD_TEST_BROKERS leaves it out, or, without that variable, under
-// -short.
-func realBrokerSelected() bool {
-	env := strings.TrimSpace(os.Getenv("SEGMENTD_TEST_BROKERS"))
-	if env == "" {
-		return !testing.Short()
-	}
-	for _, f := range strings.Split(env, ",") {
-		if strings.TrimSpace(f) == "kafka" {
-			return true
-		}
-	}
-	return false
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr, nil
-}
 
 // ---------------------------------------------------------------------------------
 // Timeline of faults and other harness actions.
@@ -244,7 +171,7 @@ func (c *cluster) startLocked(s *slot) error {
 	if s.cur != nil && !s.cur.exited() {
 		return fmt.Errorf("%s is already running (pid %d)", s.name, s.cur.cmd.Process.Pid)
 	}
-	addr, err := freeAddr()
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -258,12 +185,7 @@ func (c *cluster) startLocked(s *slot) error {
 	args := append([]string{"run", "--http-addr", addr, "--data-dir", s.dataDir, "--instance-id", s.name}, c.baseArgs...)
 	p.cmd = exec.Command(c.bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	// No SEGMENTD_* variable of the caller's environment may change the flags.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SEGMENTD_") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
+	p.cmd.Env = testenv.ChildEnv() // only the test's flags configure segmentd
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start segmentd %s: %w", s.name, err)
