@@ -9,11 +9,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
+	"github.com/segmentd/segmentd/internal/gen"
 	"github.com/segmentd/segmentd/internal/kafkatest"
 )
 
-// BenchmarkThroughput preloads realistic traffic (bench/gen: orders, customers,
+// BenchmarkThroughput preloads realistic traffic (internal/gen: orders, customers,
 // messaging) into an in-process kfake broker and measures how fast one processor
 // consumes it with exactly-once transactions (on the real broker when
 // SEGMENTD_TEST_KAFKA is set). For profiling the hot path:

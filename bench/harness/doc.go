@@ -6,7 +6,7 @@
 //
 // # Phases
 //
-// One run creates uniquely named topics, produces bench/gen's demo segments and
+// One run creates uniquely named topics, produces internal/gen's demo segments and
 // load.Definitions' random ones over every field and operator, the catalog, the
 // history of every contact and then the live events, and measures:
 //

@@ -14,8 +14,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
 	"github.com/segmentd/segmentd/bench/load"
+	"github.com/segmentd/segmentd/internal/gen"
 	"github.com/segmentd/segmentd/internal/testenv"
 )
 

@@ -19,8 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
 	"github.com/segmentd/segmentd/events"
+	"github.com/segmentd/segmentd/internal/gen"
 	"github.com/segmentd/segmentd/operators"
 )
 
