@@ -11,12 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/segmentd/segmentd/internal/testenv"
 )
@@ -423,7 +425,8 @@ func (p *proc) waitHealthy(timeout time.Duration) time.Duration {
 	return time.Since(t0)
 }
 
-// metrics scrapes p's /metrics and sums the samples of each metric name.
+// metrics scrapes p's /metrics and sums the samples of each counter, gauge and untyped
+// metric by name (over its label sets).
 func (p *proc) metrics() (map[string]float64, error) {
 	resp, err := httpClient.Get("http://" + p.httpAddr + "/metrics")
 	if err != nil {
@@ -433,34 +436,18 @@ func (p *proc) metrics() (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parse /metrics: %w", err)
+	}
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest, ok := strings.Cut(line, " ")
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = name[:i]
-			j := strings.LastIndexByte(line, '}')
-			if j < 0 {
-				continue
-			}
-			rest = strings.TrimSpace(line[j+1:])
-			ok = true
-		}
-		if !ok {
-			continue
-		}
-		if f := strings.Fields(rest); len(f) > 0 {
-			if v, err := strconv.ParseFloat(f[0], 64); err == nil {
-				out[name] += v
-			}
+	for name, mf := range families {
+		for _, m := range mf.GetMetric() {
+			out[name] += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
 		}
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // waitReady waits until p answers /readyz 200, p exits, or ctx ends.
