@@ -26,7 +26,7 @@
 //     at one instant (capacity), the rest days to months away (idle CPU).
 //
 // Results go to <OutDir>/<Profile>.json, a Markdown rendering (.md) and a plot drawn
-// with the standard library (.png).
+// with gonum.org/v1/plot (.png).
 //
 // # Processes
 //

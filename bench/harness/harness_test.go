@@ -105,9 +105,11 @@ func TestRateSeries(t *testing.T) {
 	}
 }
 
-func TestTicksAndHuman(t *testing.T) {
-	if got := ticks(0, 60000); len(got) != 4 || got[1] != 20000 {
-		t.Errorf("ticks = %v", got)
+func TestHumanAndNiceCeil(t *testing.T) {
+	for v, want := range map[float64]float64{0: 1, 0.9: 1, 11: 12, 51000: 60000, 250: 250} {
+		if got := niceCeil(v); got != want {
+			t.Errorf("niceCeil(%v) = %v, want %v", v, got, want)
+		}
 	}
 	for v, want := range map[float64]string{0: "0", 1500: "1.5k", 2e6: "2M", 2: "2", 0.5: "0.5", 250: "250"} {
 		if got := human(v); got != want {
@@ -160,7 +162,7 @@ func TestReportAndPlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Bounds().Dx() != 1200 {
+	if img.Bounds().Dx() != 1200 || img.Bounds().Dy() != 1180 {
 		t.Errorf("plot is %v", img.Bounds())
 	}
 	// An empty run still plots.
