@@ -35,12 +35,10 @@ type segmentd struct {
 // rebalance once after the first join).
 func startSegmentd(t *testing.T, b *kafkatest.Broker, host string, args ...string) *segmentd {
 	t.Helper()
-	ln, err := net.Listen("tcp", host+":0")
+	addr, err := testenv.FreeAddrOn(host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	s := &segmentd{b: b, topics: processor.Topics{
 		Events: []string{kafkatest.UniqueName("events")}, Segments: kafkatest.UniqueName("segments"),
 		Catalog: kafkatest.UniqueName("catalog"), Membership: kafkatest.UniqueName("membership"),

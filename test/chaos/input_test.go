@@ -618,6 +618,7 @@ func (f *feeder) ownEvent(topic string) (*kgo.Record, string) {
 	return rec, family
 }
 
+// toEventsHeaders converts a kgo record's headers for the events decoders.
 func toEventsHeaders(hs []kgo.RecordHeader) []events.Header {
 	if len(hs) == 0 {
 		return nil
