@@ -111,7 +111,7 @@ bench-profile: ## CPU profile of the live hot path (in-process processor, 100k c
 
 .PHONY: microbench
 microbench: ## Go micro-benchmarks of the rule language, state, decoding (compare runs with benchstat).
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./operators ./state ./events ./bench/gen
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./operators ./state ./events ./internal/gen
 
 .PHONY: fmt
 fmt: ## gofmt the tree.

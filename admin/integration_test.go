@@ -18,6 +18,7 @@ import (
 
 	"github.com/segmentd/segmentd/admin"
 	"github.com/segmentd/segmentd/internal/kafkatest"
+	"github.com/segmentd/segmentd/internal/testenv"
 	"github.com/segmentd/segmentd/operators"
 	"github.com/segmentd/segmentd/processor"
 	"github.com/segmentd/segmentd/state"
@@ -94,20 +95,7 @@ func (d *deployment) start(n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- p.proc.Run(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("processor: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Error("processor did not stop")
-			}
-		})
+		testenv.Background(t, "processor", p.proc.Run)
 		h, err := admin.New(admin.Config{
 			Backend: p.proc, Producer: d.prod, SegmentsTopic: d.topics.Segments,
 			Token: token, ListenAddr: "0.0.0.0:8080", Peers: peers,
@@ -119,7 +107,7 @@ func (d *deployment) start(n int) {
 		p.h.Store(h)
 	}
 	// Ready, and the group's partitions all owned, each by one process.
-	d.eventually("every partition owned", func() (bool, string) {
+	testenv.Eventually(d.t, "every partition owned", func() (bool, string) {
 		var all []int32
 		for _, p := range d.procs {
 			r := d.do(p, "GET", "/v1/workspaces/"+ws+"/segments?local=true", "")
@@ -168,21 +156,6 @@ func (d *deployment) get(p *process, path string, v any) {
 	}
 	if err := json.Unmarshal(r.body, v); err != nil {
 		d.t.Fatalf("GET %s: %v: %s", path, err, r.body)
-	}
-}
-
-func (d *deployment) eventually(what string, cond func() (bool, string)) {
-	d.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("%s: not after 30s; last: %s", what, last)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -267,7 +240,7 @@ func checkAdminAPI(t *testing.T, d *deployment) {
 
 	// Counts, on every process, once the events are processed.
 	for _, p := range d.procs {
-		d.eventually("segment counts", func() (bool, string) {
+		testenv.Eventually(d.t, "segment counts", func() (bool, string) {
 			var l admin.SegmentListResponse
 			d.get(p, segs, &l)
 			counts := map[string]int64{}
@@ -390,7 +363,7 @@ func checkAdminAPI(t *testing.T, d *deployment) {
 	if r := d.do(p0, "PUT", segs+"/big", strings.Replace(defBig, "500", "900", 1)); r.status != http.StatusOK {
 		t.Fatalf("PUT replace: %d %s", r.status, r.body)
 	}
-	d.eventually("big v2", func() (bool, string) {
+	testenv.Eventually(d.t, "big v2", func() (bool, string) {
 		var seg admin.SegmentResponse
 		d.get(last, segs+"/big", &seg)
 		return seg.Version == 2 && seg.Members == 3 && !seg.Backfilling, mustJSON(seg) // 18, 19, 20
@@ -398,7 +371,7 @@ func checkAdminAPI(t *testing.T, d *deployment) {
 	if r := d.do(last, "DELETE", segs+"/vip", ""); r.status != http.StatusAccepted {
 		t.Fatalf("DELETE: %d %s", r.status, r.body)
 	}
-	d.eventually("vip deleted", func() (bool, string) {
+	testenv.Eventually(d.t, "vip deleted", func() (bool, string) {
 		r := d.do(p0, "GET", segs+"/vip", "")
 		return r.status == http.StatusNotFound, string(r.body)
 	})

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/datadriven"
 	"github.com/govalues/decimal"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of testdata/*.txt with the actual ones")
-
-// The data-driven test files testdata/*.txt hold cases like
+// The data-driven test files testdata/*.txt, read by cockroachdb/datadriven, hold cases
+// like
 //
 //	# comment
 //	case <name>
@@ -38,37 +38,35 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of testd
 // (a forwarded webhook rewrapped as an envelope, an envelope unwrapped into a webhook with
 // headers) and must give the same output.
 
+// ddCase is one case: its name, its position (file:line) and the directive lines that
+// make its record.
 type ddCase struct {
 	name      string
-	line      int
+	pos       string
 	directive []string
-	output    string
 }
 
-func readCases(t testing.TB, path string) (cases []ddCase, raw []string) {
+func caseOf(t testing.TB, d *datadriven.TestData) ddCase {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	if d.Cmd != "case" {
+		t.Fatalf("%s: %q: want \"case <name>\"", d.Pos, d.Cmd)
 	}
-	raw = strings.Split(string(data), "\n")
-	for i := 0; i < len(raw); i++ {
-		line := raw[i]
-		if !strings.HasPrefix(line, "case ") {
-			continue
-		}
-		c := ddCase{name: strings.TrimPrefix(line, "case "), line: i + 1}
-		for i++; i < len(raw) && raw[i] != "----"; i++ {
-			c.directive = append(c.directive, raw[i])
-		}
-		var out []string
-		for i++; i < len(raw) && raw[i] != ""; i++ {
-			out = append(out, raw[i])
-		}
-		c.output = strings.Join(out, "\n")
-		cases = append(cases, c)
+	c := ddCase{name: strings.TrimPrefix(d.FullCmd(), "case "), pos: d.Pos}
+	if d.Input != "" {
+		c.directive = strings.Split(d.Input, "\n")
 	}
-	return cases, raw
+	return c
+}
+
+// readCases returns the cases of a test file (for the fuzz tests' seed corpus).
+func readCases(t testing.TB, path string) []ddCase {
+	t.Helper()
+	var cases []ddCase
+	datadriven.RunTestAny(t, path, func(t testing.TB, d *datadriven.TestData) string {
+		cases = append(cases, caseOf(t, d))
+		return d.Expected
+	})
+	return cases
 }
 
 // buildRecord turns directives into a record; catalog reports the catalog directive.
@@ -91,13 +89,13 @@ func buildRecord(t testing.TB, c ddCase) (r *Record, catalog bool) {
 		case "timestamp":
 			ts, err := time.Parse(time.RFC3339Nano, arg)
 			if err != nil {
-				t.Fatalf("line %d: %v", c.line, err)
+				t.Fatalf("%s: %v", c.pos, err)
 			}
 			r.Timestamp = ts
 		case "file":
 			b, err := os.ReadFile(filepath.Join("testdata", arg))
 			if err != nil {
-				t.Fatalf("line %d: %v", c.line, err)
+				t.Fatalf("%s: %v", c.pos, err)
 			}
 			r.Value = b
 		case "value":
@@ -109,7 +107,7 @@ func buildRecord(t testing.TB, c ddCase) (r *Record, catalog bool) {
 		case "":
 		default:
 			if !strings.HasPrefix(cmd, "#") {
-				t.Fatalf("line %d: unknown directive %q", c.line, d)
+				t.Fatalf("%s: unknown directive %q", c.pos, d)
 			}
 		}
 	}
@@ -123,73 +121,28 @@ func TestDataDriven(t *testing.T) {
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			cases, raw := readCases(t, path)
-			updates := map[int]string{} // case line → new output
-			for _, c := range cases {
+			datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+				c := caseOf(t, d)
 				r, catalog := buildRecord(t, c)
-				var got string
 				if catalog {
 					e, err := DecodeCatalog(r)
-					got = renderCatalog(e, err)
-				} else {
-					ev, err := Decode(r, nil)
-					got = renderResult(ev, err)
-					if ev != nil || errors.Is(err, ErrGuestOrder) {
-						if other := otherForm(t, r); other != nil {
-							ev2, err2 := Decode(other, nil)
-							if got2 := renderResult(ev2, err2); got2 != got {
-								t.Errorf("%s:%d: %s: the other form decodes differently:\n%s\nwant (first form):\n%s",
-									path, c.line, c.name, got2, got)
-							}
+					return renderCatalog(e, err)
+				}
+				ev, err := Decode(r, nil)
+				got := renderResult(ev, err)
+				if ev != nil || errors.Is(err, ErrGuestOrder) {
+					if other := otherForm(t, r); other != nil {
+						ev2, err2 := Decode(other, nil)
+						if got2 := renderResult(ev2, err2); got2 != got {
+							t.Errorf("%s: %s: the other form decodes differently:\n%s\nwant (first form):\n%s",
+								c.pos, c.name, got2, got)
 						}
 					}
 				}
-				if got == c.output {
-					continue
-				}
-				if *rewrite {
-					updates[c.line] = got
-					continue
-				}
-				t.Errorf("%s:%d: %s:\ngot:\n%s\nwant:\n%s", path, c.line, c.name, got, c.output)
-			}
-			if len(updates) > 0 {
-				if err := os.WriteFile(path, []byte(rebuild(raw, cases, updates)), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+				return got
+			})
 		})
 	}
-}
-
-// rebuild returns the test file raw with the outputs of cases replaced by updates.
-func rebuild(raw []string, cases []ddCase, updates map[int]string) string {
-	var out []string
-	byLine := map[int]ddCase{}
-	for _, c := range cases {
-		byLine[c.line] = c
-	}
-	for i := 0; i < len(raw); i++ {
-		c, ok := byLine[i+1]
-		if !ok {
-			out = append(out, raw[i])
-			continue
-		}
-		out = append(out, raw[i])
-		out = append(out, c.directive...)
-		out = append(out, "----")
-		if o, ok := updates[c.line]; ok {
-			out = append(out, o)
-		} else if c.output != "" {
-			out = append(out, c.output)
-		}
-		// Skip the old directives and output.
-		i += len(c.directive) + 1
-		for i+1 < len(raw) && raw[i+1] != "" {
-			i++
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // otherForm returns r in the other form, or nil if r is not clearly in one form.

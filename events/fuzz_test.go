@@ -41,7 +41,7 @@ func addDecodeSeeds(f *testing.F) {
 	for _, c := range badCases() {
 		add(c.rec)
 	}
-	cases, _ := readCases(f, filepath.Join("testdata", "decode.txt"))
+	cases := readCases(f, filepath.Join("testdata", "decode.txt"))
 	for _, c := range cases {
 		r, _ := buildRecord(f, c)
 		add(r)
@@ -149,7 +149,7 @@ func checkDecodeResult(t *testing.T, r *Record, ev *Event, err error) {
 }
 
 func FuzzDecodeCatalog(f *testing.F) {
-	cases, _ := readCases(f, filepath.Join("testdata", "catalog.txt"))
+	cases := readCases(f, filepath.Join("testdata", "catalog.txt"))
 	for _, c := range cases {
 		r, _ := buildRecord(f, c)
 		f.Add(r.Key, r.Value, r.Value == nil)

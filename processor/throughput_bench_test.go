@@ -9,11 +9,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
+	"github.com/segmentd/segmentd/internal/gen"
 	"github.com/segmentd/segmentd/internal/kafkatest"
 )
 
-// BenchmarkThroughput preloads realistic traffic (bench/gen: orders, customers,
+// BenchmarkThroughput preloads realistic traffic (internal/gen: orders, customers,
 // messaging) into an in-process kfake broker and measures how fast one processor
 // consumes it with exactly-once transactions (on the real broker when
 // SEGMENTD_TEST_KAFKA is set). For profiling the hot path:
@@ -47,20 +47,7 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		for {
-			committed, err := adm.FetchOffsets(context.Background(), h.cfg.Group)
-			if err == nil {
-				done := true
-				ends.Each(func(o kadm.ListedOffset) {
-					c, ok := committed.Lookup(o.Topic, o.Partition)
-					if o.Offset > 0 && (!ok || c.At < o.Offset) {
-						done = false
-					}
-				})
-				if done {
-					break
-				}
-			}
+		for !kafkatest.CaughtUp(context.Background(), adm, h.cfg.Group, ends) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		el := time.Since(start)

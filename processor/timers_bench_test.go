@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/bench/load"
+	"github.com/segmentd/segmentd/internal/kafkatest"
 )
 
 // BenchmarkTimerFiring measures how fast one processor fires timers that are all
@@ -91,18 +92,8 @@ func waitConsumed(b testing.TB, h *harness) {
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
-		committed, err := adm.FetchOffsets(context.Background(), h.cfg.Group)
-		if err == nil {
-			done := true
-			ends.Each(func(o kadm.ListedOffset) {
-				c, ok := committed.Lookup(o.Topic, o.Partition)
-				if o.Offset > 0 && (!ok || c.At < o.Offset) {
-					done = false
-				}
-			})
-			if done {
-				return
-			}
+		if kafkatest.CaughtUp(context.Background(), adm, h.cfg.Group, ends) {
+			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

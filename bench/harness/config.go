@@ -29,13 +29,13 @@ type Config struct {
 	// Brokers of the real Kafka cluster. Default 127.0.0.1:19092 (deploy/local-kafka).
 	Brokers []string
 
-	// Workspaces, ContactsPerWorkspace (mean) and Skew are the bench/gen shape: shop
+	// Workspaces, ContactsPerWorkspace (mean) and Skew are the internal/gen shape: shop
 	// i holds a share of the contacts proportional to 1/(i+1)^Skew.
 	Workspaces           int
 	ContactsPerWorkspace int
 	Skew                 float64
 	// RandomSegments per workspace, drawn over every field and operator by
-	// load.Definitions, in addition to bench/gen's 4 demo segments.
+	// load.Definitions, in addition to internal/gen's 4 demo segments.
 	RandomSegments int
 	// LiveEvents is the number of live events preloaded for the maximum-throughput runs.
 	LiveEvents int

@@ -6,7 +6,7 @@
 //
 // # Phases
 //
-// One run creates uniquely named topics, produces bench/gen's demo segments and
+// One run creates uniquely named topics, produces internal/gen's demo segments and
 // load.Definitions' random ones over every field and operator, the catalog, the
 // history of every contact and then the live events, and measures:
 //
@@ -26,7 +26,7 @@
 //     at one instant (capacity), the rest days to months away (idle CPU).
 //
 // Results go to <OutDir>/<Profile>.json, a Markdown rendering (.md) and a plot drawn
-// with the standard library (.png).
+// with gonum.org/v1/plot (.png).
 //
 // # Processes
 //

@@ -60,6 +60,43 @@ func TestParseMetrics(t *testing.T) {
 	}
 }
 
+// TestParseTypedHistogram: a histogram declared as such (as client_golang exposes it)
+// reads as the same _bucket, _sum and _count samples as the untyped lines above.
+func TestParseTypedHistogram(t *testing.T) {
+	const text = `# HELP segmentd_window_records Records per window.
+# TYPE segmentd_window_records histogram
+segmentd_window_records_bucket{partition="0",le="10"} 4
+segmentd_window_records_bucket{partition="0",le="100"} 9
+segmentd_window_records_bucket{partition="0",le="+Inf"} 10
+segmentd_window_records_sum{partition="0"} 450
+segmentd_window_records_count{partition="0"} 10
+# TYPE rpc_seconds summary
+rpc_seconds{quantile="0.5"} 0.2
+rpc_seconds_sum 3
+rpc_seconds_count 12
+`
+	m, err := parseMetrics(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.histogram("segmentd_window_records")
+	if h.count != 10 || h.sum != 450 || len(h.bounds) != 3 || !math.IsInf(h.bounds[2], 1) || h.counts[1] != 9 {
+		t.Errorf("histogram %+v", h)
+	}
+	if got := m.sum("segmentd_window_records_bucket", "partition", "0", "le", "100"); got != 9 {
+		t.Errorf("bucket le=100: %v", got)
+	}
+	if got := m.sum("rpc_seconds", "quantile", "0.5"); got != 0.2 {
+		t.Errorf("summary quantile: %v", got)
+	}
+	if got := m.sum("rpc_seconds_count"); got != 12 {
+		t.Errorf("summary count: %v", got)
+	}
+	if _, err := parseMetrics(strings.NewReader("segmentd_x{a=\"1\" 2\n")); err == nil {
+		t.Error("a malformed line parsed")
+	}
+}
+
 func TestRateSeries(t *testing.T) {
 	pts := []Point{{0, 0}, {0.5, 100}, {1, 1000}, {1.6, 1500}, {2.2, 3000}}
 	got := rateSeries(pts)
@@ -68,9 +105,11 @@ func TestRateSeries(t *testing.T) {
 	}
 }
 
-func TestTicksAndHuman(t *testing.T) {
-	if got := ticks(0, 60000); len(got) != 4 || got[1] != 20000 {
-		t.Errorf("ticks = %v", got)
+func TestHumanAndNiceCeil(t *testing.T) {
+	for v, want := range map[float64]float64{0: 1, 0.9: 1, 11: 12, 51000: 60000, 250: 250} {
+		if got := niceCeil(v); got != want {
+			t.Errorf("niceCeil(%v) = %v, want %v", v, got, want)
+		}
 	}
 	for v, want := range map[float64]string{0: "0", 1500: "1.5k", 2e6: "2M", 2: "2", 0.5: "0.5", 250: "250"} {
 		if got := human(v); got != want {
@@ -123,7 +162,7 @@ func TestReportAndPlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Bounds().Dx() != 1200 {
+	if img.Bounds().Dx() != 1200 || img.Bounds().Dy() != 1180 {
 		t.Errorf("plot is %v", img.Bounds())
 	}
 	// An empty run still plots.
@@ -144,6 +183,22 @@ func TestProcCPU(t *testing.T) {
 	}
 	if rss, err := procRSS(selfPID()); err != nil || rss < 1<<20 {
 		t.Errorf("procRSS(self) = %v, %v", rss, err)
+	}
+}
+
+func TestMachineFromProc(t *testing.T) {
+	start := time.Now()
+	c0 := machineCPU()
+	for time.Since(start) < 50*time.Millisecond {
+	}
+	if c1 := machineCPU(); c0 <= 0 || c1 <= c0 {
+		t.Errorf("machine CPU %v then %v: want positive and growing", c0, c1)
+	}
+	if l := loadAvg1(); l < 0 {
+		t.Errorf("load average %v", l)
+	}
+	if m := machineInfo(nil, "."); m.MemoryBytes < 1<<20 {
+		t.Errorf("machine memory %d bytes", m.MemoryBytes)
 	}
 }
 

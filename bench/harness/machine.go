@@ -6,28 +6,22 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // machineInfo describes this machine and the local broker.
 func machineInfo(brokers []string, repo string) Machine {
 	m := Machine{CPUs: runtime.NumCPU(), Brokers: strings.Join(brokers, ",")}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
+	fs, err := procfs.NewDefaultFS()
+	if err == nil {
+		if cpus, err := fs.CPUInfo(); err == nil && len(cpus) > 0 {
+			m.CPUModel = cpus[0].ModelName
 		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				m.MemoryBytes = kb << 10
-			}
+		if mi, err := fs.Meminfo(); err == nil && mi.MemTotalBytes != nil {
+			m.MemoryBytes = int64(*mi.MemTotalBytes)
 		}
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
@@ -43,9 +37,11 @@ func machineInfo(brokers []string, repo string) Machine {
 	m.KafkaVersion = "unknown"
 	if _, port, ok := strings.Cut(m.Brokers, ":"); ok {
 		if pid := brokerPID(strings.Split(port, ",")[0]); pid > 0 {
-			if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil {
-				if v := regexp.MustCompile(`kafka[-_]2\.1[0-9]-([0-9.]+)\.jar|kafka-([0-9]+\.[0-9]+\.[0-9]+)`).FindSubmatch(b); v != nil {
-					m.KafkaVersion = string(v[1]) + string(v[2])
+			if p, err := procfs.NewProc(pid); err == nil {
+				if args, err := p.CmdLine(); err == nil {
+					if v := regexp.MustCompile(`kafka[-_]2\.1[0-9]-([0-9.]+)\.jar|kafka-([0-9]+\.[0-9]+\.[0-9]+)`).FindStringSubmatch(strings.Join(args, " ")); v != nil {
+						m.KafkaVersion = v[1] + v[2]
+					}
 				}
 			}
 		}
@@ -71,12 +67,15 @@ func readLoadAvg() string {
 }
 
 func loadAvg1() float64 {
-	f := strings.Fields(readLoadAvg())
-	if len(f) == 0 {
+	l, err := procfs.NewDefaultFS()
+	if err != nil {
 		return 0
 	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
+	avg, err := l.LoadAvg()
+	if err != nil {
+		return 0
+	}
+	return avg.Load1
 }
 
 // loadSampler records the 1-minute load average every 5 s.
@@ -121,29 +120,20 @@ func (s *loadSampler) stop(l *LoadAvg) {
 }
 
 // machineCPU returns the busy CPU time of the whole machine so far (all CPUs: user,
-// nice, system, irq, softirq, steal), from /proc/stat.
+// nice, system, irq, softirq, steal; guest time is already counted in user), from
+// /proc/stat.
 func machineCPU() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
+	fs, err := procfs.NewDefaultFS()
 	if err != nil {
 		return 0
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
+	st, err := fs.Stat()
+	if err != nil {
 		return 0
 	}
-	var busy int64
-	for i, v := range f[1:] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
-		if i >= 8 { // guest time is already counted in user
-			break
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		busy += n
-	}
-	return time.Duration(busy) * clockTick
+	c := st.CPUTotal
+	busy := c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal
+	return time.Duration(busy * float64(time.Second))
 }
 
 // selfCPUTime returns the harness's own CPU time.

@@ -3,99 +3,178 @@ package harness
 import (
 	"bytes"
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// Plot draws the run's figures into a PNG with the standard library only: maximum
-// throughput of each system (bars, with the target), throughput over time of the
-// live runs, and latency over time of the open-loop run.
+// Plot draws the run's figures into a PNG of 1200×1180 pixels with gonum/plot: maximum
+// throughput of each system (bars, with the target), throughput over time of the live
+// runs, and latency over time of the open-loop run.
 func Plot(res *Results) ([]byte, error) {
 	const w, h = 1200, 1180
-	c := newCanvas(w, h)
-	c.text(24, 16, fmt.Sprintf("segmentd benchmark %q, %s, %d CPUs, Kafka %s, load avg max %.1f",
-		res.Profile, res.Started.UTC().Format("2006-01-02 15:04 MST"), res.Machine.CPUs, res.Machine.KafkaVersion, res.LoadAvg.Max1), colText, 2)
+	const header = 40
+	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(72), vgimg.UseBackgroundColor(color.White))
+	dc := draw.New(img)
 
-	// 1. Bars: maximum throughput.
-	type bar struct {
-		label string
-		v     float64
-		col   color.RGBA
-	}
-	var bars []bar
-	add := func(label string, t *Throughput, col color.RGBA) {
-		if t != nil {
-			bars = append(bars, bar{label, t.EventsPerSecond, col})
-		}
-	}
-	add("segmentd", res.Live, colSegmentd)
-	add("naive", res.LiveNaive, colNaive)
-	add("pass-through", res.Passthrough, colPass)
-	add("segmentd import", res.Seed, colSegmentdLight)
-	add("naive import", res.SeedNaive, colNaiveLight)
-	panel := image.Rect(90, 60, w-30, 340)
-	maxV := float64(targetEventsPerSecond)
-	for _, b := range bars {
-		maxV = math.Max(maxV, b.v)
-	}
-	top := niceCeil(maxV * 1.05)
-	c.axes(panel, 0, 1, 0, top, "", false)
-	c.text(panel.Min.X, panel.Min.Y-18, "Maximum throughput, exactly-once, preloaded (events/s)", colText, 2)
-	if n := len(bars); n > 0 {
-		slot := panel.Dx() / n
-		for i, b := range bars {
-			x0 := panel.Min.X + i*slot + slot/5
-			x1 := panel.Min.X + (i+1)*slot - slot/5
-			y := c.ymap(panel, b.v, 0, top)
-			c.fill(image.Rect(x0, y, x1, panel.Max.Y), b.col)
-			value := human(b.v)
-			c.text((x0+x1)/2-textWidth(value, 2)/2, y-18, value, colText, 2)
-			c.text((x0+x1)/2-textWidth(b.label, 2)/2, panel.Max.Y+8, b.label, colText, 2)
-		}
-	}
-	ty := c.ymap(panel, targetEventsPerSecond, 0, top)
-	c.dashed(panel.Min.X, ty, panel.Max.X, ty, colTarget)
-	c.text(panel.Max.X-textWidth("target 50k", 2)-4, ty-18, "target 50k", colTarget, 2)
+	title := draw.TextStyle{Color: colText, Font: font.From(plot.DefaultFont, 16), Handler: plot.DefaultTextHandler}
+	dc.FillText(title, vg.Point{X: 24, Y: h - 28}, fmt.Sprintf("segmentd benchmark %q, %s, %d CPUs, Kafka %s, load avg max %.1f",
+		res.Profile, res.Started.UTC().Format("2006-01-02 15:04 MST"), res.Machine.CPUs, res.Machine.KafkaVersion, res.LoadAvg.Max1))
 
-	// 2. Throughput over time.
-	var ss []series
-	addS := func(name string, t *Throughput, col color.RGBA) {
-		if t != nil && len(t.Series) > 0 {
-			ss = append(ss, series{name, col, coarsen(t.Series, 80)})
+	// Three panels under the header, top to bottom.
+	panels := []struct {
+		height vg.Length
+		plot   func() (*plot.Plot, error)
+	}{
+		{340, func() (*plot.Plot, error) { return barPlot(res) }},
+		{360, func() (*plot.Plot, error) { return throughputPlot(res) }},
+		{h - header - 340 - 360, func() (*plot.Plot, error) { return latencyPlot(res) }},
+	}
+	top := vg.Length(h - header)
+	for _, pn := range panels {
+		p, err := pn.plot()
+		if err != nil {
+			return nil, err
 		}
+		p.Draw(draw.Crop(dc, 10, -20, top-pn.height, top-h-12)) // 12 pt between panels
+		top -= pn.height
 	}
-	addS("segmentd", res.Live, colSegmentd)
-	addS("naive", res.LiveNaive, colNaive)
-	addS("pass-through", res.Passthrough, colPass)
-	c.lineChart(image.Rect(90, 410, w-30, 700), "Live runs: events/s over time (from the group's committed offsets)", "seconds since the process started", ss, nil)
-
-	// 3. Latency over time.
-	var ls []series
-	var hl []hline
-	title := "Open-loop latency: no run"
-	if l := res.Latency; l != nil {
-		ls = []series{{"p50", colSegmentd, l.SeriesP50}, {"p99", colNaive, l.SeriesP99}}
-		hl = []hline{{targetP99Ms, "target p99 250 ms", colTarget}}
-		title = fmt.Sprintf("Latency (ms) per second, open loop at %.0f events/s: p50 %.0f, p99 %.0f, p99.9 %.0f ms",
-			l.Rate, l.P50, l.P99, l.P999)
-	}
-	c.lineChart(image.Rect(90, 770, w-30, 1120), title, "seconds of schedule", ls, hl)
 
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, c.img); err != nil {
-		return nil, err
+	png := vgimg.PngCanvas{Canvas: img}
+	if _, err := png.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("plot: encode png: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
+// newPlot returns a plot with the harness's title, fonts and axis label formatting.
+func newPlot(title, xlabel, ylabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = 15
+	p.X.Label.Text, p.Y.Label.Text = xlabel, ylabel
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font.Size = 13
+		a.Tick.Label.Font.Size = 12
+	}
+	p.Y.Tick.Marker = humanTicks{}
+	p.Add(plotter.NewGrid())
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.TextStyle.Font.Size = 13
+	return p
+}
+
+// humanTicks are gonum's default ticks labelled compactly ("20k").
+type humanTicks struct{}
+
+func (humanTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = human(ts[i].Value)
+		}
+	}
+	return ts
+}
+
+func barPlot(res *Results) (*plot.Plot, error) {
+	type bar struct {
+		label string
+		t     *Throughput
+		col   color.RGBA
+	}
+	var bars []bar
+	for _, b := range []bar{
+		{"segmentd", res.Live, colSegmentd},
+		{"naive", res.LiveNaive, colNaive},
+		{"pass-through", res.Passthrough, colPass},
+		{"segmentd import", res.Seed, colSegmentdLight},
+		{"naive import", res.SeedNaive, colNaiveLight},
+	} {
+		if b.t != nil {
+			bars = append(bars, b)
+		}
+	}
+	p := newPlot("Maximum throughput, exactly-once, preloaded (events/s)", "", "")
+	maxV := float64(targetEventsPerSecond)
+	var names []string
+	var labels plotter.XYLabels
+	for i, b := range bars {
+		v := b.t.EventsPerSecond
+		maxV = math.Max(maxV, v)
+		bc, err := plotter.NewBarChart(plotter.Values{v}, 80)
+		if err != nil {
+			return nil, fmt.Errorf("plot: bar %s: %w", b.label, err)
+		}
+		bc.XMin = float64(i)
+		bc.Color = b.col
+		bc.LineStyle.Width = 0
+		p.Add(bc)
+		names = append(names, b.label)
+		labels.XYs = append(labels.XYs, plotter.XY{X: float64(i), Y: v})
+		labels.Labels = append(labels.Labels, human(v))
+	}
+	p.Y.Min, p.Y.Max = 0, niceCeil(maxV*1.1)
+	p.X.Min, p.X.Max = -0.5, math.Max(0.5, float64(len(bars))-0.5)
+	if len(names) > 0 {
+		p.NominalX(names...)
+		p.X.Tick.Label.Font.Size = 13
+		l, err := plotter.NewLabels(labels)
+		if err != nil {
+			return nil, fmt.Errorf("plot: bar labels: %w", err)
+		}
+		for i := range l.TextStyle {
+			l.TextStyle[i].Font.Size = 13
+			l.TextStyle[i].XAlign = draw.XCenter
+		}
+		l.Offset = vg.Point{Y: 4}
+		p.Add(l)
+	} else {
+		p.Title.Text += ": no run"
+		p.X.Tick.Marker = plot.ConstantTicks{}
+	}
+	if err := addHLine(p, hline{targetEventsPerSecond, "target 50k", colTarget}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func throughputPlot(res *Results) (*plot.Plot, error) {
+	var ss []series
+	for _, s := range []struct {
+		name string
+		t    *Throughput
+		col  color.RGBA
+	}{{"segmentd", res.Live, colSegmentd}, {"naive", res.LiveNaive, colNaive}, {"pass-through", res.Passthrough, colPass}} {
+		if s.t != nil && len(s.t.Series) > 0 {
+			ss = append(ss, series{s.name, s.col, coarsen(s.t.Series, 80)})
+		}
+	}
+	return lineChart("Live runs: events/s over time (from the group's committed offsets)", "seconds since the process started", ss, nil)
+}
+
+func latencyPlot(res *Results) (*plot.Plot, error) {
+	l := res.Latency
+	if l == nil {
+		return lineChart("Open-loop latency: no run", "seconds of schedule", nil, nil)
+	}
+	title := fmt.Sprintf("Latency (ms) per second, open loop at %.0f events/s: p50 %.0f, p99 %.0f, p99.9 %.0f ms",
+		l.Rate, l.P50, l.P99, l.P999)
+	return lineChart(title, "seconds of schedule",
+		[]series{{"p50", colSegmentd, l.SeriesP50}, {"p99", colNaive, l.SeriesP99}},
+		[]hline{{targetP99Ms, "target p99 250 ms", colTarget}})
+}
+
 var (
-	colBG            = color.RGBA{255, 255, 255, 255}
 	colText          = color.RGBA{30, 30, 30, 255}
-	colAxis          = color.RGBA{90, 90, 90, 255}
-	colGrid          = color.RGBA{225, 225, 225, 255}
 	colTarget        = color.RGBA{200, 30, 30, 255}
 	colSegmentd      = color.RGBA{31, 119, 180, 255}
 	colSegmentdLight = color.RGBA{140, 190, 225, 255}
@@ -116,118 +195,15 @@ type hline struct {
 	col   color.RGBA
 }
 
-type canvas struct{ img *image.RGBA }
-
-func newCanvas(w, h int) *canvas {
-	c := &canvas{img: image.NewRGBA(image.Rect(0, 0, w, h))}
-	c.fill(c.img.Bounds(), colBG)
-	return c
-}
-
-func (c *canvas) fill(r image.Rectangle, col color.RGBA) {
-	r = r.Intersect(c.img.Bounds())
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			c.img.SetRGBA(x, y, col)
-		}
-	}
-}
-
-func (c *canvas) dot(x, y, size int, col color.RGBA) {
-	c.fill(image.Rect(x-size/2, y-size/2, x-size/2+size, y-size/2+size), col)
-}
-
-// line draws a line of the given thickness (Bresenham).
-func (c *canvas) line(x0, y0, x1, y1, thick int, col color.RGBA) {
-	dx, dy := abs(x1-x0), -abs(y1-y0)
-	sx, sy := sign(x1-x0), sign(y1-y0)
-	e := dx + dy
-	for {
-		c.dot(x0, y0, thick, col)
-		if x0 == x1 && y0 == y1 {
-			return
-		}
-		if e2 := 2 * e; e2 >= dy {
-			e += dy
-			x0 += sx
-		} else {
-			e += dx
-			y0 += sy
-		}
-	}
-}
-
-func (c *canvas) dashed(x0, y0, x1, y1 int, col color.RGBA) {
-	n := max(abs(x1-x0), abs(y1-y0))
-	for i := 0; i < n; i += 12 {
-		j := min(i+7, n)
-		c.line(x0+(x1-x0)*i/n, y0+(y1-y0)*i/n, x0+(x1-x0)*j/n, y0+(y1-y0)*j/n, 2, col)
-	}
-}
-
-// text draws s with its top-left corner at (x, y), each font pixel scale×scale.
-func (c *canvas) text(x, y int, s string, col color.RGBA, scale int) {
-	for _, r := range s {
-		g, ok := font5x7[r]
-		if !ok {
-			g = font5x7['?']
-		}
-		for row := range 7 {
-			for bit := range 5 {
-				if g[row]&(0x10>>bit) != 0 {
-					c.fill(image.Rect(x+bit*scale, y+row*scale, x+(bit+1)*scale, y+(row+1)*scale), col)
-				}
-			}
-		}
-		x += 6 * scale
-	}
-}
-
-func textWidth(s string, scale int) int { return len([]rune(s)) * 6 * scale }
-
-func (c *canvas) ymap(r image.Rectangle, v, lo, hi float64) int {
-	if hi <= lo {
-		return r.Max.Y
-	}
-	v = math.Max(lo, math.Min(hi, v))
-	return r.Max.Y - int(math.Round((v-lo)/(hi-lo)*float64(r.Dy())))
-}
-
-func (c *canvas) xmap(r image.Rectangle, v, lo, hi float64) int {
-	if hi <= lo {
-		return r.Min.X
-	}
-	return r.Min.X + int(math.Round((v-lo)/(hi-lo)*float64(r.Dx())))
-}
-
-// axes draws the frame, the horizontal grid with y labels and, withX, the x ticks
-// with labels.
-func (c *canvas) axes(r image.Rectangle, x0, x1, y0, y1 float64, xlabel string, withX bool) {
-	for _, t := range ticks(y0, y1) {
-		y := c.ymap(r, t, y0, y1)
-		c.line(r.Min.X, y, r.Max.X, y, 1, colGrid)
-		l := human(t)
-		c.text(r.Min.X-textWidth(l, 2)-8, y-7, l, colAxis, 2)
-	}
-	if withX {
-		for _, t := range ticks(x0, x1) {
-			x := c.xmap(r, t, x0, x1)
-			c.line(x, r.Max.Y, x, r.Max.Y+5, 1, colAxis)
-			l := human(t)
-			c.text(x-textWidth(l, 2)/2, r.Max.Y+9, l, colAxis, 2)
-		}
-		c.text(r.Max.X-textWidth(xlabel, 2), r.Max.Y+28, xlabel, colAxis, 2)
-	}
-	c.line(r.Min.X, r.Min.Y, r.Min.X, r.Max.Y, 1, colAxis)
-	c.line(r.Min.X, r.Max.Y, r.Max.X, r.Max.Y, 1, colAxis)
-}
-
-func (c *canvas) lineChart(r image.Rectangle, title, xlabel string, ss []series, hl []hline) {
-	c.text(r.Min.X, r.Min.Y-22, title, colText, 2)
+// lineChart plots each series as a line, and each horizontal line (a target) dashed
+// unless it is far above the data (more than 2.5 times its maximum): its legend entry
+// then says "(above)".
+func lineChart(title, xlabel string, ss []series, hl []hline) (*plot.Plot, error) {
+	p := newPlot(title, xlabel, "")
 	x1, y1 := 1.0, 1.0
 	for _, s := range ss {
-		for _, p := range s.pts {
-			x1, y1 = math.Max(x1, p.T), math.Max(y1, p.V)
+		for _, pt := range s.pts {
+			x1, y1 = math.Max(x1, pt.T), math.Max(y1, pt.V)
 		}
 	}
 	dataMax := y1
@@ -236,63 +212,48 @@ func (c *canvas) lineChart(r image.Rectangle, title, xlabel string, ss []series,
 			y1 = math.Max(y1, h.v)
 		}
 	}
-	y1 = niceCeil(y1 * 1.08)
-	x1 = niceCeil(x1)
-	c.axes(r, 0, x1, 0, y1, xlabel, true)
+	p.X.Min, p.X.Max = 0, niceCeil(x1)
+	p.Y.Min, p.Y.Max = 0, niceCeil(y1*1.08)
+	for _, s := range ss {
+		xys := make(plotter.XYs, len(s.pts))
+		for i, pt := range s.pts {
+			xys[i] = plotter.XY{X: pt.T, Y: pt.V}
+		}
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, fmt.Errorf("plot: series %s: %w", s.name, err)
+		}
+		line.Color, line.Width = s.col, vg.Points(2.5)
+		points.Color, points.Shape, points.Radius = s.col, draw.CircleGlyph{}, vg.Points(1.5)
+		p.Add(line, points)
+		p.Legend.Add(s.name, line)
+	}
 	for _, h := range hl {
-		if h.v > y1 {
-			c.text(r.Max.X-textWidth(h.label+" (above)", 2)-4, r.Min.Y+4, h.label+" (above)", h.col, 2)
+		if h.v > p.Y.Max {
+			p.Legend.Add(h.label + " (above)")
 			continue
 		}
-		y := c.ymap(r, h.v, 0, y1)
-		c.dashed(r.Min.X, y, r.Max.X, y, h.col)
-		c.text(r.Max.X-textWidth(h.label, 2)-4, y-18, h.label, h.col, 2)
-	}
-	for _, s := range ss {
-		for i := 1; i < len(s.pts); i++ {
-			a, b := s.pts[i-1], s.pts[i]
-			c.line(c.xmap(r, a.T, 0, x1), c.ymap(r, a.V, 0, y1), c.xmap(r, b.T, 0, x1), c.ymap(r, b.V, 0, y1), 3, s.col)
-		}
-		if len(s.pts) == 1 {
-			c.dot(c.xmap(r, s.pts[0].T, 0, x1), c.ymap(r, s.pts[0].V, 0, y1), 6, s.col)
+		if err := addHLine(p, h); err != nil {
+			return nil, err
 		}
 	}
-	// Legend.
-	x := r.Min.X + 12
-	for _, s := range ss {
-		c.fill(image.Rect(x, r.Min.Y+8, x+24, r.Min.Y+14), s.col)
-		c.text(x+30, r.Min.Y+4, s.name, colText, 2)
-		x += 30 + textWidth(s.name, 2) + 24
+	if len(ss) == 0 && !strings.HasSuffix(title, "no run") {
+		p.Title.Text += ": no data"
 	}
-	if len(ss) == 0 {
-		c.text(r.Min.X+20, r.Min.Y+20, "no data", colAxis, 2)
-	}
+	return p, nil
 }
 
-// ticks returns about five round values in [lo, hi].
-func ticks(lo, hi float64) []float64 {
-	if hi <= lo {
-		return []float64{lo}
+// addHLine draws h dashed across the plot's x range, with a legend entry.
+func addHLine(p *plot.Plot, h hline) error {
+	line, err := plotter.NewLine(plotter.XYs{{X: p.X.Min, Y: h.v}, {X: p.X.Max, Y: h.v}})
+	if err != nil {
+		return fmt.Errorf("plot: %s: %w", h.label, err)
 	}
-	step := niceStep((hi - lo) / 5)
-	var out []float64
-	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
-		out = append(out, v)
-	}
-	return out
-}
-
-func niceStep(x float64) float64 {
-	e := math.Pow(10, math.Floor(math.Log10(x)))
-	switch f := x / e; {
-	case f <= 1:
-		return e
-	case f <= 2:
-		return 2 * e
-	case f <= 5:
-		return 5 * e
-	}
-	return 10 * e
+	line.Color, line.Width = h.col, vg.Points(1.5)
+	line.Dashes = []vg.Length{vg.Points(6), vg.Points(4)}
+	p.Add(line)
+	p.Legend.Add(h.label, line)
+	return nil
 }
 
 // niceCeil rounds x up to 1, 2 or 5 times a power of ten, or a half step of those.
@@ -324,23 +285,6 @@ func human(v float64) string {
 		s = fmt.Sprintf("%.1f", v)
 	}
 	return strings.Replace(strings.Replace(s, ".0k", "k", 1), ".0M", "M", 1)
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
-func sign(x int) int {
-	switch {
-	case x < 0:
-		return -1
-	case x > 0:
-		return 1
-	}
-	return 0
 }
 
 // coarsen averages consecutive points of a rate series down to at most n points.

@@ -2,9 +2,7 @@ package harness
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,60 +11,39 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
-// clockTick is Linux's USER_HZ, the unit of utime and stime in /proc/<pid>/stat. It
-// is 100 on every mainstream kernel configuration.
-const clockTick = 10 * time.Millisecond
-
 // procCPU returns the user+system CPU time of process pid so far, all threads
-// included, from /proc/<pid>/stat.
+// included (/proc/<pid>/stat, read by procfs).
 func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("process %d: %w", pid, err)
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	st, err := p.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("process %d: %w", pid, err)
 	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); utime is field 14, stime field 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f))
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
-	}
-	return time.Duration(ut+st) * clockTick, nil
+	return time.Duration(st.CPUTime() * float64(time.Second)), nil
 }
 
-// procRSS returns the resident set size of process pid in bytes.
+// procRSS returns the resident set size of process pid in bytes (VmRSS of
+// /proc/<pid>/status).
 func procRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("process %d: %w", pid, err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
-}
-
-// freeAddr returns a free loopback TCP address.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	st, err := p.NewStatus()
 	if err != nil {
-		return "", err
+		return 0, fmt.Errorf("process %d: %w", pid, err)
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	if st.VmRSS == 0 {
+		return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	}
+	return int64(st.VmRSS), nil
 }
 
 // child is a process under test: segmentd (incremental or naive) or the pass-through

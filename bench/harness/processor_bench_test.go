@@ -17,8 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
 	"github.com/segmentd/segmentd/bench/load"
+	"github.com/segmentd/segmentd/internal/gen"
 	"github.com/segmentd/segmentd/internal/kafkatest"
 	"github.com/segmentd/segmentd/processor"
 	"github.com/segmentd/segmentd/state"
@@ -173,7 +173,7 @@ func profile(b *testing.B) func() {
 // BenchmarkLiveProcessor is the harness's live workload run in-process, so that the
 // hot path can be profiled: processor.Processor with a Pebble store on disk and
 // exactly-once transactions on the real broker (kafkatest.Real; SEGMENTD_TEST_KAFKA to
-// point at another), 6 partitions, bench/gen's history of the shops as the seed (not
+// point at another), 6 partitions, internal/gen's history of the shops as the seed (not
 // timed), then per iteration live events preloaded (not timed) and consumed (timed,
 // until the group's committed offsets reach the end). The profile flag covers only
 // the timed processing of the first iteration, not the generator or the producer:
@@ -212,7 +212,7 @@ func BenchmarkLiveProcessor(b *testing.B) {
 		b.StartTimer()
 		if *benchRate > 0 {
 			// Open loop: the profile then includes the generator and the producer
-			// (bench/gen, kgo's produce path), on the same cores as in production.
+			// (internal/gen, kgo's produce path), on the same cores as in production.
 			if _, err := e.prod.OpenLoop(e.ctx, load.OpenLoopConfig{
 				Rate: *benchRate, Duration: time.Duration(float64(n) / *benchRate * float64(time.Second)),
 				Next: func(sched time.Time) *kgo.Record { return load.Record(e.topics.Events[0], e.g.Next(sched)) },

@@ -1,18 +1,21 @@
 package harness
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math"
 	"sort"
 	"strconv"
-	"strings"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
-// metrics is one scrape of a Prometheus text exposition: every sample with its
-// labels. It is small enough to parse by hand, which keeps the harness free of a
-// direct dependency on prometheus/common.
+// metrics is one scrape of a Prometheus text exposition, as the flat samples the
+// exposition lists: a histogram is its _bucket (with an le label), _sum and _count
+// samples, a summary its quantiles, _sum and _count. prometheus/common's expfmt parses
+// it.
 type metrics []sample
 
 type sample struct {
@@ -22,81 +25,57 @@ type sample struct {
 }
 
 func parseMetrics(r io.Reader) (metrics, error) {
-	var out metrics
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		s, err := parseSample(line)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, sc.Err()
-}
-
-func parseSample(line string) (sample, error) {
-	s := sample{labels: map[string]string{}}
-	rest := line
-	if i := strings.IndexAny(line, "{ "); i < 0 {
-		return s, fmt.Errorf("metrics: bad line %q", line)
-	} else if line[i] == '{' {
-		s.name = line[:i]
-		j := strings.LastIndexByte(line, '}')
-		if j < i {
-			return s, fmt.Errorf("metrics: bad labels in %q", line)
-		}
-		for _, kv := range splitLabels(line[i+1 : j]) {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				continue
-			}
-			uq, err := strconv.Unquote(v)
-			if err != nil {
-				uq = strings.Trim(v, `"`)
-			}
-			s.labels[k] = uq
-		}
-		rest = line[j+1:]
-	} else {
-		s.name = line[:i]
-		rest = line[i:]
-	}
-	fields := strings.Fields(rest)
-	if len(fields) == 0 {
-		return s, fmt.Errorf("metrics: no value in %q", line)
-	}
-	v, err := strconv.ParseFloat(fields[0], 64)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
 	if err != nil {
-		return s, fmt.Errorf("metrics: value of %q: %w", line, err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	s.value = v
-	return s, nil
-}
-
-// splitLabels splits `a="x",b="y,z"` at the commas outside quotes.
-func splitLabels(s string) []string {
-	var out []string
-	inQ, esc, start := false, false, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case esc:
-			esc = false
-		case c == '\\':
-			esc = true
-		case c == '"':
-			inQ = !inQ
-		case c == ',' && !inQ:
-			out = append(out, s[start:i])
-			start = i + 1
+	var out metrics
+	for name, mf := range families {
+		for _, m := range mf.GetMetric() {
+			out = appendSamples(out, name, m)
 		}
 	}
-	if start < len(s) {
-		out = append(out, s[start:])
+	return out, nil
+}
+
+// appendSamples appends the samples of m, a metric of the family name.
+func appendSamples(out metrics, name string, m *dto.Metric) metrics {
+	labels := func(extra ...string) map[string]string {
+		l := make(map[string]string, len(m.GetLabel())+1)
+		for _, lp := range m.GetLabel() {
+			l[lp.GetName()] = lp.GetValue()
+		}
+		for i := 0; i+1 < len(extra); i += 2 {
+			l[extra[i]] = extra[i+1]
+		}
+		return l
+	}
+	add := func(name string, v float64, extra ...string) {
+		out = append(out, sample{name: name, labels: labels(extra...), value: v})
+	}
+	switch {
+	case m.Counter != nil:
+		add(name, m.GetCounter().GetValue())
+	case m.Gauge != nil:
+		add(name, m.GetGauge().GetValue())
+	case m.Untyped != nil:
+		add(name, m.GetUntyped().GetValue())
+	case m.Histogram != nil:
+		h := m.GetHistogram()
+		for _, b := range h.GetBucket() {
+			c := float64(b.GetCumulativeCount()) + b.GetCumulativeCountFloat()
+			add(name+"_bucket", c, "le", strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64))
+		}
+		add(name+"_sum", h.GetSampleSum())
+		add(name+"_count", float64(h.GetSampleCount())+h.GetSampleCountFloat())
+	case m.Summary != nil:
+		s := m.GetSummary()
+		for _, q := range s.GetQuantile() {
+			add(name, q.GetValue(), "quantile", strconv.FormatFloat(q.GetQuantile(), 'g', -1, 64))
+		}
+		add(name+"_sum", s.GetSampleSum())
+		add(name+"_count", float64(s.GetSampleCount()))
 	}
 	return out
 }

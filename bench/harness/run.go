@@ -5,19 +5,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"iter"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
 	"github.com/segmentd/segmentd/bench/load"
+	"github.com/segmentd/segmentd/internal/gen"
+	"github.com/segmentd/segmentd/internal/testenv"
 )
 
 // Run runs the benchmark cfg describes against the real broker and writes
@@ -108,7 +107,7 @@ func (r *run) setup(ctx context.Context) error {
 	r.prefix = "bench-" + r.cfg.Profile + "-" + hex.EncodeToString(b[:])
 	r.res.Topics = []string{r.prefix}
 	if r.cfg.Repo == "" {
-		root, err := findRepo()
+		root, err := testenv.FindRepoRoot()
 		if err != nil {
 			return err
 		}
@@ -127,13 +126,12 @@ func (r *run) setup(ctx context.Context) error {
 	}
 	r.bin = r.cfg.Segmentd
 	if r.bin == "" {
-		r.bin = filepath.Join(r.work, "segmentd")
 		r.logf("building segmentd from %s", r.cfg.Repo)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", r.bin, "./cmd/segmentd")
-		cmd.Dir = r.cfg.Repo
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build segmentd: %v\n%s", err, out)
+		bin, err := testenv.BuildSegmentd(ctx, r.cfg.Repo, r.work)
+		if err != nil {
+			return fmt.Errorf("build segmentd: %w", err)
 		}
+		r.bin = bin
 	}
 	r.self = r.cfg.Self
 	if r.self == "" {
@@ -210,7 +208,7 @@ type sut struct {
 // output topics and data dir, reading events, segments and catalog.
 func (r *run) segmentd(name, events, segments, catalog string, partitions int, naive bool) *sut {
 	base := r.prefix + "." + name
-	addr, _ := freeAddr()
+	addr, _ := testenv.FreeAddr()
 	s := &sut{kind: "segmentd", group: base + ".group", events: events, membership: base + ".membership",
 		dataDir: filepath.Join(r.work, "data", name), partitions: partitions}
 	args := []string{"run",
@@ -551,24 +549,6 @@ func (r *run) passthrough(ctx context.Context) error {
 	r.res.Passthrough = t
 	r.logThroughput(t)
 	return nil
-}
-
-func findRepo() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/segmentd/segmentd\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the segmentd repository (go.mod) above the working directory: set Repo")
-		}
-		dir = parent
-	}
 }
 
 func sum(xs []int) int {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
 	"github.com/segmentd/segmentd/events"
+	"github.com/segmentd/segmentd/internal/gen"
 	"github.com/segmentd/segmentd/internal/kafkatest"
 	"github.com/segmentd/segmentd/internal/testseed"
 	"github.com/segmentd/segmentd/operators"

@@ -6,7 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
+	"github.com/segmentd/segmentd/internal/gen"
 )
 
 // Record returns the generator's record r as a record of the Kafka topic. The bytes

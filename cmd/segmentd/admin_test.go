@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/internal/kafkatest"
+	"github.com/segmentd/segmentd/internal/testenv"
 	"github.com/segmentd/segmentd/operators"
 	"github.com/segmentd/segmentd/processor"
 )
@@ -34,12 +35,10 @@ type segmentd struct {
 // rebalance once after the first join).
 func startSegmentd(t *testing.T, b *kafkatest.Broker, host string, args ...string) *segmentd {
 	t.Helper()
-	ln, err := net.Listen("tcp", host+":0")
+	addr, err := testenv.FreeAddrOn(host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	s := &segmentd{b: b, topics: processor.Topics{
 		Events: []string{kafkatest.UniqueName("events")}, Segments: kafkatest.UniqueName("segments"),
 		Catalog: kafkatest.UniqueName("catalog"), Membership: kafkatest.UniqueName("membership"),
@@ -53,26 +52,13 @@ func startSegmentd(t *testing.T, b *kafkatest.Broker, host string, args ...strin
 		"--events-topic", s.topics.Events[0], "--segments-topic", s.topics.Segments, "--catalog-topic", s.topics.Catalog,
 		"--membership-topic", s.topics.Membership, "--changelog-topic", s.topics.Changelog, "--dlq-topic", s.topics.DLQ,
 	}, args...)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runCommand(ctx, all) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("segmentd run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("segmentd run did not stop")
-		}
-	})
+	stopped := testenv.Background(t, "segmentd run", func(ctx context.Context) error { return runCommand(ctx, all) })
 	deadline := time.Now().Add(30 * time.Second)
 	var since time.Time
 	for {
 		select {
-		case err := <-done:
-			t.Fatalf("segmentd run stopped: %v", err)
+		case <-stopped:
+			t.Fatal("segmentd run stopped before it was ready (its error follows)")
 		default:
 		}
 		if status, _ := httpGet(s.base+"/readyz", ""); status != http.StatusOK {
@@ -129,21 +115,6 @@ func writeFile(t *testing.T, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after 30s; last:\n%s", what, last)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 const cliWS = "acme.myshopify.com"
@@ -239,7 +210,7 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 		"vip     1        3",
 	}
 	var last string
-	eventually(t, "segments list", func() (bool, string) {
+	testenv.Eventually(t, "segments list", func() (bool, string) {
 		stdout, stderr, err := cli(t, "segments", "list", "--workspace", strings.ToUpper(cliWS), server)
 		last = stdout + stderr
 		if err != nil {

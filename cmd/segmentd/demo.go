@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
+	"github.com/segmentd/segmentd/internal/gen"
 	"github.com/segmentd/segmentd/processor"
 )
 

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/segmentd/segmentd/internal/testenv"
 )
 
 const (
@@ -425,7 +427,7 @@ func TestAllOptions(t *testing.T) {
 	var file struct {
 		Groups []map[string]any `yaml:"groups"`
 	}
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), alertsCopy))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), alertsCopy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,18 +558,9 @@ func envName(flag string) string {
 // runFlags builds segmentd and returns the flags `segmentd run -h` lists.
 func runFlags(t *testing.T) []string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("no go command to build segmentd: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "segmentd")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	bin := testenv.SegmentdBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./cmd/segmentd")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/segmentd: %v\n%s", err, out)
-	}
 	var out bytes.Buffer
 	help := exec.CommandContext(ctx, bin, "run", "-h")
 	help.Stdout, help.Stderr = &out, &out
@@ -588,7 +581,7 @@ func runFlags(t *testing.T) []string {
 // TestAlertsCopy: the chart's files/segmentd-alerts.yaml must be a byte copy of
 // deploy/prometheus/segmentd-alerts.yaml (Helm cannot read files outside the chart).
 func TestAlertsCopy(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	src, err := os.ReadFile(filepath.Join(root, alertsSrc))
 	if os.IsNotExist(err) {
 		t.Fatalf("%s is missing: the chart embeds a copy of it", alertsSrc)
@@ -609,7 +602,7 @@ func TestAlertsCopy(t *testing.T) {
 // chart with one more template that includes it.
 func TestNotes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "segmentd")
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(repoRoot(t), chartDir))); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(testenv.RepoRoot(t), chartDir))); err != nil {
 		t.Fatal(err)
 	}
 	const probe = `apiVersion: v1
@@ -650,7 +643,7 @@ data:
 			t.Errorf("NOTES (defaults) lack %q:\n%s", want, def)
 		}
 	}
-	all := notes("-f", filepath.Join(repoRoot(t), allOptions))
+	all := notes("-f", filepath.Join(testenv.RepoRoot(t), allOptions))
 	for _, want := range []string{"Secret segmentd-admin (key bearer)", "port-forward pod/prod-segmentd-0 9090:9090", "ServiceMonitor prod-segmentd"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("NOTES (all options) lack %q:\n%s", want, all)
@@ -668,7 +661,7 @@ data:
 // TestDockerfileMatchesChart: the image and the chart agree on the user, the data
 // volume and the HTTP port (the Dockerfile cannot be built here: no Docker engine).
 func TestDockerfileMatchesChart(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -708,7 +701,7 @@ func TestDockerfileMatchesChart(t *testing.T) {
 
 func chartAppVersion(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), chartDir, "Chart.yaml"))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), chartDir, "Chart.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

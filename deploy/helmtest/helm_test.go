@@ -3,7 +3,6 @@ package helmtest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -160,7 +159,7 @@ func runHelm(t *testing.T, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = testenv.RepoRoot(t)
 	cmd.Env = append(os.Environ(),
 		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
 		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
@@ -171,41 +170,6 @@ func runHelm(t *testing.T, args ...string) (string, error) {
 		return stdout.String(), fmt.Errorf("helm %s: %w\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String(), nil
-}
-
-var (
-	rootOnce sync.Once
-	rootDir  string
-	rootErr  error
-)
-
-// repoRoot is the directory of segmentd's go.mod, found upwards from the test's dir.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	rootOnce.Do(func() {
-		dir, err := os.Getwd()
-		if err != nil {
-			rootErr = err
-			return
-		}
-		for {
-			b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-			if err == nil && regexp.MustCompile(`(?m)^module github\.com/segmentd/segmentd\s*$`).Match(b) {
-				rootDir = dir
-				return
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				rootErr = errors.New("no go.mod of github.com/segmentd/segmentd above the working dir")
-				return
-			}
-			dir = parent
-		}
-	})
-	if rootErr != nil {
-		t.Fatalf("find the repository root: %v", rootErr)
-	}
-	return rootDir
 }
 
 func tail(b []byte, n int) string {

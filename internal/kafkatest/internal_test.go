@@ -1,8 +1,6 @@
 package kafkatest
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"testing"
@@ -37,16 +35,6 @@ func TestUniqueName(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^Test-Sub-test-1-[0-9a-f]{8}$`).MatchString(a) {
 		t.Errorf("UniqueName = %q", a)
-	}
-}
-
-func TestRepoRoot(t *testing.T) {
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "deploy", "local-kafka", "kafka.sh")); err != nil {
-		t.Errorf("repo root %s has no kafka.sh: %v", root, err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -136,6 +137,24 @@ func topicReady(ctx context.Context, adm *kadm.Client, topic string, partitions 
 	return true, nil
 }
 
+// CaughtUp reports whether group has committed, on every partition of ends, an offset
+// at or past the end offset listed there (a partition with no records needs none). An
+// error fetching the commits reports false, so that a caller polling it retries.
+func CaughtUp(ctx context.Context, adm *kadm.Client, group string, ends kadm.ListedOffsets) bool {
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return false
+	}
+	done := true
+	ends.Each(func(o kadm.ListedOffset) {
+		c, ok := committed.Lookup(o.Topic, o.Partition)
+		if o.Offset > 0 && (!ok || c.At < o.Offset) {
+			done = false
+		}
+	})
+	return done
+}
+
 // UniqueName returns prefix followed by "-" and 8 random hex digits, with any character
 // Kafka does not allow in a topic name (anything but ASCII letters, digits, '.', '_'
 // and '-') replaced by '-'. Use it for topics, consumer groups and transactional ids on
@@ -215,6 +234,19 @@ func All(t *testing.T, fn func(t *testing.T, b *Broker)) {
 	}
 }
 
+// RealSelected reports whether the real broker is one that [All] runs against: it is
+// unless SEGMENTD_TEST_BROKERS leaves it out or, without that variable, under -short.
+// Suites that need the real broker alone (the black-box and chaos tests) ask this before
+// [Real]. A SEGMENTD_TEST_BROKERS that names no known broker fails the test.
+func RealSelected(t testing.TB) bool {
+	t.Helper()
+	names, err := selectedBrokers(os.Getenv(EnvTestBrokers), testing.Short())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.Contains(names, NameKafka)
+}
+
 func selectedBrokers(env string, short bool) ([]string, error) {
 	if strings.TrimSpace(env) == "" {
 		if short {
@@ -264,7 +296,7 @@ func startReal() realResult {
 		return r
 	}
 
-	root, err := repoRoot()
+	root, err := testenv.FindRepoRoot()
 	if err != nil {
 		return realResult{err: err}
 	}
@@ -309,25 +341,6 @@ func ping(addrs []string) error {
 	defer cancel()
 	_, err = kadm.NewClient(cl).BrokerMetadata(ctx)
 	return err
-}
-
-// repoRoot walks up from the working directory (a test binary runs in its package's
-// directory) to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("no go.mod in %s or any parent", dir)
-		}
-		d = parent
-	}
 }
 
 func splitAddrs(s string) []string {

@@ -1,11 +1,23 @@
-// Package testenv decides what a test does when something it needs is not there: it
-// skips with the reason on a developer's machine, and fails when CI=true, where every
-// test must run.
+// Package testenv holds what the tests of every package need from their environment:
+// what a test does when something it needs is not there (it skips with the reason on a
+// developer's machine, and fails when CI=true, where every test must run), the
+// repository's root, a free loopback address and a freshly built segmentd binary. The
+// bench harness uses the same helpers to build and place the processes it measures.
 package testenv
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 )
 
 // CI reports whether the tests run in CI (CI=true).
@@ -19,4 +31,165 @@ func Unavailable(t testing.TB, why string) {
 		t.Fatalf("%s (CI=true: a failure, not a skip)", why)
 	}
 	t.Skipf("skipping: %s (CI=true makes this a failure)", why)
+}
+
+// modulePath is the line of segmentd's go.mod that FindRepoRoot looks for.
+var modulePath = regexp.MustCompile(`(?m)^module github\.com/segmentd/segmentd\s*$`)
+
+// FindRepoRoot walks up from the working directory (a test binary runs in its package's
+// directory) to the directory holding segmentd's go.mod.
+func FindRepoRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find the repository root: %w", err)
+	}
+	return repoRootFrom(wd)
+}
+
+func repoRootFrom(start string) (string, error) {
+	for d := start; ; {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && modulePath.Match(b) {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fmt.Errorf("no go.mod of github.com/segmentd/segmentd in %s or any parent", start)
+		}
+		d = parent
+	}
+}
+
+// RepoRoot is FindRepoRoot for a test: it fails the test when there is no root.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := FindRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// PackageDir returns the working directory relative to the repository root, in the
+// form `go test` takes ("./operators"), or "." at the root or when there is no root.
+func PackageDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	root, err := repoRootFrom(wd)
+	if err != nil {
+		return "."
+	}
+	rel, err := filepath.Rel(root, wd)
+	if err != nil || rel == "." {
+		return "."
+	}
+	return "./" + filepath.ToSlash(rel)
+}
+
+// FreeAddr returns a loopback address (host:port) whose port was free a moment ago.
+func FreeAddr() (string, error) { return FreeAddrOn("127.0.0.1") }
+
+// FreeAddrOn returns host:port, with a port of host that was free a moment ago.
+func FreeAddrOn(host string) (string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// GoCommand returns the go command: the one on PATH, or else the one of the toolchain
+// that built this binary.
+func GoCommand() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// BuildSegmentd builds ./cmd/segmentd of the repository at root into dir and returns
+// the binary's path.
+func BuildSegmentd(ctx context.Context, root, dir string) (string, error) {
+	if root == "" {
+		return "", errors.New("build segmentd: no repository root")
+	}
+	bin := filepath.Join(dir, "segmentd")
+	cmd := exec.CommandContext(ctx, GoCommand(), "build", "-o", bin, "./cmd/segmentd")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/segmentd: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// SegmentdBinary builds ./cmd/segmentd into the test's temporary directory (removed
+// when the test ends) and returns its path; it fails the test if the build fails.
+func SegmentdBinary(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, err := BuildSegmentd(ctx, RepoRoot(t), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// ChildEnv returns the environment for a segmentd process that a test starts: the
+// test's own, without any SEGMENTD_* variable, so that only the test's flags configure
+// the process.
+func ChildEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SEGMENTD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// Background runs fn in a goroutine until the test ends: its cleanup cancels fn's
+// context and waits for fn to return, reporting an error fn returns, or that what did
+// not stop within 30 s. The returned channel is closed when fn returns, so that a test
+// can notice that fn stopped early.
+func Background(t testing.TB, what string, fn func(ctx context.Context) error) <-chan struct{} {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	var err error // written before stopped is closed
+	go func() {
+		err = fn(ctx)
+		close(stopped)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-stopped:
+			if err != nil {
+				t.Errorf("%s: %v", what, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s did not stop", what)
+		}
+	})
+	return stopped
+}
+
+// Eventually polls cond every 50 ms until it reports true, and fails the test if it has
+// not after 30 s, with what and the last detail cond gave.
+func Eventually(t testing.TB, what string, cond func() (ok bool, detail string)) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 30s; last:\n%s", what, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -11,10 +11,11 @@ package testseed
 import (
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/segmentd/segmentd/internal/testenv"
 )
 
 // Env names the environment variable that replays one seed.
@@ -70,30 +71,7 @@ func Range(t testing.TB, n int) []uint64 {
 // Command returns the command that reruns test t with the given seed.
 func Command(t testing.TB, seed string) string {
 	name, _, _ := strings.Cut(t.Name(), "/")
-	return Env + "=" + seed + " go test " + packageDir() + " -run '^" + name + "$' -count=1"
-}
-
-// packageDir returns the directory of the test's package relative to the module root
-// ("./operators"), or "." when it cannot be found.
-func packageDir() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "."
-	}
-	for dir := wd; ; {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			rel, err := filepath.Rel(dir, wd)
-			if err != nil || rel == "." {
-				return "."
-			}
-			return "./" + filepath.ToSlash(rel)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "."
-		}
-		dir = parent
-	}
+	return Env + "=" + seed + " go test " + testenv.PackageDir() + " -run '^" + name + "$' -count=1"
 }
 
 // Run runs fn as a subtest "seed=N" for each seed, so that a failure names its seed.

@@ -80,15 +80,12 @@ type wantDead struct {
 // TestBlackBox runs the segmentd binary against a real Kafka broker, producing its input
 // and reading its output with kcat only.
 func TestBlackBox(t *testing.T) {
-	if !realBrokerSelected() {
+	if !kafkatest.RealSelected(t) {
 		testenv.Unavailable(t, "the real Kafka broker is not selected (-short or SEGMENTD_TEST_BROKERS without kafka)")
 	}
 	kcatPath := requireKcat(t)
 	b := kafkatest.Real(t)
-	bin, err := segmentdBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.SegmentdBinary(t)
 	testStart := time.Now()
 	k := kcat{path: kcatPath, brokers: strings.Join(b.Addrs, ",")}
 

@@ -6,90 +6,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/segmentd/segmentd/internal/testenv"
 )
-
-// TestMain removes the binary that segmentdBinary built, if it built one.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	os.RemoveAll(binDir())
-	os.Exit(code)
-}
-
-// binDir is where this test binary builds segmentd: a function of the process id, so
-// that TestMain can remove it without any package-level mutable state.
-func binDir() string {
-	return filepath.Join(os.TempDir(), fmt.Sprintf("segmentd-blackbox-%d", os.Getpid()))
-}
-
-// segmentdBinary builds ./cmd/segmentd once per test binary and returns its path.
-var segmentdBinary = sync.OnceValues(func() (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(binDir(), 0o755); err != nil {
-		return "", err
-	}
-	bin := filepath.Join(binDir(), "segmentd")
-	goCmd := "go"
-	if _, err := exec.LookPath(goCmd); err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(goCmd, "build", "-o", bin, "./cmd/segmentd")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/segmentd: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("no go.mod in %s or any parent", dir)
-		}
-		d = parent
-	}
-}
-
-// realBrokerSelected mirrors kafkatest's SEGMENTD_TEST_BROKERS rule: the real broker
-// runs unless SEGMENTD_TEST_BROKERS leaves it out, or, without that variable, under
-// -short.
-func realBrokerSelected() bool {
-	env := strings.TrimSpace(os.Getenv("SEGMENTD_TEST_BROKERS"))
-	if env == "" {
-		return !testing.Short()
-	}
-	for _, f := range strings.Split(env, ",") {
-		if strings.TrimSpace(f) == "kafka" {
-			return true
-		}
-	}
-	return false
-}
 
 // requireKcat returns the path of kcat, skipping the test without it (failing it
 // under CI=true).
@@ -100,18 +27,6 @@ func requireKcat(t *testing.T) string {
 		testenv.Unavailable(t, "kcat is not installed (install it with ./scripts/ensure-tools.sh kcat): "+err.Error())
 	}
 	return path
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // ---------------------------------------------------------------------------------
@@ -135,15 +50,14 @@ func startSegmentd(t *testing.T, bin, logPath string, args []string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{logPath: logPath, httpAddr: freeAddr(t), done: make(chan struct{})}
+	httpAddr, err := testenv.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{logPath: logPath, httpAddr: httpAddr, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"run", "--http-addr", p.httpAddr}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	// No SEGMENTD_* variable of the caller's environment may change the flags.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SEGMENTD_") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
+	p.cmd.Env = testenv.ChildEnv() // only the test's flags configure segmentd
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatalf("start segmentd: %v", err)

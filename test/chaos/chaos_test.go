@@ -20,7 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
+	"github.com/segmentd/segmentd/internal/gen"
 	"github.com/segmentd/segmentd/internal/kafkatest"
 	"github.com/segmentd/segmentd/internal/testenv"
 )
@@ -32,13 +32,6 @@ var (
 	flagKeep     = flag.Bool("chaos.keep", false, "keep topics, group, data dirs and logs even when the test passes")
 	flagBin      = flag.String("chaos.bin", "", "run this segmentd binary instead of building ./cmd/segmentd")
 )
-
-// TestMain removes the binary that segmentdBinary built.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	os.RemoveAll(binDir())
-	os.Exit(code)
-}
 
 // plan sizes one run.
 type plan struct {
@@ -111,7 +104,7 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		testenv.Unavailable(t, "chaos: -short (it runs segmentd processes against the real broker for minutes)")
 	}
-	if !realBrokerSelected() {
+	if !kafkatest.RealSelected(t) {
 		testenv.Unavailable(t, "chaos: the real Kafka broker is not selected (SEGMENTD_TEST_BROKERS without kafka)")
 	}
 	pl := choosePlan()
@@ -123,10 +116,7 @@ func TestChaos(t *testing.T) {
 	testStart := time.Now()
 	bin := *flagBin
 	if bin == "" {
-		var err error
-		if bin, err = segmentdBinary(); err != nil {
-			t.Fatal(err)
-		}
+		bin = testenv.SegmentdBinary(t)
 		t.Logf("chaos: built segmentd in %v", time.Since(testStart).Round(time.Millisecond))
 	} else if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("-chaos.bin: %v", err)
@@ -529,7 +519,7 @@ func (h *harness) pause(ctx context.Context) {
 
 // checkBrokerRestartable finds kafka.sh and checks that it manages the test's broker.
 func (h *harness) checkBrokerRestartable(ctx context.Context) {
-	root, err := repoRoot()
+	root, err := testenv.FindRepoRoot()
 	if err != nil {
 		h.skips = append(h.skips, fmt.Sprintf("broker restart: %v", err))
 		return

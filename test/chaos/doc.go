@@ -5,7 +5,7 @@
 //
 // TestChaos builds ./cmd/segmentd once per test binary and runs real `segmentd run`
 // processes against the real Kafka broker (internal/kafkatest.Real) while a producer
-// feeds them a realistic Shopify and messaging stream (bench/gen, plus events gen does
+// feeds them a realistic Shopify and messaging stream (internal/gen, plus events gen does
 // not make: orders/delete, customers/redact, purchasing summaries, back-in-stock,
 // lifecycle overrides, re-deliveries, malformed records), changes segment definitions
 // (create, change, quick double change, cosmetic change, invalid definition, delete,

@@ -19,8 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/segmentd/segmentd/bench/gen"
 	"github.com/segmentd/segmentd/events"
+	"github.com/segmentd/segmentd/internal/gen"
 	"github.com/segmentd/segmentd/operators"
 )
 
@@ -618,6 +618,7 @@ func (f *feeder) ownEvent(topic string) (*kgo.Record, string) {
 	return rec, family
 }
 
+// toEventsHeaders converts a kgo record's headers for the events decoders.
 func toEventsHeaders(hs []kgo.RecordHeader) []events.Header {
 	if len(hs) == 0 {
 		return nil

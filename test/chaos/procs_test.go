@@ -6,93 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/segmentd/segmentd/internal/testenv"
 )
-
-// binDir is where this test binary builds segmentd (a function of the process id, so
-// that TestMain can remove it).
-func binDir() string {
-	return filepath.Join(os.TempDir(), fmt.Sprintf("segmentd-chaos-%d", os.Getpid()))
-}
-
-// segmentdBinary builds ./cmd/segmentd once per test binary and returns its path.
-var segmentdBinary = sync.OnceValues(func() (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(binDir(), 0o755); err != nil {
-		return "", err
-	}
-	bin := filepath.Join(binDir(), "segmentd")
-	goCmd := "go"
-	if _, err := exec.LookPath(goCmd); err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(goCmd, "build", "-o", bin, "./cmd/segmentd")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/segmentd: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("no go.mod in %s or any parent", dir)
-		}
-		d = parent
-	}
-}
-
-// realBrokerSelected mirrors kafkatest's SEGMENTD_TEST_BROKERS rule: the real broker
-// runs unless SEGMENTD_TEST_BROKERS leaves it out, or, without that variable, under
-// -short.
-func realBrokerSelected() bool {
-	env := strings.TrimSpace(os.Getenv("SEGMENTD_TEST_BROKERS"))
-	if env == "" {
-		return !testing.Short()
-	}
-	for _, f := range strings.Split(env, ",") {
-		if strings.TrimSpace(f) == "kafka" {
-			return true
-		}
-	}
-	return false
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr, nil
-}
 
 // ---------------------------------------------------------------------------------
 // Timeline of faults and other harness actions.
@@ -244,7 +173,7 @@ func (c *cluster) startLocked(s *slot) error {
 	if s.cur != nil && !s.cur.exited() {
 		return fmt.Errorf("%s is already running (pid %d)", s.name, s.cur.cmd.Process.Pid)
 	}
-	addr, err := freeAddr()
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -258,12 +187,7 @@ func (c *cluster) startLocked(s *slot) error {
 	args := append([]string{"run", "--http-addr", addr, "--data-dir", s.dataDir, "--instance-id", s.name}, c.baseArgs...)
 	p.cmd = exec.Command(c.bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	// No SEGMENTD_* variable of the caller's environment may change the flags.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SEGMENTD_") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
+	p.cmd.Env = testenv.ChildEnv() // only the test's flags configure segmentd
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start segmentd %s: %w", s.name, err)
@@ -501,7 +425,8 @@ func (p *proc) waitHealthy(timeout time.Duration) time.Duration {
 	return time.Since(t0)
 }
 
-// metrics scrapes p's /metrics and sums the samples of each metric name.
+// metrics scrapes p's /metrics and sums the samples of each counter, gauge and untyped
+// metric by name (over its label sets).
 func (p *proc) metrics() (map[string]float64, error) {
 	resp, err := httpClient.Get("http://" + p.httpAddr + "/metrics")
 	if err != nil {
@@ -511,34 +436,18 @@ func (p *proc) metrics() (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parse /metrics: %w", err)
+	}
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest, ok := strings.Cut(line, " ")
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = name[:i]
-			j := strings.LastIndexByte(line, '}')
-			if j < 0 {
-				continue
-			}
-			rest = strings.TrimSpace(line[j+1:])
-			ok = true
-		}
-		if !ok {
-			continue
-		}
-		if f := strings.Fields(rest); len(f) > 0 {
-			if v, err := strconv.ParseFloat(f[0], 64); err == nil {
-				out[name] += v
-			}
+	for name, mf := range families {
+		for _, m := range mf.GetMetric() {
+			out[name] += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
 		}
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // waitReady waits until p answers /readyz 200, p exits, or ctx ends.

@@ -219,7 +219,7 @@ func (m *reference) applySegmentRecord(r *kgo.Record, stableIDs map[string]bool)
 // processor does).
 func (m *reference) applyCatalogRecord(r *kgo.Record) {
 	m.catRecords++
-	e, err := events.DecodeCatalog(&events.Record{Key: r.Key, Value: r.Value, Headers: kgoHeaders(r.Headers), Timestamp: r.Timestamp})
+	e, err := events.DecodeCatalog(&events.Record{Key: r.Key, Value: r.Value, Headers: toEventsHeaders(r.Headers), Timestamp: r.Timestamp})
 	if err != nil {
 		m.defDead++
 		m.deadLetter[dlKey(r.Key, r.Value)]++
@@ -251,24 +251,13 @@ func (m *reference) finishGlobals() {
 	}
 }
 
-func kgoHeaders(hs []kgo.RecordHeader) []events.Header {
-	if len(hs) == 0 {
-		return nil
-	}
-	out := make([]events.Header, len(hs))
-	for i, h := range hs {
-		out[i] = events.Header{Key: h.Key, Value: h.Value}
-	}
-	return out
-}
-
 // applyEvent applies one events-topic record, in partition order, as the processor
 // does (processor/window_run.go processRecord, evaluate.go applyEvent): decode with
 // events.Decode (a guest order is skipped, any other error is a dead letter), then
 // Contact.Apply. The stable segments are then evaluated from scratch.
 func (m *reference) applyEvent(r *kgo.Record) {
 	m.input++
-	ev, err := events.Decode(&events.Record{Key: r.Key, Value: r.Value, Headers: kgoHeaders(r.Headers), Timestamp: r.Timestamp}, nil)
+	ev, err := events.Decode(&events.Record{Key: r.Key, Value: r.Value, Headers: toEventsHeaders(r.Headers), Timestamp: r.Timestamp}, nil)
 	if err != nil {
 		var de *events.Error
 		switch {

@@ -7,9 +7,9 @@ import (
 
 // Compare runs with benchstat:
 //
-//	go test ./bench/gen/ -run '^$' -bench . -count 10 > old.txt
+//	go test ./internal/gen/ -run '^$' -bench . -count 10 > old.txt
 //	(change)
-//	go test ./bench/gen/ -run '^$' -bench . -count 10 > new.txt
+//	go test ./internal/gen/ -run '^$' -bench . -count 10 > new.txt
 //	benchstat old.txt new.txt
 
 // BenchmarkNext measures the live stream: events/s on one goroutine and the mean
