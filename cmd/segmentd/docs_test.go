@@ -147,6 +147,10 @@ func generatedSections(t *testing.T) []generated {
 		{"flags segments-apply", flagTable(newApplyFlagSet(&applyFlags{}), skipBoth)},
 		{"flags segments-list", flagTable(newListFlagSet(&listFlags{}), skipBoth)},
 		{"flags contact-get", flagTable(newContactFlagSet(&contactFlags{}), skipBoth)},
+		{"flags segments-get", flagTable(newSegmentGetFlagSet(&jsonFlags{}), skipBoth)},
+		{"flags contact-explain", flagTable(newExplainFlagSet(&explainFlags{}), skipBoth)},
+		{"flags contact-search", flagTable(newSearchFlagSet(&searchFlags{}), skipBoth)},
+		{"flags audience-estimate", flagTable(newEstimateFlagSet(&estimateFlags{}), skipBoth)},
 		{"fields", fieldTable()},
 		{"routes", routeTable(t)},
 	}
