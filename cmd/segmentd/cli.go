@@ -55,17 +55,22 @@ func commands() []command {
 			flags: func() *flag.FlagSet { return newEstimateFlagSet(&estimateFlags{}) }, run: audienceEstimate},
 		{name: "completion", args: "bash|zsh", summary: "print a shell completion script",
 			long:  completionHelp,
-			flags: func() *flag.FlagSet { return newCompletionFlagSet() }, words: []string{"bash", "zsh"}, run: completionCommand},
-		{name: "version", args: "", summary: "print the version, VCS revision and Go version (also --version)",
-			flags: func() *flag.FlagSet { return flag.NewFlagSet("segmentd version", flag.ContinueOnError) },
-			run: func(_ context.Context, args []string, stdout, _ io.Writer) error {
-				fs := flag.NewFlagSet("segmentd version", flag.ContinueOnError)
-				if _, err := parseCommand(fs, args, stdout, 0, 0); err != nil {
-					return err
-				}
-				return versionCommand(stdout)
-			}},
+			flags: newCompletionFlagSet, words: []string{"bash", "zsh"}, run: completionCommand},
+		{name: "version", summary: "print the version, VCS revision and Go version (also --version)",
+			flags: newVersionFlagSet, run: versionRun},
 	}
+}
+
+func newVersionFlagSet() *flag.FlagSet {
+	return flag.NewFlagSet("segmentd version", flag.ContinueOnError)
+}
+
+// versionRun is `segmentd version`.
+func versionRun(_ context.Context, args []string, stdout, _ io.Writer) error {
+	if _, err := parseCommand(newVersionFlagSet(), args, stdout, 0, 0); err != nil {
+		return err
+	}
+	return versionCommand(stdout)
 }
 
 // findCommand returns the command named name.
