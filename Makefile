@@ -30,8 +30,8 @@ tail: build ## Follow the membership topic of a running segmentd (embedded broke
 	./$(BIN) tail
 
 .PHONY: test-deps
-test-deps: ## Install what the tests need (kcat, promtool; the Kafka broker is fetched by its script).
-	./scripts/ensure-tools.sh kcat promtool
+test-deps: ## Install what the tests need (kcat, promtool, zsh; the Kafka broker is fetched by its script).
+	./scripts/ensure-tools.sh kcat promtool zsh
 
 .PHONY: test
 test: test-deps ## Install test tools, then run vet and every test (kfake and a real Kafka broker).

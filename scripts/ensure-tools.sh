@@ -8,6 +8,7 @@
 #   kcat:     kcat        a real third-party Kafka client, for black-box tests
 #   promtool: prometheus  checks the Prometheus rules in deploy/ (the package also
 #                         ships the server; we only use promtool)
+#   zsh:      zsh         runs the zsh completion script of `segmentd completion zsh`
 #
 # Idempotent: a tool already on PATH is left alone. Installs with apt-get (as root, or
 # through sudo when not root and sudo is there); `apt-get update` runs once, and only
@@ -15,7 +16,7 @@
 # installed. Set ENSURE_TOOLS_DRY_RUN=1 to print what would be done.
 set -euo pipefail
 
-ALL_TOOLS=(kcat promtool)
+ALL_TOOLS=(kcat promtool zsh)
 
 say() { printf 'ensure-tools: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -24,6 +25,7 @@ package_of() {
   case $1 in
     kcat) echo kcat ;;
     promtool) echo prometheus ;;
+    zsh) echo zsh ;;
     *) return 1 ;;
   esac
 }

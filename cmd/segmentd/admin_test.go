@@ -52,7 +52,7 @@ func startSegmentd(t *testing.T, b *kafkatest.Broker, host string, args ...strin
 		"--events-topic", s.topics.Events[0], "--segments-topic", s.topics.Segments, "--catalog-topic", s.topics.Catalog,
 		"--membership-topic", s.topics.Membership, "--changelog-topic", s.topics.Changelog, "--dlq-topic", s.topics.DLQ,
 	}, args...)
-	stopped := testenv.Background(t, "segmentd run", func(ctx context.Context) error { return runCommand(ctx, all) })
+	stopped := testenv.Background(t, "segmentd run", func(ctx context.Context) error { return runCommand(ctx, all, io.Discard, io.Discard) })
 	deadline := time.Now().Add(30 * time.Second)
 	var since time.Time
 	for {
@@ -96,15 +96,7 @@ func cli(t *testing.T, args ...string) (string, string, error) {
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var err error
-	switch args[0] {
-	case "segments":
-		err = segmentsCommand(ctx, args[1:], &stdout, &stderr)
-	case "contact":
-		err = contactCommand(ctx, args[1:], &stdout, &stderr)
-	default:
-		t.Fatalf("no command %s", args[0])
-	}
+	err := run(ctx, args, &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }
 
@@ -334,7 +326,7 @@ func TestRunBadAdminFlags(t *testing.T) {
 		"empty token file":   {"--admin-token-file", writeFile(t, "empty", "\n")},
 		"bad peer":           {"--peers", "segmentd-1:8080"},
 	} {
-		err := runCommand(context.Background(), append([]string{"--brokers", "127.0.0.1:1", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0"}, args...))
+		err := runCommand(context.Background(), append([]string{"--brokers", "127.0.0.1:1", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0"}, args...), io.Discard, io.Discard)
 		if err == nil {
 			t.Errorf("%s: no error", name)
 		}

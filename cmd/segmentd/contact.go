@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -14,28 +14,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/segmentd/segmentd/admin"
+	"github.com/segmentd/segmentd/operators"
 	"github.com/segmentd/segmentd/processor"
 )
-
-const contactUsage = `Usage:
-  segmentd contact get [flags] WORKSPACE CUSTOMER_ID   a contact's profile, attributes and memberships
-`
-
-func contactCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, contactUsage)
-		return flag.ErrHelp
-	}
-	switch args[0] {
-	case "get":
-		return contactGet(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, contactUsage)
-		return nil
-	}
-	fmt.Fprint(stderr, contactUsage)
-	return fmt.Errorf("unknown contact command %q", args[0])
-}
 
 // contactFlags are the flags of `segmentd contact get`.
 type contactFlags struct {
@@ -48,29 +30,20 @@ func newContactFlagSet(f *contactFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("segmentd contact get", flag.ContinueOnError)
 	f.api.register(fs)
 	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: segmentd contact get [flags] WORKSPACE CUSTOMER_ID")
-		fs.PrintDefaults()
-	}
 	return fs
 }
 
 func contactGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f contactFlags
 	fs := newContactFlagSet(&f)
-	fs.SetOutput(stderr)
-	pos, err := parseArgs(fs, args)
+	pos, err := parseCommand(fs, args, stdout, 2, 2)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return errors.New("contact get needs WORKSPACE and CUSTOMER_ID")
-	}
 	ws := strings.ToLower(pos[0])
-	id := strings.TrimPrefix(pos[1], "gid://shopify/Customer/")
-	if n, err := strconv.ParseInt(id, 10, 64); err != nil || n < 1 {
-		return fmt.Errorf("invalid customer id %q", pos[1])
+	id, err := customerIDArg(fs, pos[1])
+	if err != nil {
+		return err
 	}
 	cl, err := f.api.client()
 	if err != nil {
@@ -85,6 +58,15 @@ func contactGet(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	printContact(stdout, &v)
 	return nil
+}
+
+// customerIDArg reads a customer id argument: a number or a Shopify GID.
+func customerIDArg(fs *flag.FlagSet, arg string) (string, error) {
+	id := strings.TrimPrefix(arg, "gid://shopify/Customer/")
+	if n, err := strconv.ParseInt(id, 10, 64); err != nil || n < 1 {
+		return "", usagef(fs, "invalid customer id %q (a positive number or gid://shopify/Customer/N)", arg)
+	}
+	return id, nil
 }
 
 // printContact prints a readable summary of a contact.
@@ -167,4 +149,145 @@ func fmtValue(v any) string {
 		return "null"
 	}
 	return fmt.Sprint(v)
+}
+
+// explainFlags are the flags of `segmentd contact explain`.
+type explainFlags struct {
+	api     apiFlags
+	segment string
+	json    bool
+}
+
+// newExplainFlagSet returns the flags of `segmentd contact explain`, bound to f.
+func newExplainFlagSet(f *explainFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("segmentd contact explain", flag.ContinueOnError)
+	f.api.register(fs)
+	fs.StringVar(&f.segment, "segment", "", "id of the segment to explain (required)")
+	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
+	return fs
+}
+
+func contactExplain(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	var f explainFlags
+	fs := newExplainFlagSet(&f)
+	pos, err := parseCommand(fs, args, stdout, 2, 2)
+	if err != nil {
+		return err
+	}
+	if f.segment == "" {
+		return usagef(fs, "--segment is required")
+	}
+	id, err := customerIDArg(fs, pos[1])
+	if err != nil {
+		return err
+	}
+	cl, err := f.api.client()
+	if err != nil {
+		return err
+	}
+	var ex operators.Explanation
+	path := "/v1/workspaces/" + url.PathEscape(strings.ToLower(pos[0])) + "/contacts/" + id + "/explain?segment=" + url.QueryEscape(f.segment)
+	if _, err := cl.do(ctx, http.MethodGet, path, nil, &ex); err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(stdout, &ex)
+	}
+	printExplanation(stdout, strings.ToLower(pos[0])+"/"+id, &ex)
+	return nil
+}
+
+// printExplanation prints an explanation group by group, a mark before each condition:
+// + true, - false.
+func printExplanation(w io.Writer, contact string, ex *operators.Explanation) {
+	verdict := "does not match"
+	if ex.Match {
+		verdict = "matches"
+	}
+	fmt.Fprintf(w, "%s %s segment %s (at %s)\n", contact, verdict, ex.Segment, fmtTime(ex.Now))
+	if ex.Excluded {
+		fmt.Fprintln(w, "  the contact is excluded from every segment (exclusion tag)")
+	}
+	for i, g := range ex.Groups {
+		fmt.Fprintf(w, "  group %d: %s\n", i+1, matchWord(g.Match))
+		for _, c := range g.Conditions {
+			mark := "-"
+			if c.Match {
+				mark = "+"
+			}
+			actual := "absent"
+			if !c.Absent {
+				actual = fmtValue(jsonValue(c.Actual))
+			}
+			fmt.Fprintf(w, "    %s %s %s %s (actual: %s)\n", mark, c.Field, c.Op, c.Value, actual)
+		}
+	}
+}
+
+func matchWord(m bool) string {
+	if m {
+		return "match"
+	}
+	return "no match"
+}
+
+// jsonValue is v as encoding/json decodes it into an any, for fmtValue.
+func jsonValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	if json.Unmarshal(b, &out) != nil {
+		return v
+	}
+	return out
+}
+
+// searchFlags are the flags of `segmentd contact search`.
+type searchFlags struct {
+	api   apiFlags
+	limit int
+	json  bool
+}
+
+// newSearchFlagSet returns the flags of `segmentd contact search`, bound to f.
+func newSearchFlagSet(f *searchFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("segmentd contact search", flag.ContinueOnError)
+	f.api.register(fs)
+	fs.IntVar(&f.limit, "limit", 20, "most contacts to print (at most 200)")
+	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
+	return fs
+}
+
+func contactSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f searchFlags
+	fs := newSearchFlagSet(&f)
+	pos, err := parseCommand(fs, args, stdout, 2, 2)
+	if err != nil {
+		return err
+	}
+	if f.limit < 1 {
+		return usagef(fs, "--limit must be at least 1")
+	}
+	cl, err := f.api.client()
+	if err != nil {
+		return err
+	}
+	var res admin.SearchResponse
+	q := url.Values{"q": {pos[1]}, "limit": {strconv.Itoa(f.limit)}}
+	if _, err := cl.do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(strings.ToLower(pos[0]))+"/contacts?"+q.Encode(), nil, &res); err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(stdout, &res)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tEMAIL\tPHONE\tNAME")
+	for _, c := range res.Contacts {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", c.CustomerID, c.Email, c.Phone, strings.TrimSpace(c.FirstName+" "+c.LastName))
+	}
+	tw.Flush()
+	fmt.Fprintf(stderr, "%d contacts; searched partitions %s\n", len(res.Contacts), joinInts(res.Partitions))
+	return nil
 }

@@ -94,6 +94,19 @@ func TestDocsEventTopics(t *testing.T) {
 	compareNames(t, "event topics (shopify-topics, messaging-topics)", got, want)
 }
 
+// TestDocsCommands: docs/SPEC.md §8 and the README list every command.
+func TestDocsCommands(t *testing.T) {
+	for _, path := range []string{specPath, "../../README.md"} {
+		doc := readFile(t, path)
+		for _, c := range commands() {
+			first, rest, _ := strings.Cut(c.name, " ")
+			if !strings.Contains(doc, "segmentd "+c.name) && !regexp.MustCompile(`segmentd `+first+` [a-z|]*\b`+rest+`\b`).MatchString(doc) {
+				t.Errorf("%s does not list the command %q", path, c.name)
+			}
+		}
+	}
+}
+
 // TestDocsChecksFail: the checks catch a name added to the code without documentation,
 // and a documented name that the code does not have.
 func TestDocsChecksFail(t *testing.T) {
@@ -147,6 +160,10 @@ func generatedSections(t *testing.T) []generated {
 		{"flags segments-apply", flagTable(newApplyFlagSet(&applyFlags{}), skipBoth)},
 		{"flags segments-list", flagTable(newListFlagSet(&listFlags{}), skipBoth)},
 		{"flags contact-get", flagTable(newContactFlagSet(&contactFlags{}), skipBoth)},
+		{"flags segments-get", flagTable(newSegmentGetFlagSet(&jsonFlags{}), skipBoth)},
+		{"flags contact-explain", flagTable(newExplainFlagSet(&explainFlags{}), skipBoth)},
+		{"flags contact-search", flagTable(newSearchFlagSet(&searchFlags{}), skipBoth)},
+		{"flags audience-estimate", flagTable(newEstimateFlagSet(&estimateFlags{}), skipBoth)},
 		{"fields", fieldTable()},
 		{"routes", routeTable(t)},
 	}

@@ -20,13 +20,6 @@ import (
 	"github.com/segmentd/segmentd/events"
 )
 
-// importCommand loads a shop's existing customers and orders (JSON Lines, one object
-// per line as the Admin API exports them) by producing them as Form B events, so
-// that history from before the stream counts (SPEC §8).
-func importCommand(ctx context.Context, args []string) error {
-	return runImport(ctx, args, os.Stderr)
-}
-
 // importFlags are the flags of `segmentd import`.
 type importFlags struct {
 	kafka kafkaFlags
@@ -42,29 +35,28 @@ func newImportFlagSet(f *importFlags) *flag.FlagSet {
 	fs.StringVar(&f.shop, "shop", "", "shop domain of the records, e.g. acme.myshopify.com (required)")
 	fs.StringVar(&f.topic, "events-topic", "segmentd.events", "events topic to produce to")
 	fs.DurationVar(&f.every, "progress-interval", 2*time.Second, "interval of progress lines when stderr is not a terminal")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: segmentd import --shop DOMAIN [flags] FILE...")
-		fs.PrintDefaults()
-	}
 	return fs
 }
 
-// runImport is importCommand writing its progress and summary to stderr.
-func runImport(ctx context.Context, args []string, stderr io.Writer) error {
+// importCommand loads a shop's existing customers and orders (JSON Lines, one object
+// per line as the Admin API exports them) by producing them as Form B events, so
+// that history from before the stream counts (SPEC §8). Its help goes to stdout, its
+// progress and summary to stderr.
+func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f importFlags
 	fs := newImportFlagSet(&f)
-	if err := parseFlags(fs, args); err != nil {
+	files, err := parseCommand(fs, args, stdout, 1, -1)
+	if err != nil {
 		return err
 	}
-	if f.shop == "" || fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("import needs --shop and at least one file")
+	if f.shop == "" {
+		return usagef(fs, "--shop is required")
 	}
 	// The workspace rule of the events (and of the admin API): a record of any other shop
 	// would be dead-lettered invalid_id.
 	ws, ok := events.ParseWorkspace(strings.TrimSpace(f.shop))
 	if !ok {
-		return fmt.Errorf("--shop %q is not a shop domain (dot-separated labels of letters, digits and inner hyphens, e.g. acme.myshopify.com)", f.shop)
+		return usagef(fs, "--shop %q is not a shop domain (dot-separated labels of letters, digits and inner hyphens, e.g. acme.myshopify.com)", f.shop)
 	}
 	brokers := []string(f.kafka.brokers)
 	if len(brokers) == 0 {
@@ -82,17 +74,17 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer cl.Close()
 	if err := checkKafka(ctx, cl, brokers, f.topic); err != nil {
-		return failure{err}
+		return err
 	}
 
 	im := &importer{ws: ws, rejected: map[string]int{}, examples: map[string][]string{}, now: time.Now()}
 	var produced, failed atomic.Int64
 	var produceErr atomic.Value
 	prog := newProgress(stderr, f.every)
-	for _, path := range fs.Args() {
+	for _, path := range files {
 		f, err := os.Open(path)
 		if err != nil {
-			return failure{fmt.Errorf("open %s: %w", path, err)}
+			return fmt.Errorf("open %s: %w", path, err)
 		}
 		st, _ := f.Stat()
 		prog.file(path, st.Size())
@@ -128,7 +120,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 			if err != nil {
 				f.Close()
-				return failure{fmt.Errorf("read %s: %w", path, err)}
+				return fmt.Errorf("read %s: %w", path, err)
 			}
 			if ctx.Err() != nil {
 				f.Close()
@@ -138,7 +130,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 		f.Close()
 	}
 	if err := cl.Flush(ctx); err != nil {
-		return failure{fmt.Errorf("flush: %w", err)}
+		return fmt.Errorf("flush: %w", err)
 	}
 	prog.done(produced.Load(), im.total())
 	fmt.Fprintf(stderr, "produced %d events to %s (%d customers, %d orders); rejected %d records\n",
@@ -158,7 +150,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	if n := failed.Load(); n > 0 {
-		return failure{fmt.Errorf("%d events failed to produce to %s on %s: %v", n, f.topic, strings.Join(brokers, ","), produceErr.Load())}
+		return fmt.Errorf("%d events failed to produce to %s on %s: %v", n, f.topic, strings.Join(brokers, ","), produceErr.Load())
 	}
 	return nil
 }

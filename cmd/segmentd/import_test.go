@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -112,8 +113,8 @@ func TestImport100k(t *testing.T) {
 	var stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err := runImport(ctx, []string{"--brokers", strings.Join(b.Addrs, ","), "--shop", " Acme.MyShopify.com ",
-		"--events-topic", topic, "--progress-interval", "1ms", path}, &stderr)
+	err := importCommand(ctx, []string{"--brokers", strings.Join(b.Addrs, ","), "--shop", " Acme.MyShopify.com ",
+		"--events-topic", topic, "--progress-interval", "1ms", path}, io.Discard, &stderr)
 	if err != nil {
 		t.Fatalf("import: %v\n%s", err, stderr.String())
 	}
@@ -241,8 +242,8 @@ func TestImportValidatesRecords(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stderr bytes.Buffer
-	if err := runImport(ctx, []string{"--brokers", strings.Join(b.Addrs, ","), "--shop", "acme.myshopify.com",
-		"--events-topic", topic, path}, &stderr); err != nil {
+	if err := importCommand(ctx, []string{"--brokers", strings.Join(b.Addrs, ","), "--shop", "acme.myshopify.com",
+		"--events-topic", topic, path}, io.Discard, &stderr); err != nil {
 		t.Fatalf("import: %v\n%s", err, stderr.String())
 	}
 	out := stderr.String()
@@ -277,7 +278,7 @@ func TestImportValidatesRecords(t *testing.T) {
 	// A shop that is not a shop domain is refused before anything is produced.
 	for _, shop := range []string{"acme.myshopify.com:8080", "..", "<script>", "acme_shop.example.com"} {
 		stderr.Reset()
-		err := runImport(ctx, []string{"--brokers", strings.Join(b.Addrs, ","), "--shop", shop, "--events-topic", topic, path}, &stderr)
+		err := importCommand(ctx, []string{"--brokers", strings.Join(b.Addrs, ","), "--shop", shop, "--events-topic", topic, path}, io.Discard, &stderr)
 		if err == nil || !strings.Contains(err.Error(), "is not a shop domain") || exitCode(err) != 2 {
 			t.Errorf("--shop %q: error %v (exit %d), want a usage error naming the rule", shop, err, exitCode(err))
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -68,7 +69,7 @@ func processorFlags(fs *flag.FlagSet, c *processor.Config) {
 	fs.IntVar(&c.MaxRecordBytes, "max-record-bytes", c.MaxRecordBytes, "largest input record value accepted; larger ones are dead-lettered")
 	fs.IntVar(&c.MaxContactBytes, "max-contact-bytes", c.MaxContactBytes, "bound of a contact's encoded state: older orders, messages and delivery ids are folded into aggregates past it (README: Bounded contact state)")
 	fs.BoolVar(&c.SegmentMemberMetrics, "segment-member-metrics", c.SegmentMemberMetrics, "export segmentd_segment_members per workspace and segment (one series per segment)")
-	fs.BoolVar(&c.NaiveEvaluation, "bench-naive-evaluation", c.NaiveEvaluation, "benchmarks only: re-evaluate every segment on every event (the baseline of incremental evaluation)")
+	fs.BoolVar(&c.NaiveEvaluation, "bench-naive-evaluation", c.NaiveEvaluation, benchmarksOnly+"re-evaluate every segment on every event (the baseline of incremental evaluation)")
 }
 
 // otherRunFlags are the flags of `segmentd run` that do not set a field of
@@ -135,15 +136,15 @@ func (f *runFlags) processorConfig(brokers []string, embedded bool, kopts []kgo.
 	return cfg
 }
 
-func runCommand(ctx context.Context, args []string) error {
+func runCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	var f runFlags
 	fs := newRunFlagSet(&f)
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := parseCommand(fs, args, stdout, 0, 0); err != nil {
 		return err
 	}
 	log, err := newLogger(f.logLevel, f.logFormat)
 	if err != nil {
-		return err
+		return usageError{cmd: fs.Name(), err: err}
 	}
 	slog.SetDefault(log)
 	kopts, err := f.kafka.options()
@@ -154,7 +155,7 @@ func runCommand(ctx context.Context, args []string) error {
 	brokers := []string(f.kafka.brokers)
 	embedded := len(brokers) == 0
 	if f.demo && !embedded {
-		return errors.New("--demo only works with the embedded broker (without --brokers)")
+		return usagef(fs, "--demo only works with the embedded broker (without --brokers)")
 	}
 	if embedded {
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(9092))

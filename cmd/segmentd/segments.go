@@ -22,33 +22,12 @@ import (
 	"github.com/segmentd/segmentd/operators"
 )
 
-const segmentsUsage = `Usage:
-  segmentd segments apply -f FILE [-f FILE...] [flags]   validate, then create or replace segments
-  segmentd segments list --workspace WS [flags]          list a workspace's segments with member counts
-
-FILE is JSON or YAML: one definition, a list of definitions, or several YAML documents
+// applyHelp is the longer help of `segmentd segments apply`.
+const applyHelp = `FILE is JSON or YAML: one definition, a list of definitions, or several YAML documents
 ("-" reads standard input). Every definition is validated first; if any is invalid,
 none is applied. By default they are written through the admin API of a running
 segmentd (--server); with --direct, produced straight to the segments topic (--brokers).
 `
-
-func segmentsCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, segmentsUsage)
-		return flag.ErrHelp
-	}
-	switch args[0] {
-	case "apply":
-		return segmentsApply(ctx, args[1:], stdout, stderr)
-	case "list":
-		return segmentsList(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, segmentsUsage)
-		return nil
-	}
-	fmt.Fprint(stderr, segmentsUsage)
-	return fmt.Errorf("unknown segments command %q", args[0])
-}
 
 // fileList is a repeated -f flag.
 type fileList []string
@@ -77,25 +56,19 @@ func newApplyFlagSet(f *applyFlags) *flag.FlagSet {
 	fs.BoolVar(&f.direct, "direct", false, "produce to the segments topic with --brokers instead of calling the admin API")
 	fs.StringVar(&f.topic, "segments-topic", "segmentd.segments", "segments topic (with --direct)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate only; apply nothing")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: segmentd segments apply -f FILE [-f FILE...] [flags]")
-		fs.PrintDefaults()
-	}
 	return fs
 }
 
 func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f applyFlags
 	fs := newApplyFlagSet(&f)
-	fs.SetOutput(stderr)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	if _, err := parseCommand(fs, args, stdout, 0, 0); err != nil {
 		return err
 	}
-	if len(f.files) == 0 || len(pos) > 0 {
-		fs.Usage()
-		return errors.New("segments apply needs -f FILE and no other argument")
+	if len(f.files) == 0 {
+		return usagef(fs, "-f FILE is required")
 	}
+	var err error
 
 	var defs []*sourcedDefinition
 	for _, name := range f.files {
@@ -423,15 +396,17 @@ func newListFlagSet(f *listFlags) *flag.FlagSet {
 func segmentsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f listFlags
 	fs := newListFlagSet(&f)
-	fs.SetOutput(stderr)
-	pos, err := parseArgs(fs, args)
+	pos, err := parseCommand(fs, args, stdout, 0, 1)
 	if err != nil {
 		return err
 	}
-	if f.ws == "" && len(pos) == 1 {
+	switch {
+	case f.ws == "" && len(pos) == 1:
 		f.ws = pos[0]
-	} else if f.ws == "" || len(pos) > 0 {
-		return errors.New("usage: segmentd segments list --workspace WS [flags]")
+	case f.ws == "":
+		return usagef(fs, "missing the workspace: usage: segmentd segments list WORKSPACE [flags]")
+	case len(pos) > 0:
+		return usagef(fs, "the workspace is given twice: --workspace %s and %s", f.ws, pos[0])
 	}
 	cl, err := f.api.client()
 	if err != nil {
@@ -477,4 +452,89 @@ func joinInts[T ~int32 | ~int64](xs []T) string {
 		s[i] = strconv.FormatInt(int64(x), 10)
 	}
 	return strings.Join(s, ",")
+}
+
+// jsonFlags are the flags of an admin API client command that prints a readable
+// answer or, with --json, the API's JSON.
+type jsonFlags struct {
+	api  apiFlags
+	json bool
+}
+
+// newSegmentGetFlagSet returns the flags of `segmentd segments get`, bound to f.
+func newSegmentGetFlagSet(f *jsonFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("segmentd segments get", flag.ContinueOnError)
+	f.api.register(fs)
+	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
+	return fs
+}
+
+// segmentPath is the admin API path of segment id of workspace ws.
+func segmentPath(ws, id string) string {
+	return "/v1/workspaces/" + url.PathEscape(strings.ToLower(ws)) + "/segments/" + url.PathEscape(id)
+}
+
+func segmentsGet(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	var f jsonFlags
+	fs := newSegmentGetFlagSet(&f)
+	pos, err := parseCommand(fs, args, stdout, 2, 2)
+	if err != nil {
+		return err
+	}
+	cl, err := f.api.client()
+	if err != nil {
+		return err
+	}
+	var seg admin.SegmentResponse
+	if _, err := cl.do(ctx, http.MethodGet, segmentPath(pos[0], pos[1]), nil, &seg); err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(stdout, &seg)
+	}
+	members := strconv.FormatInt(seg.Members, 10)
+	if seg.Backfilling {
+		members += " (backfilling)"
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "segment\t%s/%s\n", seg.Workspace, seg.ID)
+	if seg.Name != "" {
+		fmt.Fprintf(tw, "name\t%s\n", seg.Name)
+	}
+	fmt.Fprintf(tw, "version\t%d\n", seg.Version)
+	fmt.Fprintf(tw, "members\t%s, over partitions %s\n", members, joinInts(seg.Partitions))
+	tw.Flush()
+	fmt.Fprintln(stdout, "definition:")
+	def, err := json.MarshalIndent(seg.Definition, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "  %s\n", def)
+	return err
+}
+
+// newSegmentDeleteFlagSet returns the flags of `segmentd segments delete`, bound to f.
+func newSegmentDeleteFlagSet(f *apiFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("segmentd segments delete", flag.ContinueOnError)
+	f.register(fs)
+	return fs
+}
+
+func segmentsDelete(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	var f apiFlags
+	fs := newSegmentDeleteFlagSet(&f)
+	pos, err := parseCommand(fs, args, stdout, 2, 2)
+	if err != nil {
+		return err
+	}
+	cl, err := f.client()
+	if err != nil {
+		return err
+	}
+	var del admin.DeleteResponse
+	if _, err := cl.do(ctx, http.MethodDelete, segmentPath(pos[0], pos[1]), nil, &del); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "deleted %s/%s\n", del.Workspace, del.ID)
+	return err
 }

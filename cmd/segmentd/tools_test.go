@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -42,16 +43,16 @@ func TestToolsFailFast(t *testing.T) {
 			want []string
 		}{
 			{"tail, broker down", func(ctx context.Context) error {
-				return tailCommand(ctx, []string{"--brokers", down})
+				return tailCommand(ctx, []string{"--brokers", down}, io.Discard, io.Discard)
 			}, []string{"cannot reach Kafka broker " + down}},
 			{"tail, no topic", func(ctx context.Context) error {
-				return tailCommand(ctx, []string{"--brokers", brokers, "--membership-topic", missing})
+				return tailCommand(ctx, []string{"--brokers", brokers, "--membership-topic", missing}, io.Discard, io.Discard)
 			}, []string{`topic "` + missing + `" does not exist`, brokers}},
 			{"import, broker down", func(ctx context.Context) error {
-				return runImport(ctx, []string{"--brokers", down, "--shop", "acme.myshopify.com", file}, new(strings.Builder))
+				return importCommand(ctx, []string{"--brokers", down, "--shop", "acme.myshopify.com", file}, io.Discard, new(strings.Builder))
 			}, []string{"cannot reach Kafka broker " + down}},
 			{"import, no topic", func(ctx context.Context) error {
-				return runImport(ctx, []string{"--brokers", brokers, "--shop", "acme.myshopify.com", "--events-topic", missing, file}, new(strings.Builder))
+				return importCommand(ctx, []string{"--brokers", brokers, "--shop", "acme.myshopify.com", "--events-topic", missing, file}, io.Discard, new(strings.Builder))
 			}, []string{`topic "` + missing + `" does not exist`, brokers}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
