@@ -66,10 +66,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	if !ok {
 		return fmt.Errorf("--shop %q is not a shop domain (dot-separated labels of letters, digits and inner hyphens, e.g. acme.myshopify.com)", f.shop)
 	}
-	brokers := []string(f.kafka.brokers)
-	if len(brokers) == 0 {
-		brokers = []string{embeddedAddr}
-	}
+	brokers := f.kafka.seedBrokers()
 	kopts, err := f.kafka.options()
 	if err != nil {
 		return err

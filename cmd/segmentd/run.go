@@ -25,9 +25,6 @@ import (
 	"github.com/segmentd/segmentd/state"
 )
 
-// embeddedAddr is where `segmentd run` without --brokers serves its in-memory broker.
-const embeddedAddr = "127.0.0.1:9092"
-
 // runFlags are the flags of `segmentd run`. Those that configure the processor are
 // bound to the fields of proc (processorFlags); the others are listed in otherRunFlags.
 type runFlags struct {
@@ -74,27 +71,28 @@ func processorFlags(fs *flag.FlagSet, c *processor.Config) {
 // otherRunFlags are the flags of `segmentd run` that do not set a field of
 // processor.Config through processorFlags, and what they configure instead.
 var otherRunFlags = map[string]string{
-	"brokers":            "Config.Brokers, or the embedded broker when empty",
-	"client-id":          "Config.KafkaOptions (kafkaFlags.options)",
-	"sasl-mechanism":     "Config.KafkaOptions",
-	"sasl-username":      "Config.KafkaOptions",
-	"sasl-password":      "Config.KafkaOptions",
-	"sasl-password-file": "Config.KafkaOptions",
-	"tls":                "Config.KafkaOptions",
-	"tls-ca":             "Config.KafkaOptions",
-	"tls-cert":           "Config.KafkaOptions",
-	"tls-key":            "Config.KafkaOptions",
-	"tls-server-name":    "Config.KafkaOptions",
-	"data-dir":           "the state store (and the derived transactional id)",
-	"pebble-cache-mb":    "the state store",
-	"http-addr":          "the HTTP server",
-	"admin-token-file":   "the admin API",
-	"peers":              "the admin API",
-	"demo":               "the demo feeder",
-	"demo-contacts":      "the demo feeder",
-	"demo-rate":          "the demo feeder",
-	"log-level":          "the logger",
-	"log-format":         "the logger",
+	"brokers":              "Config.Brokers, or the embedded broker when empty",
+	"embedded-broker-addr": "the embedded broker (Config.Brokers when --brokers is empty)",
+	"client-id":            "Config.KafkaOptions (kafkaFlags.options)",
+	"sasl-mechanism":       "Config.KafkaOptions",
+	"sasl-username":        "Config.KafkaOptions",
+	"sasl-password":        "Config.KafkaOptions",
+	"sasl-password-file":   "Config.KafkaOptions",
+	"tls":                  "Config.KafkaOptions",
+	"tls-ca":               "Config.KafkaOptions",
+	"tls-cert":             "Config.KafkaOptions",
+	"tls-key":              "Config.KafkaOptions",
+	"tls-server-name":      "Config.KafkaOptions",
+	"data-dir":             "the state store (and the derived transactional id)",
+	"pebble-cache-mb":      "the state store",
+	"http-addr":            "the HTTP server",
+	"admin-token-file":     "the admin API",
+	"peers":                "the admin API",
+	"demo":                 "the demo feeder",
+	"demo-contacts":        "the demo feeder",
+	"demo-rate":            "the demo feeder",
+	"log-level":            "the logger",
+	"log-format":           "the logger",
 }
 
 // newRunFlagSet returns the flags of `segmentd run`, bound to f.
@@ -157,14 +155,14 @@ func runCommand(ctx context.Context, args []string) error {
 		return errors.New("--demo only works with the embedded broker (without --brokers)")
 	}
 	if embedded {
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(9092))
+		cluster, err := startEmbeddedBroker(f.kafka.embeddedAddr)
 		if err != nil {
-			return fmt.Errorf("start embedded broker on %s: %w", embeddedAddr, err)
+			return err
 		}
 		defer cluster.Close()
 		brokers = cluster.ListenAddrs()
 		log.Warn("NOTHING IS DURABLE: no --brokers given, so segmentd runs on an embedded in-memory " +
-			"Kafka-protocol broker at " + embeddedAddr + " and keeps its state in memory. Everything is " +
+			"Kafka-protocol broker at " + brokers[0] + " and keeps its state in memory. Everything is " +
 			"lost when it stops. Use --brokers to run on a real Kafka cluster.")
 	}
 
@@ -222,13 +220,34 @@ func runCommand(ctx context.Context, args []string) error {
 				log.Error("demo feeder stopped", "err", err)
 			}
 		}()
+		tailCmd := "go run ./cmd/segmentd tail"
+		if brokers[0] != defaultEmbeddedAddr {
+			tailCmd += " --embedded-broker-addr " + brokers[0]
+		}
 		fmt.Fprintf(os.Stderr, "\n  Demo: a synthetic shop of %d contacts and 4 segments is loading.\n"+
 			"  Watch the transitions in another terminal with either of:\n"+
-			"      go run ./cmd/segmentd tail\n"+
+			"      %s\n"+
 			"      kcat -C -b %s -t %s -X isolation.level=read_committed -f '%%k %%h %%s\\n'\n"+
-			"  Metrics: http://%s/metrics\n\n", f.demoContacts, embeddedAddr, proc.Topics().Membership, ln.Addr())
+			"  Metrics: http://%s/metrics\n\n", f.demoContacts, tailCmd, brokers[0], proc.Topics().Membership, ln.Addr())
 	}
 	return proc.Run(ctx)
+}
+
+// startEmbeddedBroker starts the in-memory broker of `run` without --brokers on addr
+// (--embedded-broker-addr; port 0 picks a free one).
+func startEmbeddedBroker(addr string) (*kfake.Cluster, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("invalid --embedded-broker-addr %q: %w", addr, err)
+	}
+	// kfake listens on 127.0.0.1:<port>; listen on addr instead (it advertises the
+	// listener's address to clients).
+	listen := func(network, _ string) (net.Listener, error) { return net.Listen(network, addr) }
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ListenFn(listen))
+	if err != nil {
+		return nil, fmt.Errorf("start the embedded broker on --embedded-broker-addr %s: %w "+
+			"(another segmentd run may hold it: choose a free address with --embedded-broker-addr, or use --brokers)", addr, err)
+	}
+	return cluster, nil
 }
 
 func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Processor, api http.Handler) (*http.Server, net.Listener, error) {

@@ -36,10 +36,7 @@ func tailCommand(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	brokers := []string(f.kafka.brokers)
-	if len(brokers) == 0 {
-		brokers = []string{embeddedAddr}
-	}
+	brokers := f.kafka.seedBrokers()
 	kopts, err := f.kafka.options()
 	if err != nil {
 		return err
