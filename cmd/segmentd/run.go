@@ -42,6 +42,11 @@ type runFlags struct {
 	// Admin API (adminapi.go).
 	adminTokenFile string
 	peers          listFlag
+	// HTTP servers (httpserver.go).
+	adminAddr    string
+	adminTLSCert string
+	adminTLSKey  string
+	peersCA      string
 }
 
 // processorFlags binds a flag to each setting of processor.Config that has one, with
@@ -88,6 +93,10 @@ var otherRunFlags = map[string]string{
 	"http-addr":            "the HTTP server",
 	"admin-token-file":     "the admin API",
 	"peers":                "the admin API",
+	"admin-addr":           "the HTTP servers (the admin API's own listener)",
+	"admin-tls-cert":       "the HTTP servers (TLS of the admin API's listener)",
+	"admin-tls-key":        "the HTTP servers (TLS of the admin API's listener)",
+	"peers-ca":             "the admin API (its client to the peers)",
 	"demo":                 "the demo feeder",
 	"demo-contacts":        "the demo feeder",
 	"demo-rate":            "the demo feeder",
@@ -110,9 +119,16 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token (default: $"+envAdminToken+"); "+
-		"required to use the admin API when --http-addr is not a loopback address")
-	fs.Var(&f.peers, "peers", "base URLs of the other processes' HTTP servers, comma-separated (e.g. http://segmentd-1:8080); "+
-		"the admin API asks them and merges their answers")
+		"one token per line, the first current, any accepted (a rotation); re-read when it changes; "+
+		"required to use the admin API on a non-loopback address")
+	fs.Var(&f.peers, "peers", "base URLs of the other processes' admin APIs, comma-separated (e.g. http://segmentd-1:8080, "+
+		"or https:// with --admin-tls-cert); the admin API asks them and merges their answers")
+	fs.StringVar(&f.adminAddr, "admin-addr", "", "address of the admin API's own HTTP server, apart from /metrics and the probes "+
+		"(default: served on --http-addr)")
+	fs.StringVar(&f.adminTLSCert, "admin-tls-cert", "", "PEM certificate (chain) of the HTTP server that serves the admin API: "+
+		"it then serves HTTPS; re-read when the file changes")
+	fs.StringVar(&f.adminTLSKey, "admin-tls-key", "", "PEM private key of --admin-tls-cert")
+	fs.StringVar(&f.peersCA, "peers-ca", "", "PEM file of CA certificates to verify the peers' https:// admin APIs (default: system roots)")
 	return fs
 }
 
@@ -192,25 +208,11 @@ func runCommand(ctx context.Context, args []string) error {
 		return err
 	}
 	defer apiProducer.Close()
-	srv, ln, err := newHTTPServer(f.httpAddr, reg, proc, api)
+	servers, err := newHTTPServers(&f, opsHandler(reg, proc), api, log)
 	if err != nil {
 		return err
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
-			cancel()
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	log.Info("http server listening", "addr", ln.Addr().String())
+	serveHTTP(ctx, cancel, &wg, servers, log)
 
 	if f.demo {
 		wg.Add(1)
@@ -228,7 +230,7 @@ func runCommand(ctx context.Context, args []string) error {
 			"  Watch the transitions in another terminal with either of:\n"+
 			"      %s\n"+
 			"      kcat -C -b %s -t %s -X isolation.level=read_committed -f '%%k %%h %%s\\n'\n"+
-			"  Metrics: http://%s/metrics\n\n", f.demoContacts, tailCmd, brokers[0], proc.Topics().Membership, ln.Addr())
+			"  Metrics: http://%s/metrics\n\n", f.demoContacts, tailCmd, brokers[0], proc.Topics().Membership, servers[0].ln.Addr())
 	}
 	return proc.Run(ctx)
 }
@@ -250,9 +252,9 @@ func startEmbeddedBroker(addr string) (*kfake.Cluster, error) {
 	return cluster, nil
 }
 
-func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Processor, api http.Handler) (*http.Server, net.Listener, error) {
+// opsHandler serves /metrics, /healthz and /readyz.
+func opsHandler(reg *prometheus.Registry, proc *processor.Processor) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", api) // the admin API (package admin)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -270,12 +272,7 @@ func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Proces
 		}
 		w.Write([]byte("ready\n"))
 	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listen on --http-addr %s: %w", addr, err)
-	}
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln, nil
+	return mux
 }
 
 // stableTransactionalID derives a transactional id that stays the same across
