@@ -59,6 +59,7 @@ func runInBackground(t *testing.T, url string, args ...string) {
 	for {
 		select {
 		case err := <-done:
+			done <- err // for the cleanup
 			t.Fatalf("segmentd run stopped: %v", err)
 		default:
 		}
