@@ -52,7 +52,7 @@ func newAdminAPI(f *runFlags, brokers []string, kopts []kgo.Opt, proc *processor
 	}
 	pc, err := peerClient(f.peersCA)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("--peers-ca: %w", err)
 	}
 	acfg.PeerClient = pc
 	prod, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(brokers...),
@@ -78,6 +78,7 @@ type apiFlags struct {
 	server    string
 	token     string
 	tokenFile string
+	serverCA  string
 	timeout   time.Duration
 }
 
@@ -85,6 +86,7 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.server, "server", "http://127.0.0.1:8080", "base URL of a running segmentd's HTTP server")
 	fs.StringVar(&a.token, "admin-token", "", "bearer token of the admin API (prefer "+envAdminToken+" or --admin-token-file)")
 	fs.StringVar(&a.tokenFile, "admin-token-file", "", "file holding the bearer token of the admin API")
+	fs.StringVar(&a.serverCA, "server-ca", "", "PEM file of CA certificates to verify an https:// --server (default: system roots)")
 	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each request")
 }
 
@@ -101,7 +103,15 @@ func (a *apiFlags) client() (*apiClient, error) {
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		return nil, fmt.Errorf("--server %q is not an http:// or https:// URL", a.server)
 	}
-	return &apiClient{base: base, token: token, http: &http.Client{Timeout: a.timeout}}, nil
+	hc := &http.Client{Timeout: a.timeout}
+	if a.serverCA != "" {
+		pc, err := peerClient(a.serverCA)
+		if err != nil {
+			return nil, fmt.Errorf("--server-ca: %w", err)
+		}
+		hc.Transport = pc.Transport
+	}
+	return &apiClient{base: base, token: token, http: hc}, nil
 }
 
 // apiClient calls the admin API.

@@ -175,19 +175,20 @@ func (c *certFile) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error
 	return c.cert, nil
 }
 
-// peerClient returns the HTTP client the admin API asks its peers with: verifying
-// their certificates with the CA bundle caFile when given, else the system roots.
+// peerClient returns an HTTP client that verifies https servers with the CA bundle
+// caFile (nil, the default client, when caFile is empty): the admin API's client to
+// its peers (--peers-ca), and the transport of the CLI's (--server-ca).
 func peerClient(caFile string) (*http.Client, error) {
 	if caFile == "" {
 		return nil, nil // admin's default
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("read --peers-ca: %w", err)
+		return nil, fmt.Errorf("read CA file: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--peers-ca %s holds no PEM certificate", caFile)
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}

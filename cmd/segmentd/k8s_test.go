@@ -243,6 +243,14 @@ func TestAdminTLSAndTokenRotation(t *testing.T) {
 	if status, _ := httpGet("http://"+adminAddr+"/v1/workspaces/"+cliWS+"/segments", "token-one"); status == http.StatusOK {
 		t.Fatal("the admin API answers plain http with --admin-tls-cert")
 	}
+	// The CLI verifies the server with --server-ca, and fails without it (the test CA
+	// is in no system roots).
+	if _, _, err := cli(t, "segments", "list", cliWS, "--server", base, "--admin-token", "token-one", "--server-ca", caFile); err != nil {
+		t.Errorf("segments list over https with --server-ca: %v", err)
+	}
+	if _, _, err := cli(t, "segments", "list", cliWS, "--server", base, "--admin-token", "token-one"); err == nil {
+		t.Error("segments list over https trusted a certificate of an unknown CA")
+	}
 
 	// Rotation: new token first, the old one still accepted.
 	if err := os.WriteFile(tokenFile, []byte("token-two\ntoken-one\n"), 0o600); err != nil {
