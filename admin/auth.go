@@ -19,9 +19,8 @@ const (
 
 func (h *Handler) initAuth() {
 	switch {
-	case h.cfg.Token != "":
+	case h.cfg.Token != "" || h.cfg.Tokens != nil:
 		h.auth = authToken
-		h.wantSum = sha256.Sum256([]byte(h.cfg.Token))
 	case IsLoopback(h.cfg.ListenAddr):
 		h.auth = authOpen
 	default:
@@ -62,11 +61,31 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// tokenMatches compares token with the configured one in constant time: both are
+// tokens returns the accepted tokens, the one to send to peers first (none when the
+// API has no token).
+func (h *Handler) tokens() []string {
+	if h.cfg.Tokens != nil {
+		return h.cfg.Tokens()
+	}
+	if h.cfg.Token != "" {
+		return []string{h.cfg.Token}
+	}
+	return nil
+}
+
+// tokenMatches compares token with each accepted one in constant time: both are
 // hashed first, so that neither their content nor their length shows in the timing.
 func (h *Handler) tokenMatches(token string) bool {
 	got := sha256.Sum256([]byte(token))
-	return subtle.ConstantTimeCompare(got[:], h.wantSum[:]) == 1
+	match := 0
+	for _, want := range h.tokens() {
+		if want == "" {
+			continue
+		}
+		sum := sha256.Sum256([]byte(want))
+		match |= subtle.ConstantTimeCompare(got[:], sum[:])
+	}
+	return match == 1
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>" header value

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -157,4 +158,38 @@ func TestLoopbackWithoutTokenChecksHost(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTokensRotate: with Config.Tokens, the accepted tokens follow what it returns
+// from one request to the next (a token rotated without a restart), every listed
+// token is accepted during a rotation, and none is accepted once withdrawn.
+func TestTokensRotate(t *testing.T) {
+	const path = "/v1/workspaces/" + ws + "/segments"
+	var mu sync.Mutex
+	current := []string{"old-token"}
+	e := newEnv(t, func(c *Config) {
+		c.ListenAddr = "0.0.0.0:8080"
+		c.Tokens = func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return current
+		}
+	})
+	set := func(tokens ...string) {
+		mu.Lock()
+		defer mu.Unlock()
+		current = tokens
+	}
+	if e.h.Locked() {
+		t.Fatal("locked although Tokens is set")
+	}
+	wantStatus(t, "old token", doURL(t, e.srv.URL, "GET", path, "", "old-token"), http.StatusOK)
+	wantStatus(t, "new token before the rotation", doURL(t, e.srv.URL, "GET", path, "", "new-token"), http.StatusForbidden)
+	set("new-token", "old-token")
+	wantStatus(t, "new token during the rotation", doURL(t, e.srv.URL, "GET", path, "", "new-token"), http.StatusOK)
+	wantStatus(t, "old token during the rotation", doURL(t, e.srv.URL, "GET", path, "", "old-token"), http.StatusOK)
+	set("new-token")
+	wantStatus(t, "old token after the rotation", doURL(t, e.srv.URL, "GET", path, "", "old-token"), http.StatusForbidden)
+	wantStatus(t, "new token after the rotation", doURL(t, e.srv.URL, "GET", path, "", "new-token"), http.StatusOK)
+	wantStatus(t, "no token", doURL(t, e.srv.URL, "GET", path, "", ""), http.StatusUnauthorized)
 }

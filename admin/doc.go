@@ -51,7 +51,9 @@
 // When the HTTP server listens on a non-loopback address (Config.ListenAddr), every
 // /v1 request must carry "Authorization: Bearer <token>", compared with the configured
 // token in constant time (the SHA-256 digests of both are compared with
-// crypto/subtle, so neither the content nor the length leaks). A configured token is
+// crypto/subtle, so neither the content nor the length leaks). With Config.Tokens the
+// tokens are asked for on each request, so that they can be rotated while the process
+// runs: any of them is accepted, the first is sent to peers. A configured token is
 // required on a loopback address as well. On a non-loopback address without a token,
 // the admin API is locked: every /v1 request is refused with 403 (the process still
 // serves /metrics, /healthz and /readyz, so a metrics-only deployment keeps working).

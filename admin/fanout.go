@@ -77,8 +77,8 @@ func (h *Handler) callPeer(ctx context.Context, i int, r *http.Request, query ur
 	}
 	req.Header.Set("Accept", "application/json")
 	// The processes of a group share one token: send ours, else the caller's.
-	if h.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+h.cfg.Token)
+	if tokens := h.tokens(); len(tokens) > 0 {
+		req.Header.Set("Authorization", "Bearer "+tokens[0])
 	} else if a := r.Header.Get("Authorization"); a != "" {
 		req.Header.Set("Authorization", a)
 	}

@@ -87,6 +87,10 @@ type Config struct {
 	// Token is the bearer token every request must carry; empty means none. Without
 	// one, the API is open on a loopback ListenAddr and locked (403) on any other.
 	Token string
+	// Tokens, if set, replaces Token and is called for each request, so that the
+	// tokens can change while the process runs (a rotation): any token it returns is
+	// accepted, and the first is the one sent to peers. It must return at least one.
+	Tokens func() []string
 	// ListenAddr is the host:port the HTTP server is bound to (e.g. the listener's
 	// address). Default: treated as non-loopback, so a token is required.
 	ListenAddr string
@@ -164,7 +168,6 @@ type Handler struct {
 	mux      *http.ServeMux
 	instance string       // random id, sent in InstanceHeader
 	auth     authMode     // how requests are authenticated
-	wantSum  [32]byte     // SHA-256 of the token
 	selfPeer atomic.Int64 // index in Config.Peers of this process's own URL, -1 until seen
 	// writing serializes the writes (PUT, DELETE) of this handler: each reads the
 	// segments topic, decides and writes before the next one reads.

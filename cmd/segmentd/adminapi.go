@@ -23,45 +23,51 @@ import (
 // envAdminToken holds the admin API token when no --admin-token-file is given.
 const envAdminToken = "SEGMENTD_ADMIN_TOKEN"
 
-// loadAdminToken returns the admin API token: the first line of file if given, else
-// $SEGMENTD_ADMIN_TOKEN, else "".
+// loadAdminToken returns the admin API token: the first line of file if given (the
+// current token; see readTokens), else $SEGMENTD_ADMIN_TOKEN, else "".
 func loadAdminToken(file string) (string, error) {
 	if file == "" {
 		return strings.TrimSpace(os.Getenv(envAdminToken)), nil
 	}
-	b, err := os.ReadFile(file)
+	tokens, err := readTokens(file)
 	if err != nil {
-		return "", fmt.Errorf("read --admin-token-file: %w", err)
+		return "", err
 	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
-		return "", fmt.Errorf("--admin-token-file %s must hold one token on one line", file)
-	}
-	return tok, nil
+	return tokens[0], nil
 }
 
 // newAdminAPI builds the admin API handler of `segmentd run` and the producer it
 // writes definitions with (closed by the caller). Its metrics go to reg.
 func newAdminAPI(f *runFlags, brokers []string, kopts []kgo.Opt, proc *processor.Processor, reg prometheus.Registerer, log *slog.Logger) (*admin.Handler, *kgo.Client, error) {
-	token, err := loadAdminToken(f.adminTokenFile)
-	if err != nil {
-		return nil, nil, err
+	acfg := admin.Config{Backend: proc, SegmentsTopic: proc.Topics().Segments,
+		ListenAddr: f.adminListenAddr(), Peers: f.peers, Logger: log, Registerer: reg}
+	if f.adminTokenFile != "" {
+		tf, err := newTokenFile(f.adminTokenFile, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		acfg.Tokens = tf.Tokens
+	} else {
+		acfg.Token = strings.TrimSpace(os.Getenv(envAdminToken))
 	}
+	pc, err := peerClient(f.peersCA)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--peers-ca: %w", err)
+	}
+	acfg.PeerClient = pc
 	prod, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(brokers...),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin API producer: %w", err)
 	}
-	h, err := admin.New(admin.Config{
-		Backend: proc, Producer: prod, SegmentsTopic: proc.Topics().Segments,
-		Token: token, ListenAddr: f.httpAddr, Peers: f.peers, Logger: log, Registerer: reg,
-	})
+	acfg.Producer = prod
+	h, err := admin.New(acfg)
 	if err != nil {
 		prod.Close()
 		return nil, nil, err
 	}
 	if h.Locked() {
-		log.Warn("admin API disabled: --http-addr " + f.httpAddr + " is not a loopback address and no admin token is set; " +
+		log.Warn("admin API disabled: " + acfg.ListenAddr + " is not a loopback address and no admin token is set; " +
 			"/v1 answers 403. Set --admin-token-file or " + envAdminToken + " to use it.")
 	}
 	return h, prod, nil
@@ -72,6 +78,7 @@ type apiFlags struct {
 	server    string
 	token     string
 	tokenFile string
+	serverCA  string
 	timeout   time.Duration
 }
 
@@ -79,6 +86,7 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.server, "server", "http://127.0.0.1:8080", "base URL of a running segmentd's HTTP server")
 	fs.StringVar(&a.token, "admin-token", "", "bearer token of the admin API (prefer "+envAdminToken+" or --admin-token-file)")
 	fs.StringVar(&a.tokenFile, "admin-token-file", "", "file holding the bearer token of the admin API")
+	fs.StringVar(&a.serverCA, "server-ca", "", "PEM file of CA certificates to verify an https:// --server (default: system roots)")
 	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each request")
 }
 
@@ -95,7 +103,15 @@ func (a *apiFlags) client() (*apiClient, error) {
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		return nil, fmt.Errorf("--server %q is not an http:// or https:// URL", a.server)
 	}
-	return &apiClient{base: base, token: token, http: &http.Client{Timeout: a.timeout}}, nil
+	hc := &http.Client{Timeout: a.timeout}
+	if a.serverCA != "" {
+		pc, err := peerClient(a.serverCA)
+		if err != nil {
+			return nil, fmt.Errorf("--server-ca: %w", err)
+		}
+		hc.Transport = pc.Transport
+	}
+	return &apiClient{base: base, token: token, http: hc}, nil
 }
 
 // apiClient calls the admin API.

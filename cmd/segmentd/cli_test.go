@@ -152,7 +152,7 @@ func TestCompletionBash(t *testing.T) {
 		"segmentd audience ":                "estimate",
 		"segmentd tail --si":                "--since",
 		"segmentd tail --seg":               "--segment",
-		"segmentd contact explain ws 1 --s": "--segment --server",
+		"segmentd contact explain ws 1 --s": "--segment --server --server-ca",
 		"segmentd run --bench":              "",
 		"segmentd run --data-dir ":          "", // a value: files
 		"segmentd completion ":              "bash zsh",
@@ -217,7 +217,7 @@ _files() { print -r -- FILES; }
 	}{
 		{[]string{""}, "compdef _segmentd segmentd\nrun import tail segments contact audience completion version help --help --version"},
 		{[]string{"segments", ""}, "compdef _segmentd segmentd\napply list get delete"},
-		{[]string{"contact", "explain", "ws", "1", "--"}, "compdef _segmentd segmentd\n--help --admin-token --admin-token-file --json --segment --server --timeout"},
+		{[]string{"contact", "explain", "ws", "1", "--"}, "compdef _segmentd segmentd\n--help --admin-token --admin-token-file --json --segment --server --server-ca --timeout"},
 		{[]string{"tail", "--since", ""}, "compdef _segmentd segmentd\nFILES"},
 		{[]string{"import", "--shop", "a.myshopify.com", ""}, "compdef _segmentd segmentd\nFILES"},
 		{[]string{"completion", ""}, "compdef _segmentd segmentd\nbash zsh"},

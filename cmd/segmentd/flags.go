@@ -116,6 +116,21 @@ type kafkaFlags struct {
 	tlsCert       string
 	tlsKey        string
 	tlsServerName string
+	// embeddedAddr is where `run` without --brokers serves its embedded broker, and
+	// what the other commands connect to without --brokers.
+	embeddedAddr string
+}
+
+// defaultEmbeddedAddr is the default of --embedded-broker-addr.
+const defaultEmbeddedAddr = "127.0.0.1:9092"
+
+// seedBrokers returns --brokers, or the embedded broker of a local `segmentd run`
+// (--embedded-broker-addr) when it is empty.
+func (k *kafkaFlags) seedBrokers() []string {
+	if len(k.brokers) == 0 {
+		return []string{k.embeddedAddr}
+	}
+	return []string(k.brokers)
 }
 
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
@@ -130,6 +145,8 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.tlsCert, "tls-cert", "", "PEM client certificate for mutual TLS")
 	fs.StringVar(&k.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&k.tlsServerName, "tls-server-name", "", "server name to verify (default: the broker host)")
+	fs.StringVar(&k.embeddedAddr, "embedded-broker-addr", defaultEmbeddedAddr, "address of the embedded in-memory broker: where run without --brokers serves it, "+
+		"and what the other commands connect to without --brokers")
 }
 
 // options turns the flags into franz-go options.

@@ -58,10 +58,7 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if !ok {
 		return usagef(fs, "--shop %q is not a shop domain (dot-separated labels of letters, digits and inner hyphens, e.g. acme.myshopify.com)", f.shop)
 	}
-	brokers := []string(f.kafka.brokers)
-	if len(brokers) == 0 {
-		brokers = []string{embeddedAddr}
-	}
+	brokers := f.kafka.seedBrokers()
 	kopts, err := f.kafka.options()
 	if err != nil {
 		return err

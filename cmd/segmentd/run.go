@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,9 +25,6 @@ import (
 	"github.com/segmentd/segmentd/state"
 )
 
-// embeddedAddr is where `segmentd run` without --brokers serves its in-memory broker.
-const embeddedAddr = "127.0.0.1:9092"
-
 // runFlags are the flags of `segmentd run`. Those that configure the processor are
 // bound to the fields of proc (processorFlags); the others are listed in otherRunFlags.
 type runFlags struct {
@@ -46,6 +42,11 @@ type runFlags struct {
 	// Admin API (adminapi.go).
 	adminTokenFile string
 	peers          listFlag
+	// HTTP servers (httpserver.go).
+	adminAddr    string
+	adminTLSCert string
+	adminTLSKey  string
+	peersCA      string
 }
 
 // processorFlags binds a flag to each setting of processor.Config that has one, with
@@ -75,27 +76,32 @@ func processorFlags(fs *flag.FlagSet, c *processor.Config) {
 // otherRunFlags are the flags of `segmentd run` that do not set a field of
 // processor.Config through processorFlags, and what they configure instead.
 var otherRunFlags = map[string]string{
-	"brokers":            "Config.Brokers, or the embedded broker when empty",
-	"client-id":          "Config.KafkaOptions (kafkaFlags.options)",
-	"sasl-mechanism":     "Config.KafkaOptions",
-	"sasl-username":      "Config.KafkaOptions",
-	"sasl-password":      "Config.KafkaOptions",
-	"sasl-password-file": "Config.KafkaOptions",
-	"tls":                "Config.KafkaOptions",
-	"tls-ca":             "Config.KafkaOptions",
-	"tls-cert":           "Config.KafkaOptions",
-	"tls-key":            "Config.KafkaOptions",
-	"tls-server-name":    "Config.KafkaOptions",
-	"data-dir":           "the state store (and the derived transactional id)",
-	"pebble-cache-mb":    "the state store",
-	"http-addr":          "the HTTP server",
-	"admin-token-file":   "the admin API",
-	"peers":              "the admin API",
-	"demo":               "the demo feeder",
-	"demo-contacts":      "the demo feeder",
-	"demo-rate":          "the demo feeder",
-	"log-level":          "the logger",
-	"log-format":         "the logger",
+	"brokers":              "Config.Brokers, or the embedded broker when empty",
+	"embedded-broker-addr": "the embedded broker (Config.Brokers when --brokers is empty)",
+	"client-id":            "Config.KafkaOptions (kafkaFlags.options)",
+	"sasl-mechanism":       "Config.KafkaOptions",
+	"sasl-username":        "Config.KafkaOptions",
+	"sasl-password":        "Config.KafkaOptions",
+	"sasl-password-file":   "Config.KafkaOptions",
+	"tls":                  "Config.KafkaOptions",
+	"tls-ca":               "Config.KafkaOptions",
+	"tls-cert":             "Config.KafkaOptions",
+	"tls-key":              "Config.KafkaOptions",
+	"tls-server-name":      "Config.KafkaOptions",
+	"data-dir":             "the state store (and the derived transactional id)",
+	"pebble-cache-mb":      "the state store",
+	"http-addr":            "the HTTP server",
+	"admin-token-file":     "the admin API",
+	"peers":                "the admin API",
+	"admin-addr":           "the HTTP servers (the admin API's own listener)",
+	"admin-tls-cert":       "the HTTP servers (TLS of the admin API's listener)",
+	"admin-tls-key":        "the HTTP servers (TLS of the admin API's listener)",
+	"peers-ca":             "the admin API (its client to the peers)",
+	"demo":                 "the demo feeder",
+	"demo-contacts":        "the demo feeder",
+	"demo-rate":            "the demo feeder",
+	"log-level":            "the logger",
+	"log-format":           "the logger",
 }
 
 // newRunFlagSet returns the flags of `segmentd run`, bound to f.
@@ -113,9 +119,16 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token (default: $"+envAdminToken+"); "+
-		"required to use the admin API when --http-addr is not a loopback address")
-	fs.Var(&f.peers, "peers", "base URLs of the other processes' HTTP servers, comma-separated (e.g. http://segmentd-1:8080); "+
-		"the admin API asks them and merges their answers")
+		"one token per line, the first current, any accepted (a rotation); re-read when it changes; "+
+		"required to use the admin API on a non-loopback address")
+	fs.Var(&f.peers, "peers", "base URLs of the other processes' admin APIs, comma-separated (e.g. http://segmentd-1:8080, "+
+		"or https:// with --admin-tls-cert); the admin API asks them and merges their answers")
+	fs.StringVar(&f.adminAddr, "admin-addr", "", "address of the admin API's own HTTP server, apart from /metrics and the probes "+
+		"(default: served on --http-addr)")
+	fs.StringVar(&f.adminTLSCert, "admin-tls-cert", "", "PEM certificate (chain) of the HTTP server that serves the admin API: "+
+		"it then serves HTTPS; re-read when the file changes")
+	fs.StringVar(&f.adminTLSKey, "admin-tls-key", "", "PEM private key of --admin-tls-cert")
+	fs.StringVar(&f.peersCA, "peers-ca", "", "PEM file of CA certificates to verify the peers' https:// admin APIs (default: system roots)")
 	return fs
 }
 
@@ -158,14 +171,14 @@ func runCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return usagef(fs, "--demo only works with the embedded broker (without --brokers)")
 	}
 	if embedded {
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(9092))
+		cluster, err := startEmbeddedBroker(f.kafka.embeddedAddr)
 		if err != nil {
-			return fmt.Errorf("start embedded broker on %s: %w", embeddedAddr, err)
+			return err
 		}
 		defer cluster.Close()
 		brokers = cluster.ListenAddrs()
 		log.Warn("NOTHING IS DURABLE: no --brokers given, so segmentd runs on an embedded in-memory " +
-			"Kafka-protocol broker at " + embeddedAddr + " and keeps its state in memory. Everything is " +
+			"Kafka-protocol broker at " + brokers[0] + " and keeps its state in memory. Everything is " +
 			"lost when it stops. Use --brokers to run on a real Kafka cluster.")
 	}
 
@@ -195,25 +208,11 @@ func runCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	defer apiProducer.Close()
-	srv, ln, err := newHTTPServer(f.httpAddr, reg, proc, api)
+	servers, err := newHTTPServers(&f, opsHandler(reg, proc), api, log)
 	if err != nil {
 		return err
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
-			cancel()
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	log.Info("http server listening", "addr", ln.Addr().String())
+	serveHTTP(ctx, cancel, &wg, servers, log)
 
 	if f.demo {
 		wg.Add(1)
@@ -223,18 +222,39 @@ func runCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
 				log.Error("demo feeder stopped", "err", err)
 			}
 		}()
+		tailCmd := "go run ./cmd/segmentd tail"
+		if brokers[0] != defaultEmbeddedAddr {
+			tailCmd += " --embedded-broker-addr " + brokers[0]
+		}
 		fmt.Fprintf(os.Stderr, "\n  Demo: a synthetic shop of %d contacts and 4 segments is loading.\n"+
 			"  Watch the transitions in another terminal with either of:\n"+
-			"      go run ./cmd/segmentd tail\n"+
+			"      %s\n"+
 			"      kcat -C -b %s -t %s -X isolation.level=read_committed -f '%%k %%h %%s\\n'\n"+
-			"  Metrics: http://%s/metrics\n\n", f.demoContacts, embeddedAddr, proc.Topics().Membership, ln.Addr())
+			"  Metrics: http://%s/metrics\n\n", f.demoContacts, tailCmd, brokers[0], proc.Topics().Membership, servers[0].ln.Addr())
 	}
 	return proc.Run(ctx)
 }
 
-func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Processor, api http.Handler) (*http.Server, net.Listener, error) {
+// startEmbeddedBroker starts the in-memory broker of `run` without --brokers on addr
+// (--embedded-broker-addr; port 0 picks a free one).
+func startEmbeddedBroker(addr string) (*kfake.Cluster, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("invalid --embedded-broker-addr %q: %w", addr, err)
+	}
+	// kfake listens on 127.0.0.1:<port>; listen on addr instead (it advertises the
+	// listener's address to clients).
+	listen := func(network, _ string) (net.Listener, error) { return net.Listen(network, addr) }
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ListenFn(listen))
+	if err != nil {
+		return nil, fmt.Errorf("start the embedded broker on --embedded-broker-addr %s: %w "+
+			"(another segmentd run may hold it: choose a free address with --embedded-broker-addr, or use --brokers)", addr, err)
+	}
+	return cluster, nil
+}
+
+// opsHandler serves /metrics, /healthz and /readyz.
+func opsHandler(reg *prometheus.Registry, proc *processor.Processor) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", api) // the admin API (package admin)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -252,12 +272,7 @@ func newHTTPServer(addr string, reg *prometheus.Registry, proc *processor.Proces
 		}
 		w.Write([]byte("ready\n"))
 	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listen on --http-addr %s: %w", addr, err)
-	}
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln, nil
+	return mux
 }
 
 // stableTransactionalID derives a transactional id that stays the same across

@@ -137,10 +137,7 @@ func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 // applyDirect produces the definitions to the segments topic, keyed <ws>/<id>.
 func applyDirect(ctx context.Context, kf *kafkaFlags, topic string, defs []*sourcedDefinition, stdout io.Writer) error {
-	brokers := []string(kf.brokers)
-	if len(brokers) == 0 {
-		brokers = []string{embeddedAddr}
-	}
+	brokers := kf.seedBrokers()
 	kopts, err := kf.options()
 	if err != nil {
 		return err

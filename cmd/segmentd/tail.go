@@ -110,10 +110,7 @@ func tailCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	brokers := []string(f.kafka.brokers)
-	if len(brokers) == 0 {
-		brokers = []string{embeddedAddr}
-	}
+	brokers := f.kafka.seedBrokers()
 	kopts, err := f.kafka.options()
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package helmtest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -151,6 +152,24 @@ func checkStatefulSet(t *testing.T, r rendered, httpPort int) (statefulSet, cont
 	if portNames["http"] != httpPort {
 		t.Errorf("container port http = %d, want %d", portNames["http"], httpPort)
 	}
+	// The admin API on a port of its own (so that the NetworkPolicy can restrict it),
+	// bound to a non-loopback address; the peers are asked there.
+	adminPort := portNames["admin"]
+	if adminPort == 0 || adminPort == httpPort {
+		t.Errorf("container port admin = %d: the admin API needs a port apart from http (%d)", adminPort, httpPort)
+	}
+	if ahost, aport, err := net.SplitHostPort(env["SEGMENTD_ADMIN_ADDR"].Value); err != nil {
+		t.Errorf("SEGMENTD_ADMIN_ADDR: %v", err)
+	} else if aport != strconv.Itoa(adminPort) || ahost != host {
+		t.Errorf("SEGMENTD_ADMIN_ADDR %q, want %s:<container port admin %d>", env["SEGMENTD_ADMIN_ADDR"].Value, host, adminPort)
+	}
+	if peers := env["SEGMENTD_PEERS"].Value; peers != "" {
+		for _, p := range strings.Split(peers, ",") {
+			if !strings.HasSuffix(p, ":"+strconv.Itoa(adminPort)) {
+				t.Errorf("peer %s is not on the admin port %d", p, adminPort)
+			}
+		}
+	}
 	for name, tc := range map[string]struct {
 		p    *probe
 		path string
@@ -234,6 +253,9 @@ func checkStatefulSet(t *testing.T, r rendered, httpPort int) (statefulSet, cont
 		if len(s.Spec.Ports) == 0 || (s.Spec.Ports[0].TargetPort != "http" && s.Spec.Ports[0].TargetPort != httpPort) {
 			t.Errorf("Service %s ports %+v do not target the http port", s.Metadata.Name, s.Spec.Ports)
 		}
+		if !slices.ContainsFunc(s.Spec.Ports, func(p servicePort) bool { return p.Name == "admin" && p.TargetPort == "admin" }) {
+			t.Errorf("Service %s ports %+v do not expose the admin port", s.Metadata.Name, s.Spec.Ports)
+		}
 		if s.Spec.ClusterIP == "None" {
 			headless = append(headless, s)
 		} else {
@@ -271,13 +293,13 @@ func TestDefaults(t *testing.T) {
 		"SEGMENTD_TRANSACTIONAL_ID":   "segmentd-$(SEGMENTD_INSTANCE_ID)",
 		"SEGMENTD_DATA_DIR":           dataMount + "/data",
 		"SEGMENTD_HTTP_ADDR":          "0.0.0.0:8080",
+		"SEGMENTD_ADMIN_ADDR":         "0.0.0.0:8081",
 		"SEGMENTD_EVENTS_TOPIC":       "segmentd.events",
 		"SEGMENTD_EXCLUSION_TAG":      "exclude_from_galantis",
 		"SEGMENTD_COMMIT_INTERVAL":    "100ms",
 		"SEGMENTD_MAX_RECORD_BYTES":   "1048576",
 		"SEGMENTD_MAX_CONTACT_BYTES":  "262144",
 		"SEGMENTD_REPLICATION_FACTOR": "3",
-		"SEGMENTD_DEMO":               "false",
 		"SEGMENTD_LOG_FORMAT":         "json",
 	} {
 		if got := env[name].Value; got != want {
@@ -285,10 +307,20 @@ func TestDefaults(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"SEGMENTD_SASL_MECHANISM", "SEGMENTD_SASL_PASSWORD_FILE", "SEGMENTD_TLS",
-		"SEGMENTD_TLS_CA", "SEGMENTD_TLS_CERT", "SEGMENTD_TLS_KEY", "SEGMENTD_ADMIN_TOKEN_FILE", "GOMEMLIMIT"} {
+		"SEGMENTD_TLS_CA", "SEGMENTD_TLS_CERT", "SEGMENTD_TLS_KEY", "SEGMENTD_ADMIN_TOKEN_FILE", "GOMEMLIMIT",
+		"SEGMENTD_ADMIN_TLS_CERT", "SEGMENTD_ADMIN_TLS_KEY", "SEGMENTD_PEERS_CA"} {
 		if e, ok := env[name]; ok {
 			t.Errorf("%s = %q with nothing asking for it", name, e.Value)
 		}
+	}
+	// Production manifests carry nothing of the demo.
+	for _, name := range []string{"SEGMENTD_DEMO", "SEGMENTD_DEMO_CONTACTS", "SEGMENTD_DEMO_RATE", "SEGMENTD_EMBEDDED_BROKER_ADDR"} {
+		if e, ok := env[name]; ok {
+			t.Errorf("%s = %q rendered without demo.enabled", name, e.Value)
+		}
+	}
+	if p := env["SEGMENTD_PEERS"].Value; !strings.HasPrefix(p, "http://") {
+		t.Errorf("SEGMENTD_PEERS = %q, want http:// URLs without admin TLS", p)
 	}
 	for _, v := range sts.Spec.Template.Spec.Volumes {
 		if v.Secret != nil {
@@ -325,6 +357,7 @@ func TestAllOptions(t *testing.T) {
 		"SEGMENTD_GROUP":              "segments-prod",
 		"SEGMENTD_TRANSACTIONAL_ID":   "segments-prod-tx-$(SEGMENTD_INSTANCE_ID)",
 		"SEGMENTD_HTTP_ADDR":          "0.0.0.0:9090",
+		"SEGMENTD_ADMIN_ADDR":         "0.0.0.0:9443",
 		"SEGMENTD_SASL_MECHANISM":     "SCRAM-SHA-512",
 		"SEGMENTD_SASL_USERNAME":      "segmentd",
 		"SEGMENTD_TLS":                "true",
@@ -359,6 +392,9 @@ func TestAllOptions(t *testing.T) {
 		"SEGMENTD_TLS_CERT":           {"kafka-client", "client.pem"},
 		"SEGMENTD_TLS_KEY":            {"kafka-client", "client-key.pem"},
 		"SEGMENTD_ADMIN_TOKEN_FILE":   {"segmentd-admin", "bearer"},
+		"SEGMENTD_ADMIN_TLS_CERT":     {"segmentd-admin-tls", "cert.pem"},
+		"SEGMENTD_ADMIN_TLS_KEY":      {"segmentd-admin-tls", "key.pem"},
+		"SEGMENTD_PEERS_CA":           {"segmentd-admin-ca", "ca.pem"},
 	} {
 		p := env[name].Value
 		if !path.IsAbs(p) {
@@ -376,6 +412,13 @@ func TestAllOptions(t *testing.T) {
 		}
 		if strings.HasPrefix(p, dataMount+"/") || strings.HasPrefix(p, "/tmp/") {
 			t.Errorf("%s = %s is on a writable volume", name, p)
+		}
+	}
+
+	// With admin TLS, the peers are asked over https.
+	for i, p := range strings.Split(env["SEGMENTD_PEERS"].Value, ",") {
+		if want := fmt.Sprintf("https://%s-%d.%s.%s.svc:9443", fullname, i, sts.Spec.ServiceName, namespace); p != want {
+			t.Errorf("peer %d = %q, want %q", i, p, want)
 		}
 	}
 
@@ -459,6 +502,99 @@ func TestDemo(t *testing.T) {
 	if e, ok := env["SEGMENTD_BROKERS"]; ok {
 		t.Errorf("SEGMENTD_BROKERS = %q in demo mode (segmentd refuses --demo with --brokers)", e.Value)
 	}
+	for name, want := range map[string]string{"SEGMENTD_DEMO_CONTACTS": "3000", "SEGMENTD_DEMO_RATE": "20",
+		"SEGMENTD_EMBEDDED_BROKER_ADDR": "127.0.0.1:9092"} {
+		if got := env[name].Value; got != want {
+			t.Errorf("%s = %q in demo mode, want %q", name, got, want)
+		}
+	}
+}
+
+// TestNetworkPolicy: on by default, the admin port admits only the release's own pods
+// (the peers) and networkPolicy.admin.from, never everyone; the metrics and probe port
+// admits networkPolicy.metrics.from, everyone when it is empty; every rule names its
+// port (a rule without ports would open them all).
+func TestNetworkPolicy(t *testing.T) {
+	extraAdmin := map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "marketing"}}}
+	prometheus := map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "monitoring"}}}
+	for _, tc := range []struct {
+		name        string
+		args        []string
+		adminExtra  []map[string]any
+		metricsFrom []map[string]any // nil: open
+	}{
+		{"defaults", nil, nil, nil},
+		{"all options", []string{"-f", allOptions}, nil, nil},
+		{"restricted", []string{"--set-json", `networkPolicy.admin.from=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"marketing"}}}]`,
+			"--set-json", `networkPolicy.metrics.from=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]`},
+			[]map[string]any{extraAdmin}, []map[string]any{prometheus}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := template(t, tc.args...)
+			var sts statefulSet
+			r.one(t, "StatefulSet", &sts)
+			podLabels := sts.Spec.Template.Metadata.Labels
+			var np networkPolicy
+			r.one(t, "NetworkPolicy", &np)
+			if !subset(np.Spec.PodSelector.MatchLabels, podLabels) {
+				t.Errorf("NetworkPolicy selects %v, not the pods %v", np.Spec.PodSelector.MatchLabels, podLabels)
+			}
+			if !slices.Equal(np.Spec.PolicyTypes, []string{"Ingress"}) {
+				t.Errorf("policyTypes %v, want [Ingress]", np.Spec.PolicyTypes)
+			}
+			rules := map[string][]map[string]any{}
+			open := map[string]bool{}
+			for _, rule := range np.Spec.Ingress {
+				if len(rule.Ports) == 0 {
+					t.Errorf("an ingress rule without ports admits every port: %+v", rule)
+				}
+				for _, p := range rule.Ports {
+					port := fmt.Sprint(p.Port)
+					if rule.From == nil {
+						open[port] = true
+					}
+					rules[port] = append(rules[port], rule.From...)
+				}
+			}
+			if open["admin"] {
+				t.Fatal("the admin port admits every source")
+			}
+			// The release's own pods first, then admin.from, nothing else.
+			admin := rules["admin"]
+			if len(admin) != 1+len(tc.adminExtra) {
+				t.Fatalf("admin port sources %v, want the release's pods and %v", admin, tc.adminExtra)
+			}
+			self := admin[0]
+			sel, _ := self["podSelector"].(map[string]any)
+			ml := map[string]string{}
+			if m, ok := sel["matchLabels"].(map[string]any); ok {
+				for k, v := range m {
+					ml[k] = fmt.Sprint(v)
+				}
+			}
+			if len(self) != 1 || !subset(ml, podLabels) || !subset(ml, np.Spec.PodSelector.MatchLabels) {
+				t.Errorf("first admin source %v is not the release's pods (in its own namespace)", self)
+			}
+			if !reflect.DeepEqual(admin[1:], tc.adminExtra) && len(tc.adminExtra) > 0 {
+				t.Errorf("admin sources %v, want also %v", admin[1:], tc.adminExtra)
+			}
+			switch {
+			case tc.metricsFrom == nil && !open["http"]:
+				t.Errorf("the metrics port is not open to all by default: %v", rules["http"])
+			case tc.metricsFrom != nil && (open["http"] || !reflect.DeepEqual(rules["http"], tc.metricsFrom)):
+				t.Errorf("metrics port sources %v (open %v), want %v", rules["http"], open["http"], tc.metricsFrom)
+			}
+			for port := range rules {
+				if port != "admin" && port != "http" {
+					t.Errorf("a rule for port %s, which the pods do not have", port)
+				}
+			}
+		})
+	}
+	r := template(t, "--set", "networkPolicy.enabled=false")
+	if n := len(r.all("NetworkPolicy")); n != 0 {
+		t.Errorf("%d NetworkPolicies with networkPolicy.enabled=false", n)
+	}
 }
 
 // TestRefusedValues: values that would deploy something broken fail the render, saying
@@ -476,6 +612,7 @@ func TestRefusedValues(t *testing.T) {
 		{"sasl secret without mechanism", []string{"--set", "kafka.sasl.passwordSecret.name=s"}, "kafka.sasl.mechanism is empty"},
 		{"unknown sasl mechanism", []string{"--set", "kafka.sasl.mechanism=GSSAPI"}, "/kafka/sasl/mechanism"},
 		{"loopback http", []string{"--set", "http.bindAddress=127.0.0.1"}, "loopback"},
+		{"admin on the http port", []string{"--set", "admin.port=8080"}, "admin.port equals http.port"},
 		{"short grace period", []string{"--set", "terminationGracePeriodSeconds=10"}, "/terminationGracePeriodSeconds"},
 		{"misspelt key", []string{"--set", "kafka.grup=x"}, "grup"},
 		{"bad duration", []string{"--set", "processing.commitInterval=fast"}, "/processing/commitInterval"},
@@ -564,12 +701,12 @@ func runFlags(t *testing.T) []string {
 	var out bytes.Buffer
 	help := exec.CommandContext(ctx, bin, "run", "-h")
 	help.Stdout, help.Stderr = &out, &out
-	_ = help.Run() // -h exits 2 after printing the flags
-	if !strings.Contains(out.String(), "Usage of segmentd run") {
+	_ = help.Run()
+	if !strings.Contains(out.String(), "Usage: segmentd run") {
 		t.Fatalf("segmentd run -h printed no usage:\n%s", out.String())
 	}
 	var flags []string
-	for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z0-9][a-z0-9-]*)`).FindAllStringSubmatch(out.String(), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^\s+--([a-z0-9][a-z0-9-]*)`).FindAllStringSubmatch(out.String(), -1) {
 		flags = append(flags, m[1])
 	}
 	if len(flags) < 20 {

@@ -14,7 +14,14 @@
 //     which binds a non-loopback address; the grace period is at least 30s; the pod runs
 //     as non-root 65532 with a read-only root filesystem, no privilege escalation and no
 //     capabilities, and only the data volume and a /tmp emptyDir are writable; resources
-//     are set; a PodDisruptionBudget allows one pod down.
+//     are set; a PodDisruptionBudget allows one pod down. The admin API has a container
+//     port of its own (--admin-addr), exposed by both Services, where the peers are asked
+//     (over https with admin TLS).
+//   - The NetworkPolicy (on by default) admits to the admin port only the release's
+//     pods and networkPolicy.admin.from, to the metrics port networkPolicy.metrics.from
+//     (anyone when empty), and every rule names its port.
+//   - Default (production) values render no demo variable (--demo, --demo-contacts,
+//     --demo-rate, --embedded-broker-addr); demo.enabled renders them.
 //   - Every flag of `segmentd run` (read from the built binary's -h) has its
 //     SEGMENTD_<FLAG> environment variable in the rendered pod, but for the ones listed
 //     as deliberately left out; and every SEGMENTD_* variable the chart sets names a real

@@ -135,11 +135,30 @@ type service struct {
 		ClusterIP                string            `yaml:"clusterIP"`
 		PublishNotReadyAddresses bool              `yaml:"publishNotReadyAddresses"`
 		Selector                 map[string]string `yaml:"selector"`
-		Ports                    []struct {
-			Name       string `yaml:"name"`
-			Port       int    `yaml:"port"`
-			TargetPort any    `yaml:"targetPort"`
-		} `yaml:"ports"`
+		Ports                    []servicePort     `yaml:"ports"`
+	} `yaml:"spec"`
+}
+
+type servicePort struct {
+	Name       string `yaml:"name"`
+	Port       int    `yaml:"port"`
+	TargetPort any    `yaml:"targetPort"`
+}
+
+type networkPolicy struct {
+	Metadata meta `yaml:"metadata"`
+	Spec     struct {
+		PodSelector struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"podSelector"`
+		PolicyTypes []string `yaml:"policyTypes"`
+		Ingress     []struct {
+			Ports []struct {
+				Port     any    `yaml:"port"`
+				Protocol string `yaml:"protocol"`
+			} `yaml:"ports"`
+			From []map[string]any `yaml:"from"` // nil: every source
+		} `yaml:"ingress"`
 	} `yaml:"spec"`
 }
 

@@ -90,6 +90,9 @@ Checks of values that the schema cannot express; each fails the render with what
 {{- if and $k.sasl.passwordSecret.name (not $k.sasl.mechanism) }}
 {{- fail "kafka.sasl.passwordSecret.name is set but kafka.sasl.mechanism is empty: set PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512" }}
 {{- end }}
+{{- if eq (int .Values.http.port) (int .Values.admin.port) }}
+{{- fail "admin.port equals http.port: the admin API needs a port of its own (so that networkPolicy can restrict it)" }}
+{{- end }}
 {{- if eq (toString .Values.http.bindAddress) "127.0.0.1" "localhost" "[::1]" "::1" }}
 {{- fail "http.bindAddress is a loopback address: the probes and Prometheus could not reach segmentd" }}
 {{- end }}
