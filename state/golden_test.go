@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/RoaringBitmap/roaring/v2"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -51,6 +52,8 @@ var goldenCases = []goldenCase{
 	{file: "contact-folded-orders-v1s17.bin", build: encodeContact(goldenFoldedOrders), check: checkFoldedOrders, reencodes: true},
 	{file: "changelog-partition-meta-v1.json", build: goldenPartitionMeta, check: checkPartitionMeta, reencodes: true},
 	{file: "changelog-segment-meta-v1.json", build: goldenSegmentMeta, check: checkSegmentMeta, reencodes: true},
+	// pos and ahead, added when every version of a definition became a step.
+	{file: "changelog-segment-meta-steps.json", build: goldenSegmentMetaSteps, check: checkSegmentMetaSteps, reencodes: true},
 }
 
 func TestGoldenRecords(t *testing.T) {
@@ -499,4 +502,37 @@ func checkFoldedOrders(t *testing.T, b []byte) {
 	eqJSON(t, "purchased_products", c.PurchasedProducts(), `["p0","p1","p2","p3","p4"]`)
 	eqJSON(t, "purchased_prices", a.PurchasedPrices, `["1.00","1.01"]`)
 	eq(t, "language", a.Language, "pt")
+}
+
+// goldenSegmentMetaSteps is a SegmentMeta of a partition backfilling one version of
+// several pending ones, with contacts an event already brought further (Ahead).
+func goldenSegmentMetaSteps(t *testing.T) []byte {
+	b, err := json.Marshal(&SegmentMeta{Incarnation: 2, Version: 6, RulesKey: "acme.myshopify.com/vip@6", Pos: 9<<16 | 0,
+		Backfilling: true, Cursor: "acme.myshopify.com/7012345",
+		Ahead: map[int64]DenseSet{11 << 16: {roaring.BitmapOf(3, 17, 70000)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func checkSegmentMetaSteps(t *testing.T, b []byte) {
+	var sm SegmentMeta
+	if err := json.Unmarshal(b, &sm); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "Incarnation", sm.Incarnation, 2)
+	eq(t, "Version", sm.Version, 6)
+	eq(t, "RulesKey", sm.RulesKey, "acme.myshopify.com/vip@6")
+	eq(t, "Pos", sm.Pos, 589824)
+	eq(t, "Backfilling", sm.Backfilling, true)
+	eq(t, "Cursor", sm.Cursor, "acme.myshopify.com/7012345")
+	eq(t, "len(Ahead)", len(sm.Ahead), 1)
+	if d := sm.Ahead[720896]; d.Bitmap == nil || !slices.Equal(d.ToArray(), []uint32{3, 17, 70000}) {
+		t.Errorf("Ahead[720896] = %v, want [3 17 70000]", d.Bitmap)
+	}
+	again, err := json.Marshal(&sm)
+	if err != nil || !bytes.Equal(again, b) {
+		t.Errorf("re-encoding changed the bytes: %s, want %s (%v)", again, b, err)
+	}
 }
