@@ -75,6 +75,13 @@ fuzz: ## Run each fuzz target for 30s.
 	$(GO) test ./events -run '^$$' -fuzz FuzzDecode -fuzztime 30s
 	$(GO) test ./state -run '^$$' -fuzz FuzzContactUnmarshal -fuzztime 30s
 
+METAMORPHIC_DURATION ?= 30m
+
+.PHONY: metamorphic
+metamorphic: ## Metamorphic test over fresh seeds for METAMORPHIC_DURATION (default 30m, kfake); prints each seed.
+	SEGMENTD_TEST_BROKERS=kfake SEGMENTD_METAMORPHIC_DURATION=$(METAMORPHIC_DURATION) \
+		$(GO) test ./processor -run 'TestMetamorphic$$' -count=1 -v -timeout 0 $(GOTESTFLAGS)
+
 CHAOS_KAFKA_PORT ?= 29092
 
 .PHONY: chaos

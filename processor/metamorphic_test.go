@@ -109,6 +109,7 @@ func mmRealConfigs() []mmConfig {
 	return []mmConfig{
 		{Name: "p3-unlimited", Partitions: 3},
 		{Name: "p3-window7-two-procs-kills", Partitions: 3, WindowRecords: 7, Procs: 2, Kills: true},
+		{Name: "p6-chunk1-paced", Partitions: 6, BackfillChunk: 1, PaceGlobals: true},
 	}
 }
 
@@ -150,6 +151,10 @@ func TestMetamorphic(t *testing.T) {
 		configs := mmConfigs(long)
 		if b.IsReal() {
 			configs = mmRealConfigs()
+		} else if testing.Short() && !long {
+			configs = slices.DeleteFunc(configs, func(c mmConfig) bool {
+				return c.Name != "p3-unlimited" && c.Name != "p3-window1" && c.Name != "p3-kills" && c.Name != "p1"
+			})
 		}
 		if len(only) > 0 {
 			// The reference first, then the named ones.
