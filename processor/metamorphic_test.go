@@ -371,7 +371,7 @@ type mmRun struct {
 	procs []*mmProc
 	nSeg  int // records produced to the segments topic
 	nCat  int
-	kills int
+	kills map[string]int // by crash point and whether the store was kept
 
 	out struct {
 		sync.Mutex
@@ -400,6 +400,7 @@ type mmCrasher struct {
 	windows int
 	at      int
 	point   string
+	fired   string // the point of the last crash
 }
 
 func (c *mmCrasher) arm(at int, point string) {
@@ -415,10 +416,16 @@ func (c *mmCrasher) hook(point string) bool {
 		c.windows++
 	}
 	if c.at > 0 && c.windows == c.at && point == c.point {
-		c.at = 0
+		c.at, c.fired = 0, point
 		return true
 	}
 	return false
+}
+
+func (c *mmCrasher) lastFired() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fired
 }
 
 func (r *mmRun) now() time.Time {
@@ -433,7 +440,7 @@ func runProgram(t *testing.T, b *kafkatest.Broker, prog *mmProgram, cfg mmConfig
 	if cfg.Procs == 0 {
 		cfg.Procs = 1
 	}
-	r := &mmRun{t: t, b: b, cfg: cfg, rng: rand.New(rand.NewPCG(rngSeed, 17))}
+	r := &mmRun{t: t, b: b, cfg: cfg, rng: rand.New(rand.NewPCG(rngSeed, 17)), kills: map[string]int{}}
 	r.clock.now = prog.Start
 	r.out.byKey = map[string][]string{}
 	r.out.sentinels = map[string]bool{}
@@ -510,8 +517,12 @@ func runProgram(t *testing.T, b *kafkatest.Broker, prog *mmProgram, cfg mmConfig
 	r.stopAll()
 	r.out.Lock()
 	defer r.out.Unlock()
-	t.Logf("%s: %d membership records, %d dead letters, %d kills, %s", cfg, r.out.memberships, r.out.deadLetters, r.kills, time.Since(start).Round(time.Millisecond))
-	if cfg.Kills && r.kills == 0 {
+	kills := ""
+	if cfg.Kills {
+		kills = fmt.Sprintf(", kills %v", r.kills)
+	}
+	t.Logf("%s: %d membership records, %d dead letters%s, %s", cfg, r.out.memberships, r.out.deadLetters, kills, time.Since(start).Round(time.Millisecond))
+	if cfg.Kills && len(r.kills) == 0 {
 		t.Errorf("%s: no kill happened", cfg)
 	}
 	return &mmOutput{byKey: r.out.byKey, memberships: r.out.memberships, deadLetters: r.out.deadLetters}
@@ -594,10 +605,12 @@ func (r *mmRun) restartCrashed() {
 				r.t.Fatalf("process %d stopped: %v", p.i, err)
 			}
 			p.cancel()
-			r.kills++
+			kind := p.crash.lastFired() + "/store-kept"
 			if r.rng.IntN(2) == 0 {
 				p.store = r.newStore()
+				kind = p.crash.lastFired() + "/store-lost"
 			}
+			r.kills[kind]++
 			r.start(p)
 		default:
 		}
