@@ -141,6 +141,11 @@ func TestMetamorphic(t *testing.T) {
 		duration = d
 	}
 	long := duration > 0
+	if len(seeds) == 0 && !long {
+		// One seed for both brokers, whose reference outputs are compared too.
+		seeds = []uint64{rand.Uint64() >> 1} // printable as a positive int64 too
+	}
+	refs := map[uint64]*mmOutput{}
 	only := map[string]bool{}
 	if s := os.Getenv(envMetamorphicConfigs); s != "" {
 		for _, name := range strings.Split(s, ",") {
@@ -165,14 +170,17 @@ func TestMetamorphic(t *testing.T) {
 		if err := gen.setFlags(os.Getenv(envMetamorphicGen)); err != nil {
 			t.Fatalf("%s: %v", envMetamorphicGen, err)
 		}
-		if seeds != nil {
-			runMetamorphicSeed(t, b, seeds[0], gen, configs)
+		if !long {
+			runMetamorphicSeed(t, b, seeds[0], gen, configs, refs)
 			return
 		}
 		deadline := time.Now().Add(duration)
 		for i := 0; ; i++ {
 			seed := rand.Uint64() >> 1 // printable as a positive int64 too
-			if !runMetamorphicSeed(t, b, seed, gen, configs) {
+			if i == 0 && len(seeds) > 0 {
+				seed = seeds[0]
+			}
+			if !runMetamorphicSeed(t, b, seed, gen, configs, refs) {
 				return
 			}
 			if time.Now().After(deadline) {
@@ -185,7 +193,10 @@ func TestMetamorphic(t *testing.T) {
 
 // runMetamorphicSeed runs the program of seed under every configuration and
 // compares their outputs. It reports whether they all agreed.
-func runMetamorphicSeed(t *testing.T, b *kafkatest.Broker, seed uint64, gen mmGenOptions, configs []mmConfig) bool {
+//
+// refs holds the reference output of each seed already run on another broker: the
+// reference configuration (the same on both) must give the same output on each.
+func runMetamorphicSeed(t *testing.T, b *kafkatest.Broker, seed uint64, gen mmGenOptions, configs []mmConfig, refs map[uint64]*mmOutput) bool {
 	ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 		t.Logf("metamorphic seed %d", seed)
 		var current mmConfig
@@ -212,6 +223,11 @@ func runMetamorphicSeed(t *testing.T, b *kafkatest.Broker, seed uint64, gen mmGe
 			if ref == nil {
 				ref, refCfg = out, cfg
 				t.Logf("%s (the reference): %s", cfg, out.summary())
+				if other := refs[seed]; other != nil {
+					compareOutputs(t, mmConfig{Name: cfg.Name + "-other-broker", Partitions: cfg.Partitions}, other, cfg, out)
+					t.Logf("%s: compared with the same configuration on the other broker", cfg)
+				}
+				refs[seed] = out
 				continue
 			}
 			compareOutputs(t, refCfg, ref, cfg, out)
