@@ -26,8 +26,9 @@ import (
 // stream (metamorphic_gen_test.go) runs through the processor under many
 // configurations — commit windows of 1, 7 and unlimited records, naive and
 // incremental evaluation, backfill chunks of 1 and unlimited, 1, 3 and 6 partitions,
-// kills at random points with the local state kept or lost, two processes sharing
-// the group — and every configuration must produce the same membership and
+// kills before a commit or between a commit and its store batch, with the local
+// state kept or lost, two processes sharing the group, definitions read one at a
+// time or all at once — and every configuration must produce the same membership and
 // dead-letter records, byte for byte, for every contact key, in the same order.
 //
 // The stream is phased so that its output is a function of the input alone: events
@@ -42,7 +43,8 @@ import (
 // order contacts first appear there, so they differ between partition counts. The
 // dense id cannot be dropped from the hash: it is what tells the lives of a contact
 // apart (a deleted contact re-created later starts its membership counters afresh,
-// with a new dense id), and nothing else in the record survives the deletion. So ids
+// with a new dense id), and nothing else in the record tells the lives apart for
+// good (the deletion fence is forgotten after TombstoneTTL). So ids
 // are compared between configurations with the same partition count, and masked
 // across partition counts.
 //
