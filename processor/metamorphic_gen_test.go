@@ -42,9 +42,10 @@ type mmPhase struct {
 }
 
 type mmProgram struct {
-	Seed   uint64
-	Start  time.Time
-	Phases []mmPhase
+	Options mmGenOptions
+	Seed    uint64
+	Start   time.Time
+	Phases  []mmPhase
 }
 
 // mmGenOptions shape a program.
@@ -63,6 +64,16 @@ type mmGenOptions struct {
 	// creation dates, email consent, email domain); off, their definitions would only
 	// be dead-lettered.
 	Extensions bool
+	// BatchCatalog lets the catalog records of a phase reach the processor
+	// together (one poll) in the configurations that do not pace global records.
+	// Off, every configuration applies them one at a time: when several products
+	// change in one poll, each product's scan evaluates contacts against the final
+	// mapping, so a contact that stops matching because of the second change is
+	// attributed to the first (cause product_id), and a change undone by the next
+	// one in the same poll emits nothing — unlike the same records one poll apart.
+	BatchCatalog bool
+
+	long bool // the long mode's sizes (SEGMENTD_METAMORPHIC_DURATION)
 }
 
 // mmGenFlags are the generator options that SEGMENTD_METAMORPHIC_GEN turns on
@@ -70,6 +81,7 @@ type mmGenOptions struct {
 var mmGenFlags = map[string]func(*mmGenOptions) *bool{
 	"same-segment-twice": func(o *mmGenOptions) *bool { return &o.SameSegmentTwice },
 	"extensions":         func(o *mmGenOptions) *bool { return &o.Extensions },
+	"batch-catalog":      func(o *mmGenOptions) *bool { return &o.BatchCatalog },
 }
 
 // setFlags turns on the named options.
@@ -120,7 +132,7 @@ var (
 func generate(seed uint64, o mmGenOptions) *mmProgram {
 	g := &mmGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), o: o,
 		live: map[string]bool{}, defs: map[string]string{}, seq: map[string]int{}}
-	prog := &mmProgram{Seed: seed, Start: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
+	prog := &mmProgram{Options: o, Seed: seed, Start: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
 	g.now = prog.Start
 	for i := 0; i < o.Phases; i++ {
 		var ph mmPhase

@@ -117,7 +117,7 @@ func mmRealConfigs() []mmConfig {
 
 func mmGenFor(long bool) mmGenOptions {
 	if long {
-		return mmGenOptions{Phases: 10, EventsPerPhase: 150, Contacts: 10}
+		return mmGenOptions{Phases: 10, EventsPerPhase: 150, Contacts: 10, long: true}
 	}
 	return mmGenOptions{Phases: 6, EventsPerPhase: 80, Contacts: 6}
 }
@@ -209,6 +209,10 @@ func runMetamorphicSeed(t *testing.T, b *kafkatest.Broker, seed uint64, gen mmGe
 			only := ""
 			if current.Name != configs[0].Name {
 				only = fmt.Sprintf("%s=%s ", envMetamorphicConfigs, current.Name)
+			}
+			if gen.long {
+				// The long generator and configurations, for this seed only.
+				only += envMetamorphicDuration + "=1s "
 			}
 			t.Logf("reproduce with: %s=%d %s%sSEGMENTD_TEST_BROKERS=%s go test ./processor -run 'TestMetamorphic$' -count=1 -v",
 				envMetamorphicSeed, seed, only, gen.envString(), b.Name)
@@ -475,7 +479,10 @@ func runProgram(t *testing.T, b *kafkatest.Broker, prog *mmProgram, cfg mmConfig
 	}
 	r.group = kafkatest.UniqueName("g-" + name)
 	var err error
-	r.prod, err = kgo.NewClient(kgo.SeedBrokers(b.Addrs...), kgo.ProducerLinger(0))
+	// A linger makes the records of one produce call to one partition a single
+	// record batch, which the processor's readers then fetch in one piece: the
+	// definitions or catalog records of a phase are read together in every run.
+	r.prod, err = kgo.NewClient(kgo.SeedBrokers(b.Addrs...), kgo.ProducerLinger(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +517,7 @@ func runProgram(t *testing.T, b *kafkatest.Broker, prog *mmProgram, cfg mmConfig
 					recs = append(recs, rec)
 				}
 			}
-			if cfg.PaceGlobals {
+			if cfg.PaceGlobals || (topic == mmCatalog && !prog.Options.BatchCatalog) {
 				for j := range recs {
 					r.produce(recs[j : j+1])
 					r.waitIdle(fmt.Sprintf("phase %d: global record %d", i, j))
