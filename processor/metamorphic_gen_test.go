@@ -55,9 +55,7 @@ type mmGenOptions struct {
 	Contacts       int // per workspace
 	// SameSegmentTwice lets one phase carry several versions of one segment
 	// (changes, deletion, re-creation) back to back: SPEC §6 "Order of definitions"
-	// requires each to take effect whatever the batching. Off by default: the
-	// processor collapses such versions until the fix of that rule is merged (the
-	// outputs then depend on how the records were batched).
+	// requires each to take effect whatever the batching. On in mmGenFor.
 	SameSegmentTwice bool
 	// Extensions draws conditions of SPEC §6 that the rule language does not
 	// implement yet (windowed aggregates, segment references, first/last order and
