@@ -288,7 +288,7 @@ func checkAdminAPI(t *testing.T, d *deployment) {
 
 	// A contact, whichever process owns it, with its memberships; explain.
 	for cid := int64(1); cid <= 20; cid++ {
-		var v processor.ContactView
+		var v admin.Contact
 		d.get(p0, fmt.Sprintf("/v1/workspaces/%s/contacts/%d", ws, cid), &v)
 		if v.CustomerID != cid || v.Profile.Email != fmt.Sprintf("user%d@example.com", cid) || v.Orders.Counted != 1 {
 			t.Fatalf("contact %d: %+v", cid, v)
@@ -300,7 +300,7 @@ func checkAdminAPI(t *testing.T, d *deployment) {
 			t.Fatalf("explain %d in big: %s", cid, mustJSON(ex))
 		}
 	}
-	var v processor.ContactView
+	var v admin.Contact
 	d.get(p0, "/v1/workspaces/"+ws+"/contacts/12", &v)
 	if got := fmt.Sprint(v.Memberships); got != "[{big 1} {vip 1}]" && got != "[{vip 1} {big 1}]" {
 		t.Fatalf("memberships of 12: %s", got)

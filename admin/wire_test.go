@@ -11,6 +11,7 @@ import (
 
 	"github.com/govalues/decimal"
 
+	"github.com/segmentd/segmentd/events"
 	"github.com/segmentd/segmentd/operators"
 	"github.com/segmentd/segmentd/processor"
 	"github.com/segmentd/segmentd/state"
@@ -85,12 +86,12 @@ func (b *wireBackend) Members(context.Context, string, string, processor.MemberC
 	return []int64{42, 7}, processor.MemberCursor{Partition: 1, Dense: 7}, false, nil
 }
 
-func (b *wireBackend) Contact(_ context.Context, _ string, id int64) (*processor.ContactView, error) {
+func (b *wireBackend) Contact(_ context.Context, _ string, id int64) (*processor.Contact, error) {
 	if !b.hasContact || id != 42 {
 		return nil, processor.ErrNotFound
 	}
 	at := func(s string) time.Time { t, _ := time.Parse(time.RFC3339, s); return t }
-	return &processor.ContactView{
+	return &processor.Contact{
 		Workspace: ws, CustomerID: 42, Partition: 1, SyncedAt: at("2026-11-20T09:00:00Z"), NextDue: at("2026-12-01T00:00:00Z"),
 		Profile: state.Profile{Email: "ana@example.com", FirstName: "Ana", LastName: "Díaz", Phone: "+52 55 1234 5678",
 			PhoneE164: "+525512345678", Country: "MX", Locale: "es-MX", CreatedAt: at("2025-01-02T03:04:05Z"), UpdatedAt: at("2026-11-01T00:00:00Z")},
@@ -99,21 +100,13 @@ func (b *wireBackend) Contact(_ context.Context, _ string, id int64) (*processor
 		Errors: []string{"phone: not a number"},
 		Tags:   []string{"vip"}, Lists: []string{"news"},
 		Orders: processor.OrdersSummary{Total: 6, Counted: 3, Cancelled: 1, Test: 1, Folded: 1},
-		PurchasingSummary: map[string]any{"number_of_orders": int64(7), "amount_spent": "1234.50", "currency_code": "MXN",
-			"last_order_id": "1001", "occurred_at": at("2026-11-19T08:00:00Z")},
+		PurchasingSummary: &processor.PurchasingSummary{Summary: events.Summary{NumberOfOrders: 7, AmountSpent: decimal.MustNew(123450, 2),
+			CurrencyCode: "MXN", LastOrderID: "1001", OccurredAt: at("2026-11-19T07:00:00Z")}, At: at("2026-11-19T08:00:00Z")},
 		BackInStock:   []state.BackInStockSub{{VariantID: "v1", ProductID: "p1", SubscribedAt: at("2026-11-15T00:00:00Z")}},
 		Conversations: []state.ConversationState{{ID: "conv1", Status: "OPEN", AssignedAgent: "agent7", UpdatedAt: at("2026-11-18T08:30:00Z")}},
 		Automations:   []state.AutomationCount{{AutomationID: "welcome", Count: 2}},
-		Memberships:   []processor.MembershipView{{SegmentID: "vip", Version: 3}},
-		Attributes: map[string]any{
-			"consent_status": "yes", "orders_count": int64(3), "total_spent": "1234.50", "messages_received": int64(4),
-			"messages_read": int64(2), "automation_completions": int64(2), "purchased_brands": []string{"acme"},
-			"purchased_collections": []string{}, "lifecycle_stage": "repeat_buyer", "excluded": false,
-			"purchased_prices": []string{"9.99", "100.00"}, "phone": "+525512345678", "country": "MX", "language": "es",
-			"average_order_value": "411.50", "first_order_at": at("2025-06-01T12:00:00Z"), "last_order_at": at("2026-11-10T12:00:00Z"),
-			"last_message_received_at": at("2026-11-18T08:30:00Z"), "days_since_last_order": int64(10),
-			"days_since_first_order": int64(537), "automation_completions_by_id": map[string]int64{"welcome": 2},
-		},
+		Memberships:   []processor.Membership{{SegmentID: "vip", Version: 3}},
+		Attrs:         wireAttrs(), Now: wireNow,
 	}, nil
 }
 
