@@ -16,14 +16,14 @@ import (
 
 // SearchResponse is the answer of GET …/contacts?q=.
 type SearchResponse struct {
-	Contacts   []processor.ContactSummary `json:"contacts"`
-	Partitions []int32                    `json:"partitions"`
+	Contacts   []ContactSummary `json:"contacts"`
+	Partitions []int32          `json:"partitions"`
 }
 
 // EstimateRequest is the body of POST …/audiences:estimate.
 type EstimateRequest struct {
-	Include []processor.AudienceRef `json:"include"`
-	Exclude []processor.AudienceRef `json:"exclude,omitempty"`
+	Include []AudienceRef `json:"include"`
+	Exclude []AudienceRef `json:"exclude,omitempty"`
 }
 
 // EstimateResponse is its answer: contacts in any of include and none of exclude,
@@ -42,16 +42,16 @@ func (h *Handler) getContact(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	view, err := h.cfg.Backend.Contact(r.Context(), ws, cid)
+	c, err := h.cfg.Backend.Contact(r.Context(), ws, cid)
 	if err == nil {
-		writeJSON(w, http.StatusOK, view)
+		writeJSON(w, http.StatusOK, contactView(c))
 		return
 	}
 	if !errors.Is(err, processor.ErrNotFound) || h.isLocal(r) {
 		writeBackendError(w, r, err, fmt.Sprintf("contact %d of workspace %s", cid, ws))
 		return
 	}
-	var peer processor.ContactView
+	var peer Contact
 	found, ok := firstFound(h, w, r, &peer)
 	switch {
 	case !ok:
@@ -116,7 +116,7 @@ func (h *Handler) explainNotFound(w http.ResponseWriter, r *http.Request, ws str
 
 // missingSegment returns the first segment of refs the workspace does not have, or ""
 // (lists are never missing: an unknown list has no members).
-func (h *Handler) missingSegment(r *http.Request, ws string, refs ...[]processor.AudienceRef) string {
+func (h *Handler) missingSegment(r *http.Request, ws string, refs ...[]AudienceRef) string {
 	for _, rs := range refs {
 		for _, ref := range rs {
 			if ref.Segment == "" {
@@ -149,7 +149,7 @@ func (h *Handler) searchContacts(w http.ResponseWriter, r *http.Request) {
 		writeBackendError(w, r, err, "search")
 		return
 	}
-	resp := SearchResponse{Contacts: found, Partitions: unionPartitions(local.Partitions)}
+	resp := SearchResponse{Contacts: contactSummaries(found), Partitions: unionPartitions(local.Partitions)}
 	if !h.isLocal(r) {
 		peers, ok := gather[SearchResponse](h, w, r, url.Values{"q": {q}, "limit": {strconv.Itoa(limit)}}, nil)
 		if !ok {
@@ -160,7 +160,7 @@ func (h *Handler) searchContacts(w http.ResponseWriter, r *http.Request) {
 			resp.Partitions = unionPartitions(resp.Partitions, p.Partitions)
 		}
 	}
-	slices.SortFunc(resp.Contacts, func(a, b processor.ContactSummary) int {
+	slices.SortFunc(resp.Contacts, func(a, b ContactSummary) int {
 		switch {
 		case a.CustomerID < b.CustomerID:
 			return -1
@@ -169,12 +169,12 @@ func (h *Handler) searchContacts(w http.ResponseWriter, r *http.Request) {
 		}
 		return 0
 	})
-	resp.Contacts = slices.CompactFunc(resp.Contacts, func(a, b processor.ContactSummary) bool { return a.CustomerID == b.CustomerID })
+	resp.Contacts = slices.CompactFunc(resp.Contacts, func(a, b ContactSummary) bool { return a.CustomerID == b.CustomerID })
 	if len(resp.Contacts) > limit {
 		resp.Contacts = resp.Contacts[:limit]
 	}
 	if resp.Contacts == nil {
-		resp.Contacts = []processor.ContactSummary{}
+		resp.Contacts = []ContactSummary{}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -197,7 +197,7 @@ func (h *Handler) estimate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid estimate request: %v", err)
 		return
 	}
-	count, local, err := h.cfg.Backend.Estimate(r.Context(), ws, req.Include, req.Exclude)
+	count, local, err := h.cfg.Backend.Estimate(r.Context(), ws, audienceRefs(req.Include), audienceRefs(req.Exclude))
 	if err != nil {
 		what := "estimate"
 		if errors.Is(err, processor.ErrNotFound) {
@@ -238,7 +238,7 @@ func (e *EstimateRequest) validate() error {
 	if len(e.Include)+len(e.Exclude) > maxAudienceRefs {
 		return fmt.Errorf("at most %d segments and lists in all", maxAudienceRefs)
 	}
-	check := func(name string, refs []processor.AudienceRef) error {
+	check := func(name string, refs []AudienceRef) error {
 		for i, ref := range refs {
 			if (ref.Segment == "") == (ref.List == "") {
 				return fmt.Errorf(`%s[%d]: exactly one of "segment" and "list" is required`, name, i)

@@ -7,7 +7,13 @@
 // # Reads and writes
 //
 // Reads go to a [Backend]: the query methods of *processor.Processor (processor/query.go),
-// which answer for the partitions the process owns and say which in a Local. Writes
+// which answer for the partitions the process owns and say which in a Local. They answer
+// in domain values (processor.SegmentInfo, processor.Contact with its operators.Attrs,
+// …); the JSON the API shows is this package's: views.go renders them as [Segment],
+// [Contact] (the attributes of SPEC §5 by name, evaluated at the contact's Now),
+// [ContactSummary], and reads [AudienceRef] and the members cursor, so that processor
+// changes do not change the wire. wire_test.go pins every kind of answer against a
+// document written out by hand; openapi.yaml describes the same documents. Writes
 // (PUT and DELETE of a segment) validate the definition with operators.ParseDefinition
 // and produce it, or a tombstone, to the segments topic with a [Producer] (a
 // kgo.Client: synchronous, acks=all), keyed "<workspace>/<id>".

@@ -249,7 +249,7 @@ func (b *fakeBackend) findLocked(ws string, id int64) *fakeContact {
 	return nil
 }
 
-func (b *fakeBackend) Contact(ctx context.Context, ws string, id int64) (*processor.ContactView, error) {
+func (b *fakeBackend) Contact(ctx context.Context, ws string, id int64) (*processor.Contact, error) {
 	if err := b.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -259,13 +259,11 @@ func (b *fakeBackend) Contact(ctx context.Context, ws string, id int64) (*proces
 	if c == nil {
 		return nil, processor.ErrNotFound
 	}
-	v := &processor.ContactView{
+	v := &processor.Contact{
 		Workspace: ws, CustomerID: id, Partition: b.w.partition(id), SyncedAt: b.w.now,
-		Profile: c.profile, Lists: c.attrs.Lists, Tags: []string{},
-		Attributes: map[string]any{"orders_count": c.attrs.OrdersCount, "country": c.attrs.Country, "consent_status": c.attrs.Consent.String()},
-		Orders:     processor.OrdersSummary{Total: int(c.attrs.OrdersCount), Counted: int(c.attrs.OrdersCount)},
+		Profile: c.profile, Lists: c.attrs.Lists, Attrs: c.attrs, Now: b.w.now,
+		Orders: processor.OrdersSummary{Total: int(c.attrs.OrdersCount), Counted: int(c.attrs.OrdersCount)},
 	}
-	v.Memberships = []processor.MembershipView{}
 	keys := make([]string, 0, len(b.w.segs))
 	for k := range b.w.segs {
 		keys = append(keys, k)
@@ -274,7 +272,7 @@ func (b *fakeBackend) Contact(ctx context.Context, ws string, id int64) (*proces
 	for _, k := range keys {
 		fs := b.w.segs[k]
 		if fs.seg.Def.Workspace == ws && fs.seg.Match(&c.attrs, b.w.now) {
-			v.Memberships = append(v.Memberships, processor.MembershipView{SegmentID: fs.seg.Def.ID, Version: fs.version})
+			v.Memberships = append(v.Memberships, processor.Membership{SegmentID: fs.seg.Def.ID, Version: fs.version})
 		}
 	}
 	return v, nil

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/segmentd/segmentd/processor"
 )
 
 // group is a deployment of two processes over one world, each owning some
@@ -235,12 +233,12 @@ func TestFanOutForwardsToken(t *testing.T) {
 }
 
 func TestMergeSegment(t *testing.T) {
-	a := processor.SegmentInfo{ID: "x", Version: 2, Members: 3}
-	mergeSegment(&a, &processor.SegmentInfo{ID: "x", Version: 2, Members: 4})
+	a := Segment{ID: "x", Version: 2, Members: 3}
+	mergeSegment(&a, &Segment{ID: "x", Version: 2, Members: 4})
 	if a.Members != 7 || a.Backfilling {
 		t.Fatalf("%+v", a)
 	}
-	mergeSegment(&a, &processor.SegmentInfo{ID: "x", Version: 3, Name: "new", Members: 1})
+	mergeSegment(&a, &Segment{ID: "x", Version: 3, Name: "new", Members: 1})
 	if a.Members != 8 || a.Version != 3 || a.Name != "new" || !a.Backfilling {
 		t.Fatalf("%+v", a)
 	}

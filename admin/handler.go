@@ -23,8 +23,9 @@ import (
 )
 
 // Backend answers the read side of the API for the partitions this process owns. It
-// is the query API of *processor.Processor (processor/query.go); every method must be
-// safe for concurrent use.
+// is the query API of *processor.Processor (processor/query.go), in the processor's
+// domain values; the handler renders them as the JSON views of views.go. Every method
+// must be safe for concurrent use.
 type Backend interface {
 	// Ready reports whether the process has read the definitions and restored every
 	// assigned partition.
@@ -32,7 +33,7 @@ type Backend interface {
 	Segments(ctx context.Context, ws string) ([]processor.SegmentInfo, processor.Local, error)
 	Segment(ctx context.Context, ws, id string) (processor.SegmentInfo, processor.Local, error)
 	Members(ctx context.Context, ws, id string, after processor.MemberCursor, limit int) (ids []int64, next processor.MemberCursor, done bool, err error)
-	Contact(ctx context.Context, ws string, customerID int64) (*processor.ContactView, error)
+	Contact(ctx context.Context, ws string, customerID int64) (*processor.Contact, error)
 	Explain(ctx context.Context, ws string, customerID int64, segmentID string) (*operators.Explanation, error)
 	Preview(ctx context.Context, def *operators.Definition, sample int) (count int64, ids []int64, local processor.Local, err error)
 	Search(ctx context.Context, ws, q string, limit int) ([]processor.ContactSummary, processor.Local, error)

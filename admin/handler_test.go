@@ -19,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/operators"
-	"github.com/segmentd/segmentd/processor"
 )
 
 const (
@@ -338,7 +337,7 @@ func TestContacts(t *testing.T) {
 
 	r := e.do("GET", "/v1/workspaces/"+ws+"/contacts/4", "")
 	wantStatus(t, "contact", r, http.StatusOK)
-	var v processor.ContactView
+	var v Contact
 	r.decode(t, &v)
 	if v.CustomerID != 4 || v.Workspace != ws || len(v.Memberships) != 1 || v.Memberships[0].SegmentID != "loyal" {
 		t.Fatalf("contact: %s", r.body)
@@ -380,7 +379,7 @@ func TestContacts(t *testing.T) {
 	wantStatus(t, "search limit 0", e.do("GET", "/v1/workspaces/"+ws+"/contacts?q=a&limit=0", ""), http.StatusBadRequest)
 }
 
-func summaryIDs(cs []processor.ContactSummary) []int64 {
+func summaryIDs(cs []ContactSummary) []int64 {
 	out := make([]int64, len(cs))
 	for i, c := range cs {
 		out[i] = c.CustomerID

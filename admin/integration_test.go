@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -288,7 +289,7 @@ func checkAdminAPI(t *testing.T, d *deployment) {
 
 	// A contact, whichever process owns it, with its memberships; explain.
 	for cid := int64(1); cid <= 20; cid++ {
-		var v processor.ContactView
+		var v admin.Contact
 		d.get(p0, fmt.Sprintf("/v1/workspaces/%s/contacts/%d", ws, cid), &v)
 		if v.CustomerID != cid || v.Profile.Email != fmt.Sprintf("user%d@example.com", cid) || v.Orders.Counted != 1 {
 			t.Fatalf("contact %d: %+v", cid, v)
@@ -300,10 +301,15 @@ func checkAdminAPI(t *testing.T, d *deployment) {
 			t.Fatalf("explain %d in big: %s", cid, mustJSON(ex))
 		}
 	}
-	var v processor.ContactView
+	var v admin.Contact
 	d.get(p0, "/v1/workspaces/"+ws+"/contacts/12", &v)
 	if got := fmt.Sprint(v.Memberships); got != "[{big 1} {vip 1}]" && got != "[{vip 1} {big 1}]" {
 		t.Fatalf("memberships of 12: %s", got)
+	}
+	// Contact 12 as the API shows it, from every process: the processor's answer and
+	// its JSON view, pinned.
+	for _, p := range d.procs {
+		checkContact12(t, d.do(p, "GET", "/v1/workspaces/"+ws+"/contacts/12", ""))
 	}
 	if r := d.do(p0, "GET", "/v1/workspaces/"+ws+"/contacts/999", ""); r.status != http.StatusNotFound {
 		t.Fatalf("unknown contact: %d %s", r.status, r.body)
@@ -428,4 +434,49 @@ func TestAdminWritesReadYourWrites(t *testing.T) {
 			}
 		}
 	})
+}
+
+// contact12 is contact 12 of the population as the API shows it.
+const contact12 = `{
+  "workspace": "acme.myshopify.com", "customer_id": 12, "partition": 2, "synced_at": "2026-11-21T10:00:00Z",
+  "profile": {"email": "user12@example.com", "first_name": "Name12", "last_name": "Doe",
+    "phone": "+52 55 0000 0012", "phone_e164": "+525500000012", "updated_at": "2026-11-01T00:00:00Z"},
+  "consents": {"sms": {"received": true, "state": "SUBSCRIBED"}, "whatsapp": {"received": false}, "email": {"received": false}},
+  "attributes": {
+    "consent_status": "yes", "orders_count": 1, "total_spent": "600.00", "average_order_value": "600.00",
+    "first_order_at": "2026-11-09T10:00:00Z", "last_order_at": "2026-11-09T10:00:00Z",
+    "days_since_first_order": 12, "days_since_last_order": 12, "lifecycle_stage": "first_time_buyer",
+    "phone": "+525500000012", "purchased_brands": [], "purchased_collections": [], "purchased_prices": [],
+    "messages_received": 0, "messages_read": 0, "automation_completions": 0, "excluded": false},
+  "tags": ["vip"], "lists": [],
+  "orders": {"total": 1, "counted": 1, "cancelled": 0, "test": 0},
+  "memberships": [{"segment_id": "big", "segment_version": 1}, {"segment_id": "vip", "segment_version": 1}]
+}`
+
+// checkContact12 compares an answer with contact12. The SMS consent's time is the
+// input record's (wall clock), and memberships come in the order they were gained:
+// both are checked apart.
+func checkContact12(t *testing.T, r reply) {
+	t.Helper()
+	var got, want map[string]any
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &got) != nil {
+		t.Fatalf("contact 12: %d %s", r.status, r.body)
+	}
+	if err := json.Unmarshal([]byte(contact12), &want); err != nil {
+		t.Fatal(err)
+	}
+	if consents, ok := got["consents"].(map[string]any); ok {
+		if sms, ok := consents["sms"].(map[string]any); ok {
+			if _, err := time.Parse(time.RFC3339Nano, fmt.Sprint(sms["updated_at"])); err != nil {
+				t.Errorf("contact 12: consent time %v", sms["updated_at"])
+			}
+			delete(sms, "updated_at")
+		}
+	}
+	if ms, ok := got["memberships"].([]any); ok {
+		slices.SortFunc(ms, func(a, b any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("contact 12:\n got %s\nwant %s", r.body, contact12)
+	}
 }

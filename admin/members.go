@@ -24,8 +24,8 @@ type MembersResponse struct {
 // membersCursor is the decoded opaque cursor: the source (0 = this process, i = the
 // i-th peer) and the position inside it.
 type membersCursor struct {
-	Source int                    `json:"s"`
-	After  processor.MemberCursor `json:"a"`
+	Source int       `json:"s"`
+	After  memberPos `json:"a"`
 }
 
 func encodeCursor(c membersCursor) string {
@@ -75,7 +75,7 @@ func (h *Handler) members(w http.ResponseWriter, r *http.Request) {
 	for s := cur.Source; s < sources; s++ {
 		after := processor.MemberCursor{}
 		if s == cur.Source {
-			after = cur.After
+			after = processor.MemberCursor(cur.After)
 		}
 		want := limit - len(resp.Members)
 		var ids []int64
@@ -95,7 +95,7 @@ func (h *Handler) members(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Members = append(resp.Members, ids...)
 		if !done {
-			resp.NextCursor = encodeCursor(membersCursor{Source: s, After: next})
+			resp.NextCursor = encodeCursor(membersCursor{Source: s, After: memberPos(next)})
 			break
 		}
 		if len(resp.Members) >= limit {
@@ -113,7 +113,7 @@ func (h *Handler) members(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) peerMembers(w http.ResponseWriter, r *http.Request, i int, after processor.MemberCursor, limit int) (ids []int64, next processor.MemberCursor, done, ok bool) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}}
 	if after != (processor.MemberCursor{}) {
-		q.Set("cursor", encodeCursor(membersCursor{After: after}))
+		q.Set("cursor", encodeCursor(membersCursor{After: memberPos(after)}))
 	}
 	p := h.callPeer(r.Context(), i, r, q, nil)
 	if p.self {
@@ -134,5 +134,5 @@ func (h *Handler) peerMembers(w http.ResponseWriter, r *http.Request, i int, aft
 		writePeerError(w, &p)
 		return nil, next, false, false
 	}
-	return page.Members, c.After, page.NextCursor == "", true
+	return page.Members, processor.MemberCursor(c.After), page.NextCursor == "", true
 }

@@ -21,15 +21,15 @@ import (
 // SegmentResponse is the answer of GET …/segments/{id}: the segment, its member count
 // over the partitions listed.
 type SegmentResponse struct {
-	processor.SegmentInfo
+	Segment
 	Partitions []int32 `json:"partitions"`
 }
 
 // SegmentListResponse is the answer of GET …/segments.
 type SegmentListResponse struct {
-	Workspace  string                  `json:"workspace"`
-	Segments   []processor.SegmentInfo `json:"segments"`
-	Partitions []int32                 `json:"partitions"`
+	Workspace  string    `json:"workspace"`
+	Segments   []Segment `json:"segments"`
+	Partitions []int32   `json:"partitions"`
 }
 
 // PreviewResponse is the answer of POST …/segments:preview.
@@ -66,7 +66,7 @@ func (h *Handler) listSegments(w http.ResponseWriter, r *http.Request) {
 		writeBackendError(w, r, err, "segments")
 		return
 	}
-	resp := SegmentListResponse{Workspace: ws, Segments: segs, Partitions: unionPartitions(local.Partitions)}
+	resp := SegmentListResponse{Workspace: ws, Segments: segmentViews(segs), Partitions: unionPartitions(local.Partitions)}
 	if !h.isLocal(r) {
 		peers, ok := gather[SegmentListResponse](h, w, r, nil, nil)
 		if !ok {
@@ -89,15 +89,15 @@ func (h *Handler) listSegments(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if resp.Segments == nil {
-		resp.Segments = []processor.SegmentInfo{}
+		resp.Segments = []Segment{}
 	}
-	slices.SortFunc(resp.Segments, func(a, b processor.SegmentInfo) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(resp.Segments, func(a, b Segment) int { return strings.Compare(a.ID, b.ID) })
 	writeJSON(w, http.StatusOK, resp)
 }
 
 // mergeSegment adds a peer's view of a segment to ours: members are summed; a newer
 // version (the peer read the topic further) wins the definition.
-func mergeSegment(dst, src *processor.SegmentInfo) {
+func mergeSegment(dst, src *Segment) {
 	dst.Members += src.Members
 	dst.Backfilling = dst.Backfilling || src.Backfilling
 	if src.Version > dst.Version {
@@ -119,14 +119,14 @@ func (h *Handler) getSegment(w http.ResponseWriter, r *http.Request) {
 		writeBackendError(w, r, err, fmt.Sprintf("segment %q", id))
 		return
 	}
-	resp := SegmentResponse{SegmentInfo: seg, Partitions: unionPartitions(local.Partitions)}
+	resp := SegmentResponse{Segment: segmentView(seg), Partitions: unionPartitions(local.Partitions)}
 	if !h.isLocal(r) {
 		peers, ok := gather[SegmentResponse](h, w, r, nil, nil)
 		if !ok {
 			return
 		}
 		for _, p := range peers {
-			mergeSegment(&resp.SegmentInfo, &p.SegmentInfo)
+			mergeSegment(&resp.Segment, &p.Segment)
 			resp.Partitions = unionPartitions(resp.Partitions, p.Partitions)
 		}
 	}

@@ -22,89 +22,101 @@ import (
 // contact records are read from the Store, which holds the committed state. Every
 // answer covers the partitions this process owns (Local); the admin API merges the
 // answers of the group's processes.
+//
+// The answers are domain values (typed fields: time.Time, decimals, operators.Attrs);
+// how they look on the wire is the admin package's business (admin/views.go).
 
 // ErrNotFound is returned for an unknown segment or contact.
 var ErrNotFound = errors.New("not found")
 
 // SegmentInfo describes a live segment.
 type SegmentInfo struct {
-	Workspace  string                `json:"workspace"`
-	ID         string                `json:"id"`
-	Name       string                `json:"name,omitempty"`
-	Version    int64                 `json:"segment_version"`
-	Definition *operators.Definition `json:"definition"`
+	Workspace  string
+	ID         string
+	Name       string
+	Version    int64
+	Definition *operators.Definition
 	// Members in the partitions this process owns.
-	Members int64 `json:"members"`
+	Members int64
 	// Backfilling: the current version is still being applied to some contacts of
 	// the owned partitions.
-	Backfilling bool `json:"backfilling"`
+	Backfilling bool
 }
 
 // Local says which partitions an answer covers.
 type Local struct {
-	Partitions []int32 `json:"partitions"`
+	Partitions []int32
 }
 
 // MemberCursor pages through a segment's members: the partition and dense id after
 // which the next page starts. The zero cursor starts at the beginning.
 type MemberCursor struct {
-	Partition int32  `json:"p"`
-	Dense     uint32 `json:"d"`
+	Partition int32
+	Dense     uint32
 }
 
-// ContactView is what the admin API shows of a contact.
-type ContactView struct {
-	Workspace  string    `json:"workspace"`
-	CustomerID int64     `json:"customer_id"`
-	Partition  int32     `json:"partition"`
-	Deleted    bool      `json:"deleted,omitempty"`
-	SyncedAt   time.Time `json:"synced_at"`
-	NextDue    time.Time `json:"next_timer_at,omitzero"`
+// Contact is what a process knows of one contact: its committed record and the
+// attributes segments see (SPEC §5), evaluated at Now.
+type Contact struct {
+	Workspace  string
+	CustomerID int64
+	Partition  int32
+	Deleted    bool
+	SyncedAt   time.Time
+	NextDue    time.Time // the contact's next timer; zero when none
 
-	Profile           state.Profile             `json:"profile"`
-	Consents          state.Consents            `json:"consents"`
-	Errors            []string                  `json:"errors,omitempty"`
-	Attributes        map[string]any            `json:"attributes"` // SPEC §5 names → values; absent ones omitted
-	Tags              []string                  `json:"tags"`
-	Lists             []string                  `json:"lists"`
-	Orders            OrdersSummary             `json:"orders"`
-	PurchasingSummary map[string]any            `json:"purchasing_summary,omitempty"` // Shopify's own totals, when received
-	BackInStock       []state.BackInStockSub    `json:"back_in_stock,omitempty"`
-	Conversations     []state.ConversationState `json:"conversations,omitempty"`
-	Automations       []state.AutomationCount   `json:"automation_completions,omitempty"`
-	Memberships       []MembershipView          `json:"memberships"`
+	Profile           state.Profile
+	Consents          state.Consents
+	Errors            []string
+	Attrs             operators.Attrs // the attributes of SPEC §5
+	Now               time.Time       // the instant Attrs are evaluated at (lifecycle stage, days since)
+	Tags              []string
+	Lists             []string
+	Orders            OrdersSummary
+	PurchasingSummary *PurchasingSummary // Shopify's own totals; nil when none was received
+	BackInStock       []state.BackInStockSub
+	Conversations     []state.ConversationState
+	Automations       []state.AutomationCount
+	Memberships       []Membership
 }
 
 // OrdersSummary summarizes a contact's orders.
 type OrdersSummary struct {
-	Total     int `json:"total"`     // stored orders, counted or not
-	Counted   int `json:"counted"`   // neither cancelled nor test
-	Cancelled int `json:"cancelled"` // cancelled
-	Test      int `json:"test"`      // test orders
+	Total     int // stored orders, counted or not
+	Counted   int // neither cancelled nor test
+	Cancelled int // cancelled
+	Test      int // test orders
 	// Folded: orders folded into aggregates past --max-contact-bytes (README "Bounded
 	// contact state"), included in Total and, if they were counted, in Counted.
-	Folded int `json:"folded,omitempty"`
+	Folded int
 }
 
-// MembershipView is one segment the contact is a member of.
-type MembershipView struct {
-	SegmentID string `json:"segment_id"`
-	Version   int64  `json:"segment_version"`
+// PurchasingSummary is the last customers/purchasing_summary of a contact.
+type PurchasingSummary struct {
+	events.Summary
+	At time.Time // when it occurred
+}
+
+// Membership is one segment the contact is a member of, with the segment's current
+// version (0 when this process no longer knows the segment).
+type Membership struct {
+	SegmentID string
+	Version   int64
 }
 
 // ContactSummary is one search result.
 type ContactSummary struct {
-	CustomerID int64  `json:"customer_id"`
-	Email      string `json:"email,omitempty"`
-	FirstName  string `json:"first_name,omitempty"`
-	LastName   string `json:"last_name,omitempty"`
-	Phone      string `json:"phone,omitempty"`
+	CustomerID int64
+	Email      string
+	FirstName  string
+	LastName   string
+	Phone      string // as received
 }
 
-// AudienceRef is a segment or a list of a workspace.
+// AudienceRef is a segment or a list of a workspace: exactly one of the two is set.
 type AudienceRef struct {
-	Segment string `json:"segment,omitempty"`
-	List    string `json:"list,omitempty"`
+	Segment string
+	List    string
 }
 
 // inLoop runs fn on the processing loop between windows and waits for it.
@@ -278,8 +290,8 @@ func (p *Processor) findContact(ws string, customerID int64) (*state.Contact, in
 	return nil, 0, ErrNotFound
 }
 
-// Contact returns a contact's view, or ErrNotFound.
-func (p *Processor) Contact(ctx context.Context, ws string, customerID int64) (*ContactView, error) {
+// Contact returns a contact, or ErrNotFound.
+func (p *Processor) Contact(ctx context.Context, ws string, customerID int64) (*Contact, error) {
 	if !p.ready.Load() {
 		return nil, ErrNotReady
 	}
@@ -288,20 +300,13 @@ func (p *Processor) Contact(ctx context.Context, ws string, customerID int64) (*
 	if err != nil {
 		return nil, err
 	}
-	now := p.cfg.Now()
-	v := &ContactView{
+	v := &Contact{
 		Workspace: ws, CustomerID: customerID, Partition: pid, Deleted: c.IsTombstone(),
 		SyncedAt: c.SyncedAt, NextDue: c.NextDue,
 		Profile: c.Profile(), Consents: c.Consents(), Errors: c.Errors(),
+		Attrs: c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag), Now: p.cfg.Now(),
 		Tags: c.Tags(), Lists: c.Lists(), BackInStock: c.BackInStock(),
 		Conversations: c.Conversations(), Automations: c.AutomationCounts(),
-		Memberships: []MembershipView{},
-	}
-	if v.Tags == nil {
-		v.Tags = []string{}
-	}
-	if v.Lists == nil {
-		v.Lists = []string{}
 	}
 	for _, o := range c.Orders() {
 		v.Orders.Total++
@@ -320,83 +325,20 @@ func (p *Processor) Contact(ctx context.Context, ws string, customerID int64) (*
 		v.Orders.Counted += int(counted)
 	}
 	if s, at, ok := c.PurchasingSummary(); ok {
-		v.PurchasingSummary = map[string]any{
-			"number_of_orders": s.NumberOfOrders, "amount_spent": s.AmountSpent.String(),
-			"currency_code": s.CurrencyCode, "last_order_id": s.LastOrderID, "occurred_at": at,
-		}
+		v.PurchasingSummary = &PurchasingSummary{Summary: s, At: at}
 	}
-	a := c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag)
-	v.Attributes = attributeMap(&a, now)
 	view := p.view.Load()
 	for _, m := range c.Memberships {
 		if !m.Member() {
 			continue
 		}
-		mv := MembershipView{SegmentID: m.Segment}
+		ms := Membership{SegmentID: m.Segment}
 		if si := view.segs[ws+"/"+m.Segment]; si != nil {
-			mv.Version = si.Version
+			ms.Version = si.Version
 		}
-		v.Memberships = append(v.Memberships, mv)
+		v.Memberships = append(v.Memberships, ms)
 	}
 	return v, nil
-}
-
-// attributeMap renders the attributes of SPEC §5 by name; absent ones are omitted.
-func attributeMap(a *operators.Attrs, now time.Time) map[string]any {
-	m := map[string]any{
-		"consent_status":         a.Consent.String(),
-		"orders_count":           a.OrdersCount,
-		"total_spent":            a.TotalSpent.String(),
-		"messages_received":      a.MessagesReceived,
-		"messages_read":          a.MessagesRead,
-		"automation_completions": a.AutomationCompletions,
-		"purchased_brands":       nonNil(a.PurchasedBrands),
-		"purchased_collections":  nonNil(a.PurchasedCollections),
-		"lifecycle_stage":        a.LifecycleStage(now).String(),
-		"excluded":               a.Excluded,
-	}
-	prices := make([]string, len(a.PurchasedPrices))
-	for i, d := range a.PurchasedPrices {
-		prices[i] = d.String()
-	}
-	m["purchased_prices"] = prices
-	set := func(name, v string) {
-		if v != "" {
-			m[name] = v
-		}
-	}
-	set("phone", a.Phone)
-	set("country", a.Country)
-	set("language", a.Language)
-	if a.HasAOV {
-		m["average_order_value"] = a.AOV.String()
-	}
-	times := map[string]time.Time{
-		"first_order_at": a.FirstOrderAt, "last_order_at": a.LastOrderAt,
-		"last_message_received_at": a.LastMessageReceivedAt, "last_engaged_at": a.LastEngagedAt,
-	}
-	for name, t := range times {
-		if !t.IsZero() {
-			m[name] = t
-		}
-	}
-	if !a.LastOrderAt.IsZero() {
-		m["days_since_last_order"] = operators.DaysSince(a.LastOrderAt, now)
-	}
-	if !a.FirstOrderAt.IsZero() {
-		m["days_since_first_order"] = operators.DaysSince(a.FirstOrderAt, now)
-	}
-	if len(a.CompletionsByAutomation) > 0 {
-		m["automation_completions_by_id"] = a.CompletionsByAutomation
-	}
-	return m
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // Explain evaluates a segment for a contact condition by condition, or returns

@@ -87,7 +87,7 @@ func TestQueries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.Attributes["total_spent"] != "180.00" || v.Attributes["orders_count"] != int64(1) || v.Attributes["consent_status"] != "yes" ||
+		if v.Attrs.TotalSpent.String() != "180.00" || v.Attrs.OrdersCount != 1 || v.Attrs.Consent != operators.ConsentYes ||
 			v.Profile.Email != "user6@example.com" || len(v.Memberships) != 2 || v.Orders.Counted != 1 {
 			t.Errorf("contact 6: %+v", v)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/segmentd/segmentd/admin"
 	"github.com/segmentd/segmentd/internal/kafkatest"
 	"github.com/segmentd/segmentd/internal/testenv"
 	"github.com/segmentd/segmentd/operators"
@@ -215,7 +216,7 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 	}
 	stdout, _, err = cli(t, "segments", "list", cliWS, "--json", server)
 	var list struct {
-		Segments []processor.SegmentInfo `json:"segments"`
+		Segments []admin.Segment `json:"segments"`
 	}
 	if err != nil || json.Unmarshal([]byte(stdout), &list) != nil || len(list.Segments) != 5 {
 		t.Fatalf("list --json: %v %s", err, stdout)
@@ -235,7 +236,7 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 		}
 	}
 	stdout, _, err = cli(t, "contact", "get", "--json", server, cliWS, "gid://shopify/Customer/2")
-	var v processor.ContactView
+	var v admin.Contact
 	if err != nil || json.Unmarshal([]byte(stdout), &v) != nil || v.CustomerID != 2 || v.Profile.Email != "user2@example.com" {
 		t.Fatalf("contact get --json: %v %s", err, stdout)
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/segmentd/segmentd/admin"
-	"github.com/segmentd/segmentd/processor"
 )
 
 // estimateHelp is the longer help of `segmentd audience estimate`.
@@ -39,15 +38,15 @@ func newEstimateFlagSet(f *estimateFlags) *flag.FlagSet {
 }
 
 // audienceRefs reads segment:ID and list:ID references.
-func audienceRefs(fs *flag.FlagSet, flagName string, refs []string) ([]processor.AudienceRef, error) {
-	out := make([]processor.AudienceRef, 0, len(refs))
+func audienceRefs(fs *flag.FlagSet, flagName string, refs []string) ([]admin.AudienceRef, error) {
+	out := make([]admin.AudienceRef, 0, len(refs))
 	for _, r := range refs {
 		kind, id, ok := strings.Cut(r, ":")
 		switch {
 		case ok && id != "" && kind == "segment":
-			out = append(out, processor.AudienceRef{Segment: id})
+			out = append(out, admin.AudienceRef{Segment: id})
 		case ok && id != "" && kind == "list":
-			out = append(out, processor.AudienceRef{List: id})
+			out = append(out, admin.AudienceRef{List: id})
 		default:
 			return nil, usagef(fs, "--%s %q: want segment:ID or list:ID", flagName, r)
 		}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/segmentd/segmentd/admin"
 	"github.com/segmentd/segmentd/operators"
-	"github.com/segmentd/segmentd/processor"
 )
 
 // contactFlags are the flags of `segmentd contact get`.
@@ -49,7 +48,7 @@ func contactGet(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	var v processor.ContactView
+	var v admin.Contact
 	if _, err := cl.do(ctx, http.MethodGet, "/v1/workspaces/"+url.PathEscape(ws)+"/contacts/"+id, nil, &v); err != nil {
 		return err
 	}
@@ -70,7 +69,7 @@ func customerIDArg(fs *flag.FlagSet, arg string) (string, error) {
 }
 
 // printContact prints a readable summary of a contact.
-func printContact(w io.Writer, v *processor.ContactView) {
+func printContact(w io.Writer, v *admin.Contact) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, val string) {
 		if val != "" {
