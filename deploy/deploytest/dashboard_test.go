@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/segmentd/segmentd/internal/testenv"
 )
 
 type dashboard struct {
@@ -278,5 +280,5 @@ func TestDashboardExprsParse(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runPromtool(t, repoRoot(t), "check", "rules", path)
+	runPromtool(t, testenv.RepoRoot(t), "check", "rules", path)
 }

@@ -29,7 +29,8 @@
 //     gone (scrape_test.go). A metric defined but never exported (a kprom histogram not
 //     enabled) fails here.
 //
-// The rule files are read with a small YAML-subset reader (yaml_test.go) and PromQL
-// with a scanner that finds metric names (promql_test.go), so that the module needs no
-// YAML or PromQL dependency; both reject what they do not understand.
+// The rule files are read with go.yaml.in/yaml/v3 into typed structs (the rule file's
+// schema is closed: an unknown key fails, as it fails Prometheus), the dashboard with
+// encoding/json, and PromQL with a scanner that finds metric names (promql_test.go),
+// so that the module needs no PromQL dependency; it rejects what it does not understand.
 package deploytest

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/segmentd/segmentd/internal/testenv"
 	"github.com/segmentd/segmentd/state"
 )
 
@@ -167,7 +168,7 @@ var metricDefRE = regexp.MustCompile(`prometheus\.(Counter|Gauge|Histogram|Summa
 // the repository's non-test Go files (processor/metrics.go today).
 func codeMetrics(t *testing.T) map[string]codeMetric {
 	t.Helper()
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	found := map[string]codeMetric{}
 	for _, path := range goSources(t) {
 		src, err := os.ReadFile(path)
@@ -185,7 +186,7 @@ func codeMetrics(t *testing.T) map[string]codeMetric {
 // goSources lists the repository's non-test Go files outside deploy/ and testdata.
 func goSources(t *testing.T) []string {
 	t.Helper()
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	var files []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/segmentd/segmentd/internal/testenv"
@@ -19,37 +18,10 @@ const (
 	runbookURLBase = "https://github.com/segmentd/segmentd/blob/main/" + runbookPath
 )
 
-var rootOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
-})
-
-// repoRoot is the directory of the go.mod above the working directory.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := rootOnce()
-	if err != nil {
-		t.Fatalf("find the repository root (a go.mod above the working directory): %v", err)
-	}
-	return root
-}
-
 // repoPath is rel (slash-separated, from the repository root) as a local path.
 func repoPath(t *testing.T, rel string) string {
 	t.Helper()
-	return filepath.Join(repoRoot(t), filepath.FromSlash(rel))
+	return filepath.Join(testenv.RepoRoot(t), filepath.FromSlash(rel))
 }
 
 func readRepoFile(t *testing.T, rel string) []byte {

@@ -1,10 +1,16 @@
 package deploytest
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/segmentd/segmentd/internal/testenv"
+	"go.yaml.in/yaml/v3"
 )
 
 // requiredAlerts are the alerts issue 6 asks for; each must exist.
@@ -20,119 +26,73 @@ var requiredAlerts = []string{
 	"SegmentdAbsent", // fires when there is no target at all (issue 18)
 }
 
+// rule is one rule of the rule file. The file's schema is closed: a key that is no
+// field here (or of ruleGroup) fails loadRules, as it fails Prometheus.
 type rule struct {
-	group       string
-	alert       string
-	record      string
-	expr        string
-	forDuration string
-	labels      map[string]string
-	annotations map[string]string
+	Group         string            `yaml:"-"`
+	Alert         string            `yaml:"alert"`
+	Record        string            `yaml:"record"`
+	Expr          string            `yaml:"expr"`
+	For           string            `yaml:"for"`
+	KeepFiringFor string            `yaml:"keep_firing_for"`
+	Labels        map[string]string `yaml:"labels"`
+	Annotations   map[string]string `yaml:"annotations"`
 }
 
-func (r rule) name() string { return r.alert + r.record }
+func (r rule) name() string { return r.Alert + r.Record }
+
+// ruleGroup is a group of the rule file. Interval, QueryOffset, Limit and Labels are
+// there so that keys Prometheus accepts are not unknown; promtool checks their values.
+type ruleGroup struct {
+	Name        string            `yaml:"name"`
+	Interval    string            `yaml:"interval"`
+	QueryOffset string            `yaml:"query_offset"`
+	Limit       int               `yaml:"limit"`
+	Labels      map[string]string `yaml:"labels"`
+	Rules       []rule            `yaml:"rules"`
+}
+
+// readYAML decodes the repository file rel, which must hold one YAML document, into
+// out. With knownFields, a key that is no field of out is an error.
+func readYAML(t *testing.T, rel string, out any, knownFields bool) {
+	t.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(readRepoFile(t, rel)))
+	dec.KnownFields(knownFields)
+	if err := dec.Decode(out); err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		t.Fatalf("%s: a second YAML document at line %d; want one", rel, next.Line)
+	case !errors.Is(err, io.EOF):
+		t.Fatalf("%s: after the first document: %v", rel, err)
+	}
+}
 
 // loadRules reads the rule file into its rules.
 func loadRules(t *testing.T) []rule {
 	t.Helper()
-	doc, err := parseYAML(string(readRepoFile(t, rulesPath)))
-	if err != nil {
-		t.Fatalf("%s: %v", rulesPath, err)
+	var file struct {
+		Groups []ruleGroup `yaml:"groups"`
 	}
+	readYAML(t, rulesPath, &file, true)
 	var rules []rule
-	err = func() error {
-		top, err := asMap(doc, "top level")
-		if err != nil {
-			return err
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			r.Group = g.Name
+			rules = append(rules, r)
 		}
-		groups, err := asList(top["groups"], "groups")
-		if err != nil {
-			return err
-		}
-		for gi, g := range groups {
-			gm, err := asMap(g, fmt.Sprintf("groups[%d]", gi))
-			if err != nil {
-				return err
-			}
-			gname, _ := gm["name"].(string)
-			rs, err := asList(gm["rules"], fmt.Sprintf("group %s: rules", gname))
-			if err != nil {
-				return err
-			}
-			for ri, r := range rs {
-				where := fmt.Sprintf("group %s: rules[%d]", gname, ri)
-				rm, err := asMap(r, where)
-				if err != nil {
-					return err
-				}
-				for k := range rm {
-					if !strings.Contains(" alert record expr for keep_firing_for labels annotations ", " "+k+" ") {
-						return fmt.Errorf("%s: unknown key %q", where, k)
-					}
-				}
-				x := rule{group: gname}
-				x.alert, _ = rm["alert"].(string)
-				x.record, _ = rm["record"].(string)
-				x.expr, _ = rm["expr"].(string)
-				x.forDuration, _ = rm["for"].(string)
-				if x.labels, err = asStringMap(rm["labels"], where+": labels"); err != nil {
-					return err
-				}
-				if x.annotations, err = asStringMap(rm["annotations"], where+": annotations"); err != nil {
-					return err
-				}
-				rules = append(rules, x)
-			}
-		}
-		return nil
-	}()
-	if err != nil {
-		t.Fatalf("%s: %v", rulesPath, err)
 	}
 	return rules
 }
 
-func asMap(v any, what string) (map[string]any, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%s: want a mapping, have %T", what, v)
-	}
-	return m, nil
-}
-
-func asList(v any, what string) ([]any, error) {
-	l, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("%s: want a sequence, have %T", what, v)
-	}
-	return l, nil
-}
-
-func asStringMap(v any, what string) (map[string]string, error) {
-	if v == nil {
-		return nil, nil
-	}
-	m, err := asMap(v, what)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]string, len(m))
-	for k, x := range m {
-		s, ok := x.(string)
-		if !ok {
-			return nil, fmt.Errorf("%s: %s: want a string, have %T", what, k, x)
-		}
-		out[k] = s
-	}
-	return out, nil
-}
-
 func TestPromtoolCheckRules(t *testing.T) {
-	runPromtool(t, repoRoot(t), "check", "rules", rulesPath)
+	runPromtool(t, testenv.RepoRoot(t), "check", "rules", rulesPath)
 }
 
 func TestPromtoolTestRules(t *testing.T) {
-	runPromtool(t, repoRoot(t), "test", "rules", ruleTestsPath)
+	runPromtool(t, testenv.RepoRoot(t), "test", "rules", ruleTestsPath)
 }
 
 var (
@@ -154,47 +114,47 @@ func TestAlertRules(t *testing.T) {
 	for _, r := range rules {
 		name := r.name()
 		switch {
-		case (r.alert == "") == (r.record == ""):
-			t.Errorf("group %s: a rule needs exactly one of alert and record (have %q, %q)", r.group, r.alert, r.record)
+		case (r.Alert == "") == (r.Record == ""):
+			t.Errorf("group %s: a rule needs exactly one of alert and record (have %q, %q)", r.Group, r.Alert, r.Record)
 			continue
 		case seen[name]:
 			t.Errorf("%s: defined twice", name)
-		case strings.TrimSpace(r.expr) == "":
+		case strings.TrimSpace(r.Expr) == "":
 			t.Errorf("%s: empty expr", name)
 		}
 		seen[name] = true
-		checkExprMetrics(t, name, r.expr, records)
-		if r.record != "" {
-			if !recordNameRE.MatchString(r.record) {
-				t.Errorf("recording rule %s: want a level:metric:operations name", r.record)
+		checkExprMetrics(t, name, r.Expr, records)
+		if r.Record != "" {
+			if !recordNameRE.MatchString(r.Record) {
+				t.Errorf("recording rule %s: want a level:metric:operations name", r.Record)
 			}
 			continue
 		}
-		if !promDurationRE.MatchString(r.forDuration) || strings.Trim(r.forDuration, "0smhdwy") == "" {
-			t.Errorf("%s: for: %q, want a positive duration so that a blip does not page", name, r.forDuration)
+		if !promDurationRE.MatchString(r.For) || strings.Trim(r.For, "0smhdwy") == "" {
+			t.Errorf("%s: for: %q, want a positive duration so that a blip does not page", name, r.For)
 		}
-		if !severities[r.labels["severity"]] {
-			t.Errorf("%s: severity label %q, want critical, warning or info", name, r.labels["severity"])
+		if !severities[r.Labels["severity"]] {
+			t.Errorf("%s: severity label %q, want critical, warning or info", name, r.Labels["severity"])
 		}
 		for _, a := range []string{"summary", "description", "runbook_url"} {
-			if strings.TrimSpace(r.annotations[a]) == "" {
+			if strings.TrimSpace(r.Annotations[a]) == "" {
 				t.Errorf("%s: no %s annotation", name, a)
 			}
 		}
-		if _, ok := r.annotations["runbook"]; ok {
+		if _, ok := r.Annotations["runbook"]; ok {
 			t.Errorf("%s: a runbook annotation: name it runbook_url, which Alertmanager integrations and Grafana link", name)
 		}
 		// An absent() alert has no labels to name, and its value is always 1.
-		absent := strings.HasPrefix(strings.TrimSpace(r.expr), "absent(")
-		if !absent && !templateRE.MatchString(r.annotations["summary"]+r.annotations["description"]) {
+		absent := strings.HasPrefix(strings.TrimSpace(r.Expr), "absent(")
+		if !absent && !templateRE.MatchString(r.Annotations["summary"]+r.Annotations["description"]) {
 			t.Errorf("%s: summary and description name neither {{ $labels.x }} nor {{ $value }}", name)
 		}
-		anchor := strings.ToLower(r.alert)
-		if want := runbookURLBase + "#" + anchor; r.annotations["runbook_url"] != want {
-			t.Errorf("%s: runbook_url %q, want %q", name, r.annotations["runbook_url"], want)
+		anchor := strings.ToLower(r.Alert)
+		if want := runbookURLBase + "#" + anchor; r.Annotations["runbook_url"] != want {
+			t.Errorf("%s: runbook_url %q, want %q", name, r.Annotations["runbook_url"], want)
 		}
 		if !anchors[anchor] {
-			t.Errorf("%s: %s has no section %q (a heading \"### %s\")", name, runbookPath, anchor, r.alert)
+			t.Errorf("%s: %s has no section %q (a heading \"### %s\")", name, runbookPath, anchor, r.Alert)
 		}
 	}
 	for _, a := range requiredAlerts {
@@ -207,8 +167,8 @@ func TestAlertRules(t *testing.T) {
 func recordNames(rules []rule) map[string]bool {
 	records := map[string]bool{}
 	for _, r := range rules {
-		if r.record != "" {
-			records[r.record] = true
+		if r.Record != "" {
+			records[r.Record] = true
 		}
 	}
 	return records
@@ -266,98 +226,62 @@ func markdownAnchors(md string) map[string]bool {
 func TestAlertRuleTests(t *testing.T) {
 	rules := loadRules(t)
 	records := recordNames(rules)
-	doc, err := parseYAML(string(readRepoFile(t, ruleTestsPath)))
-	if err != nil {
-		t.Fatalf("%s: %v", ruleTestsPath, err)
+	// The part of promtool's test file format these checks read; promtool reads the rest.
+	var file struct {
+		RuleFiles []string `yaml:"rule_files"`
+		Tests     []struct {
+			Name        string `yaml:"name"`
+			InputSeries []struct {
+				Series string `yaml:"series"`
+			} `yaml:"input_series"`
+			AlertRuleTest []struct {
+				Alertname string `yaml:"alertname"`
+				// nil when the key is missing or null, empty for [].
+				ExpAlerts []map[string]any `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+			PromQLExprTest []struct {
+				Expr string `yaml:"expr"`
+			} `yaml:"promql_expr_test"`
+		} `yaml:"tests"`
+	}
+	readYAML(t, ruleTestsPath, &file, false)
+	if len(file.RuleFiles) != 1 || file.RuleFiles[0] != "segmentd-alerts.yaml" {
+		t.Fatalf("%s: rule_files: %q, want [segmentd-alerts.yaml]", ruleTestsPath, file.RuleFiles)
 	}
 	firing, quiet := map[string]int{}, map[string]int{}
 	var exprs []string
-	err = func() error {
-		top, err := asMap(doc, "top level")
-		if err != nil {
-			return err
+	for _, tc := range file.Tests {
+		where := fmt.Sprintf("test %q", tc.Name)
+		if tc.InputSeries == nil {
+			t.Errorf("%s: no input_series", where)
 		}
-		files, err := asList(top["rule_files"], "rule_files")
-		if err != nil {
-			return err
-		}
-		if len(files) != 1 || files[0] != "segmentd-alerts.yaml" {
-			return fmt.Errorf("rule_files: %q, want [segmentd-alerts.yaml]", files)
-		}
-		tests, err := asList(top["tests"], "tests")
-		if err != nil {
-			return err
-		}
-		for ti, tc := range tests {
-			tm, err := asMap(tc, fmt.Sprintf("tests[%d]", ti))
-			if err != nil {
-				return err
-			}
-			where := fmt.Sprintf("test %q", tm["name"])
-			series, err := asList(tm["input_series"], where+": input_series")
-			if err != nil {
-				return err
-			}
-			for _, s := range series {
-				sm, err := asMap(s, where+": input_series")
-				if err != nil {
-					return err
-				}
-				name, _ := sm["series"].(string)
-				metric, _, _ := strings.Cut(name, "{")
-				if _, err := resolveSeries(metric); err != nil && !records[metric] {
-					t.Errorf("%s: input series %s: %v", where, name, err)
-				}
-			}
-			if v := tm["alert_rule_test"]; v != nil {
-				cases, err := asList(v, where+": alert_rule_test")
-				if err != nil {
-					return err
-				}
-				for _, c := range cases {
-					cm, err := asMap(c, where+": alert_rule_test")
-					if err != nil {
-						return err
-					}
-					alert, _ := cm["alertname"].(string)
-					exp, err := asList(cm["exp_alerts"], fmt.Sprintf("%s: %s: exp_alerts (write [] for none)", where, alert))
-					if err != nil {
-						return err
-					}
-					if len(exp) == 0 {
-						quiet[alert]++
-					} else {
-						firing[alert]++
-					}
-				}
-			}
-			if v := tm["promql_expr_test"]; v != nil {
-				cases, err := asList(v, where+": promql_expr_test")
-				if err != nil {
-					return err
-				}
-				for _, c := range cases {
-					cm, err := asMap(c, where+": promql_expr_test")
-					if err != nil {
-						return err
-					}
-					expr, _ := cm["expr"].(string)
-					exprs = append(exprs, expr)
-					checkExprMetrics(t, where, expr, records)
-				}
+		for _, s := range tc.InputSeries {
+			metric, _, _ := strings.Cut(s.Series, "{")
+			if _, err := resolveSeries(metric); err != nil && !records[metric] {
+				t.Errorf("%s: input series %s: %v", where, s.Series, err)
 			}
 		}
-		return nil
-	}()
-	if err != nil {
-		t.Fatalf("%s: %v", ruleTestsPath, err)
+		for _, c := range tc.AlertRuleTest {
+			switch {
+			case c.ExpAlerts == nil:
+				t.Errorf("%s: %s: no exp_alerts (write [] for none)", where, c.Alertname)
+			case len(c.ExpAlerts) == 0:
+				quiet[c.Alertname]++
+			default:
+				firing[c.Alertname]++
+			}
+		}
+		for _, c := range tc.PromQLExprTest {
+			exprs = append(exprs, c.Expr)
+			checkExprMetrics(t, where, c.Expr, records)
+		}
 	}
 	for _, r := range rules {
 		switch {
-		case r.alert != "" && (firing[r.alert] == 0 || quiet[r.alert] == 0):
-			t.Errorf("alert %s: %d firing and %d not-firing test cases; want at least one of each", r.alert, firing[r.alert], quiet[r.alert])
-		case r.record != "" && !containsWord(exprs, r.record):
-			t.Errorf("recording rule %s: no promql_expr_test evaluates it", r.record)
+		case r.Alert != "" && (firing[r.Alert] == 0 || quiet[r.Alert] == 0):
+			t.Errorf("alert %s: %d firing and %d not-firing test cases; want at least one of each", r.Alert, firing[r.Alert], quiet[r.Alert])
+		case r.Record != "" && !containsWord(exprs, r.Record):
+			t.Errorf("recording rule %s: no promql_expr_test evaluates it", r.Record)
 		}
 	}
 	for a := range firing {
@@ -384,7 +308,7 @@ func containsWord(exprs []string, name string) bool {
 
 func slicesContainsAlert(rules []rule, alert string) bool {
 	for _, r := range rules {
-		if r.alert == alert {
+		if r.Alert == alert {
 			return true
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/internal/kafkatest"
+	"github.com/segmentd/segmentd/internal/testenv"
 )
 
 // scrapeVersion is the version the scrape test stamps into the binary it runs, to
@@ -34,7 +35,7 @@ const scrapeVersion = "v0.0.0-deploytest"
 // knownMetrics says what a metric should be; this says what a running segmentd exports
 // (kprom's histograms, for one, are exported only when enabled).
 func TestDashboardAndAlertsMatchScrape(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	bin := filepath.Join(t.TempDir(), "segmentd")
 	build := exec.Command("go", "build", "-ldflags", "-X main.version="+scrapeVersion, "-o", bin, "./cmd/segmentd")
 	build.Dir = root
@@ -58,7 +59,7 @@ func TestDashboardAndAlertsMatchScrape(t *testing.T) {
 		}
 	}
 	for _, r := range rules {
-		for _, s := range checkExprMetrics(t, r.name(), r.expr, records) {
+		for _, s := range checkExprMetrics(t, r.name(), r.Expr, records) {
 			wanted[s.Metric] = append(wanted[s.Metric], "rule "+r.name())
 		}
 	}
