@@ -5,10 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,11 +34,9 @@ const scrapeVersion = "v0.0.0-deploytest"
 // (kprom's histograms, for one, are exported only when enabled).
 func TestDashboardAndAlertsMatchScrape(t *testing.T) {
 	root := testenv.RepoRoot(t)
-	bin := filepath.Join(t.TempDir(), "segmentd")
-	build := exec.Command("go", "build", "-ldflags", "-X main.version="+scrapeVersion, "-o", bin, "./cmd/segmentd")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := testenv.BuildSegmentd(context.Background(), root, t.TempDir(), "-ldflags", "-X main.version="+scrapeVersion)
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// What the dashboard and the rules read.
@@ -70,7 +66,10 @@ func TestDashboardAndAlertsMatchScrape(t *testing.T) {
 
 	b := kafkatest.Kfake(t)
 	brokers := strings.Join(b.Addrs, ",")
-	httpAddr := freeAddr(t)
+	httpAddr, err := testenv.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logs syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -281,17 +280,6 @@ func waitFor(t *testing.T, ctx context.Context, exited <-chan error, what string
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // syncBuffer is a bytes.Buffer safe for the writes of a child process's output

@@ -110,13 +110,14 @@ func GoCommand() string {
 }
 
 // BuildSegmentd builds ./cmd/segmentd of the repository at root into dir and returns
-// the binary's path.
-func BuildSegmentd(ctx context.Context, root, dir string) (string, error) {
+// the binary's path. buildFlags go to go build before -o (e.g. "-ldflags", "-X ...").
+func BuildSegmentd(ctx context.Context, root, dir string, buildFlags ...string) (string, error) {
 	if root == "" {
 		return "", errors.New("build segmentd: no repository root")
 	}
 	bin := filepath.Join(dir, "segmentd")
-	cmd := exec.CommandContext(ctx, GoCommand(), "build", "-o", bin, "./cmd/segmentd")
+	args := append(append([]string{"build"}, buildFlags...), "-o", bin, "./cmd/segmentd")
+	cmd := exec.CommandContext(ctx, GoCommand(), args...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/segmentd: %w\n%s", err, out)
