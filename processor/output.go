@@ -4,10 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"github.com/segmentd/segmentd/internal/jsonenc"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -85,13 +85,13 @@ func transitionID(contactKey string, dense uint32, segID string, incarnation int
 // AppendJSON appends the record value of SPEC §7.
 func (t *Transition) AppendJSON(b []byte) []byte {
 	b = append(b, `{"type":`...)
-	b = appendJSONString(b, t.Type())
+	b = jsonenc.AppendString(b, t.Type())
 	b = append(b, `,"id":`...)
-	b = appendJSONString(b, t.ID)
+	b = jsonenc.AppendString(b, t.ID)
 	b = append(b, `,"workspace":`...)
-	b = appendJSONString(b, t.Workspace)
+	b = jsonenc.AppendString(b, t.Workspace)
 	b = append(b, `,"segment_id":`...)
-	b = appendJSONString(b, t.SegmentID)
+	b = jsonenc.AppendString(b, t.SegmentID)
 	b = append(b, `,"segment_version":`...)
 	b = strconv.AppendInt(b, t.SegmentVersion, 10)
 	b = append(b, `,"customer_id":`...)
@@ -99,17 +99,17 @@ func (t *Transition) AppendJSON(b []byte) []byte {
 	b = append(b, `,"occurred_at":"`...)
 	b = t.OccurredAt.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, `","reason":`...)
-	b = appendJSONString(b, t.Reason)
+	b = jsonenc.AppendString(b, t.Reason)
 	b = append(b, `,"cause":{`...)
 	switch t.Reason {
 	case ReasonEvent:
 		b = append(b, `"topic":`...)
-		b = appendJSONString(b, t.Cause.Topic)
+		b = jsonenc.AppendString(b, t.Cause.Topic)
 		b = append(b, `,"delivery_id":`...)
 		if t.Cause.DeliveryID == "" {
 			b = append(b, "null"...)
 		} else {
-			b = appendJSONString(b, t.Cause.DeliveryID)
+			b = jsonenc.AppendString(b, t.Cause.DeliveryID)
 		}
 	case ReasonTime:
 		b = append(b, `"due_at":"`...)
@@ -120,62 +120,9 @@ func (t *Transition) AppendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, t.Cause.SegmentVersion, 10)
 	case ReasonCatalog:
 		b = append(b, `"product_id":`...)
-		b = appendJSONString(b, t.Cause.ProductID)
+		b = jsonenc.AppendString(b, t.Cause.ProductID)
 	}
 	return append(b, "}}"...)
-}
-
-// appendJSONString appends s as a JSON string with encoding/json's escaping (without
-// its HTML escaping): '"', '\\' and control characters are escaped, U+2028 and U+2029
-// too (for JavaScript), and each byte of invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // Dead-letter headers of SPEC §4.4.

@@ -3,6 +3,7 @@ package processor
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/segmentd/segmentd/internal/jsonenc"
 	"strings"
 	"testing"
 	"time"
@@ -56,8 +57,8 @@ func stdJSONString(t *testing.T, s string) []byte {
 func checkAppendJSON(t *testing.T, tr *Transition) {
 	t.Helper()
 	for _, s := range []string{tr.ID, tr.Workspace, tr.SegmentID, tr.Reason, tr.Cause.Topic, tr.Cause.DeliveryID, tr.Cause.ProductID} {
-		if got, want := appendJSONString(nil, s), stdJSONString(t, s); !bytes.Equal(got, want) {
-			t.Fatalf("appendJSONString(%q) = %s, encoding/json gives %s", s, got, want)
+		if got, want := jsonenc.AppendString(nil, s), stdJSONString(t, s); !bytes.Equal(got, want) {
+			t.Fatalf("jsonenc.AppendString(%q) = %s, encoding/json gives %s", s, got, want)
 		}
 	}
 	b := tr.AppendJSON([]byte("prefix"))
@@ -164,8 +165,8 @@ func TestAppendJSONEscapes(t *testing.T) {
 		"\n\t\b\f": `"\n\t\b\f"`,
 		"<é>":      `"<é>"`,
 	} {
-		if got := string(appendJSONString(nil, s)); got != want {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		if got := string(jsonenc.AppendString(nil, s)); got != want {
+			t.Errorf("jsonenc.AppendString(%q) = %s, want %s", s, got, want)
 		}
 	}
 }

@@ -1,52 +1,15 @@
 package gen
 
 import (
+	"github.com/segmentd/segmentd/internal/jsonenc"
 	"strconv"
-	"unicode/utf8"
 )
 
 // Append helpers: the renderers build JSON by appending to a reused buffer, never
 // through encoding/json, so that a record costs a few hundred nanoseconds.
 
-// appendStr appends s as a JSON string, escaping what JSON requires.
-func appendStr(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendStr appends s as a JSON string, escaped as encoding/json does.
+func appendStr(b []byte, s string) []byte { return jsonenc.AppendString(b, s) }
 
 const hexDigits = "0123456789abcdef"
 
