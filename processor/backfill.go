@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -734,7 +735,7 @@ type scanChunk struct {
 	buf   []byte
 	evals int   // segment evaluations of unchanged contacts (for the metric)
 	err   error // the worker's, which ends the step
-	done  chan struct{}
+	job   *job  // evaluates the chunk
 }
 
 // backfillScan is one step of a backfill: contacts come from a source in order,
@@ -767,28 +768,21 @@ func (w *window) newScan(pt *partition, prefix string, budget *backfillBudget) *
 // the budget is spent; source reports whether it reached the end of the range. apply
 // is called on the calling goroutine for every item, in source order, unless
 // the step ends with an error. run reports whether the source reached its end and
-// every item was applied.
+// every item was applied. The source runs on a goroutine of its own and the
+// evaluations on a parallel; run joins both before it returns.
 func (sc *backfillScan) run(apply func(*scanItem), source func(emit func(scanItem, []byte) bool) (bool, error)) (bool, error) {
 	workers := runtime.GOMAXPROCS(0)
-	work := make(chan *scanChunk, workers)
+	par := startParallel(workers, workers)
+	scratch := make([]state.Contact, workers)
 	order := make(chan *scanChunk, 2*workers)
 	stop := make(chan struct{})
-	for range workers {
-		go func() {
-			var c state.Contact
-			for ch := range work {
-				ch.err = sc.eval(ch, &c)
-				close(ch.done)
-			}
-		}()
-	}
 	var (
 		end    bool
 		srcErr error
+		src    sync.WaitGroup
 	)
-	go func() {
+	src.Go(func() {
 		defer close(order)
-		defer close(work)
 		var ch *scanChunk
 		send := func() bool {
 			select {
@@ -796,13 +790,15 @@ func (sc *backfillScan) run(apply func(*scanItem), source func(emit func(scanIte
 			case <-stop:
 				return false
 			}
-			work <- ch
+			par.start(ch.job)
 			ch = nil
 			return !sc.budget.spent()
 		}
 		end, srcErr = source(func(it scanItem, enc []byte) bool {
 			if ch == nil {
-				ch = &scanChunk{items: make([]scanItem, 0, min(scanChunkSize, max(sc.budget.left, 1))), done: make(chan struct{})}
+				c := &scanChunk{items: make([]scanItem, 0, min(scanChunkSize, max(sc.budget.left, 1)))}
+				c.job = newJob(func(worker int) { c.err = sc.eval(c, &scratch[worker]) })
+				ch = c
 				if enc != nil {
 					ch.buf = make([]byte, 0, cap(ch.items)*max(2*len(enc), 512))
 				}
@@ -824,10 +820,10 @@ func (sc *backfillScan) run(apply func(*scanItem), source func(emit func(scanIte
 		if ch != nil && len(ch.items) > 0 {
 			send()
 		}
-	}()
+	})
 	var err error
 	for ch := range order {
-		<-ch.done
+		ch.job.wait()
 		if err != nil {
 			continue // drain: the workers and the source end
 		}
@@ -841,6 +837,8 @@ func (sc *backfillScan) run(apply func(*scanItem), source func(emit func(scanIte
 			apply(&ch.items[i])
 		}
 	}
+	src.Wait()
+	par.join()
 	if err == nil {
 		err = srcErr
 	}

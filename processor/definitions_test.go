@@ -70,9 +70,8 @@ func (h *harness) waitDefinitionsRead(n int) {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		h.proc.logs.mu.Lock()
-		got := len(h.proc.logs.mu.segments)
-		h.proc.logs.mu.Unlock()
+		seg, _ := h.proc.logs.snapshot(0, 0)
+		got := len(seg)
 		if got >= n {
 			return
 		}

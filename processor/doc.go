@@ -51,6 +51,9 @@
 // Run is the loop goroutine; it owns rules, partitions and windows. It starts the
 // globals reader goroutine and waits for it before returning. franz-go calls the
 // assignment callbacks on its own goroutine: they restore partitions into the Store
-// and hand them over to the loop under Processor.mu; the loop picks them up after
-// each poll. Produce promises run on franz-go goroutines and only touch window.mu.
+// (on an errgroup, joined by the callback) and hand them over to the loop under
+// Processor.mu; the loop picks them up after each poll. Chunked work on worker
+// goroutines (preparation, timer reads, backfill scans, bitmap loads) goes through
+// parallel, whose owner joins it. Produce promises run on franz-go goroutines and
+// only touch window.mu.
 package processor

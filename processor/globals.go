@@ -61,6 +61,24 @@ func (g *globalLogs) caughtUp() bool {
 	return g.mu.caughtUp
 }
 
+// setCaughtUp records that the reader has read both topics up to where they ended
+// when it started.
+func (g *globalLogs) setCaughtUp() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.mu.caughtUp = true
+}
+
+// add appends entries the reader read and the positions it reached in the segments
+// topic (advanceLocked).
+func (g *globalLogs) add(seg, cat []globalEntry, segRead map[int32]int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.mu.segments = append(g.mu.segments, seg...)
+	g.mu.catalog = append(g.mu.catalog, cat...)
+	g.advanceLocked(segRead)
+}
+
 // globalsReader follows the segments and catalog topics from their start with
 // read_committed. run is its goroutine; the Processor starts it and waits for it.
 type globalsReader struct {
@@ -144,9 +162,7 @@ func (r *globalsReader) run(ctx context.Context) {
 		if !r.logs.caughtUp() && (!pending() || time.Since(lastProgress) > 3*time.Second) {
 			// The second condition covers transaction markers at the end of a
 			// partition, which a read_committed consumer never returns.
-			r.logs.mu.Lock()
-			r.logs.mu.caughtUp = true
-			r.logs.mu.Unlock()
+			r.logs.setCaughtUp()
 			r.notify()
 		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -184,11 +200,7 @@ func (r *globalsReader) run(ctx context.Context) {
 			}
 		})
 		if len(seg)+len(cat)+len(segRead) > 0 {
-			r.logs.mu.Lock()
-			r.logs.mu.segments = append(r.logs.mu.segments, seg...)
-			r.logs.mu.catalog = append(r.logs.mu.catalog, cat...)
-			r.logs.advanceLocked(segRead)
-			r.logs.mu.Unlock()
+			r.logs.add(seg, cat, segRead)
 			r.notify()
 		}
 	}

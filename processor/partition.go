@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -100,46 +99,43 @@ func (pt *partition) load(store *state.Store, exclusionTag string) error {
 		val []byte
 	}
 	const chunk = 512
-	work := make(chan []entry, 8)
 	workers := runtime.GOMAXPROCS(0)
 	parts := make([]*partition, workers)
 	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for i := range workers {
+	scratch := make([]state.Contact, workers)
+	for i := range parts {
 		parts[i] = newPartition(pt.id)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var c state.Contact
-			for es := range work {
-				for _, e := range es {
-					if errs[i] != nil {
-						continue // drain
-					}
-					if err := c.UnmarshalBinary(e.val); err != nil {
-						errs[i] = fmt.Errorf("decode %s: %w", e.key, err)
-						continue
-					}
-					// No catalog: the bitmaps need lists, consent and tags only.
-					parts[i].index(e.key, &c, nil, exclusionTag)
+	}
+	par := startParallel(workers, 8)
+	index := func(es []entry) func(int) {
+		return func(i int) {
+			for _, e := range es {
+				if errs[i] != nil {
+					return // drain
 				}
+				c := &scratch[i]
+				if err := c.UnmarshalBinary(e.val); err != nil {
+					errs[i] = fmt.Errorf("decode %s: %w", e.key, err)
+					return
+				}
+				// No catalog: the bitmaps need lists, consent and tags only.
+				parts[i].index(e.key, c, nil, exclusionTag)
 			}
-		}()
+		}
 	}
 	var es []entry
 	err = store.ScanContactEncodings(pt.id, "", "", func(key, val []byte) (bool, error) {
 		es = append(es, entry{string(key), slices.Clone(val)})
 		if len(es) == chunk {
-			work <- es
+			par.submit(index(es))
 			es = nil
 		}
 		return true, nil
 	})
 	if len(es) > 0 {
-		work <- es
+		par.submit(index(es))
 	}
-	close(work)
-	wg.Wait()
+	par.join()
 	if err := errors.Join(append(errs, err)...); err != nil {
 		return err
 	}

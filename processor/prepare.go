@@ -2,9 +2,6 @@ package processor
 
 import (
 	"errors"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -64,46 +61,6 @@ func (p *Processor) prefetch(part int32, key, ws string, out *prefetched) {
 		out.err = err
 	}
 }
-
-// chunked runs fn(i) for every i in [0, n) on up to GOMAXPROCS goroutines, taking
-// chunks of size indexes in ascending order, so that the first chunks are done first.
-type chunked struct {
-	size int
-	done []chan struct{}
-	next atomic.Int64
-	wg   sync.WaitGroup
-}
-
-func runChunked(n, size int, fn func(i int)) *chunked {
-	c := &chunked{size: size, done: make([]chan struct{}, (n+size-1)/size)}
-	for i := range c.done {
-		c.done[i] = make(chan struct{})
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(c.done))
-	c.wg.Add(workers)
-	for range workers {
-		go func() {
-			defer c.wg.Done()
-			for {
-				k := int(c.next.Add(1) - 1)
-				if k >= len(c.done) {
-					return
-				}
-				for i := k * size; i < min((k+1)*size, n); i++ {
-					fn(i)
-				}
-				close(c.done[k])
-			}
-		}()
-	}
-	return c
-}
-
-// wait waits for the chunk holding index i.
-func (c *chunked) wait(i int) { <-c.done[i/c.size] }
-
-// finish waits for every chunk.
-func (c *chunked) finish() { c.wg.Wait() }
 
 // preparer decodes and prefetches the records of one poll on worker goroutines.
 type preparer struct {

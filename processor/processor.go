@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/segmentd/segmentd/events"
 )
@@ -60,7 +61,14 @@ type Processor struct {
 		sync.Mutex
 		assigned map[int32]int // partition → number of events topics assigned
 		handoff  []handoff     // assignment changes for the loop, in order
+		// dropping: partitions whose local data the loop is deleting
+		// (dropMovedPartitions), each with a channel closed when it is done; a
+		// restore of one waits for it.
+		dropping map[int32]chan struct{}
 	}
+	// leaving: the goroutine leaving the group after a failed restore (onAssigned),
+	// waited for by run once the session is closed.
+	leaving   sync.WaitGroup
 	restoring atomic.Int32
 	ready     atomic.Bool
 	lastPing  atomic.Int64 // unix ns of the last successful broker round trip
@@ -195,6 +203,7 @@ func (p *Processor) run(ctx context.Context) error {
 	if err := p.joinGroup(); err != nil {
 		return err
 	}
+	defer p.leaving.Wait() // after Close, which ends a leave in progress
 	defer p.sess.Close()
 	p.ready.Store(true)
 	p.cfg.Logger.Info("processing", "group", p.cfg.Group, "events_topics", p.cfg.Topics.Events, "transactional_id", p.cfg.TransactionalID)
@@ -262,12 +271,16 @@ func (f partitionerFunc) ForTopic(t string) kgo.TopicPartitioner { return f(t) }
 // these partitions starts after it returns).
 func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	var fresh []int32
+	drops := map[int32]chan struct{}{}
 	p.mu.Lock()
 	for _, ps := range assigned {
 		for _, id := range ps {
 			p.mu.assigned[id]++
 			if p.mu.assigned[id] == 1 {
 				fresh = append(fresh, id)
+				if ch := p.mu.dropping[id]; ch != nil {
+					drops[id] = ch
+				}
 			}
 		}
 	}
@@ -275,14 +288,14 @@ func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[
 	slices.Sort(fresh)
 	// Partitions are restored restoreParallelism at a time: a restore is mostly
 	// fetching and writing on one goroutine, and loading decodes on every core.
-	sem := make(chan struct{}, restoreParallelism)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(restoreParallelism)
 	var leave sync.Once
 	for _, id := range fresh {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
+			if ch := drops[id]; ch != nil {
+				<-ch // its old data is being deleted: restore after that
+			}
 			p.restoring.Add(1)
 			p.m.restoring.Inc()
 			pt, err := p.openPartition(ctx, id)
@@ -291,16 +304,19 @@ func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[
 			if err != nil {
 				// Without its state the partition cannot be processed; leaving the
 				// group lets another process (or this one, after a restart) take it.
+				// LeaveGroup waits for this callback to return: it runs on a
+				// goroutine of its own, which run waits for.
 				p.cfg.Logger.Error("restore partition failed; leaving the group", "partition", id, "err", err)
-				leave.Do(func() { go p.sess.Client().LeaveGroup() })
-				return
+				leave.Do(func() { p.leaving.Go(p.sess.Client().LeaveGroup) })
+				return nil
 			}
 			p.mu.Lock()
 			p.mu.handoff = append(p.mu.handoff, handoff{id: id, pt: pt})
 			p.mu.Unlock()
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // the restores report their errors themselves
 }
 
 // restoreParallelism is how many partitions onAssigned restores at once.
@@ -461,18 +477,28 @@ func (p *Processor) dropMovedPartitions() {
 		if time.Since(at) < p.cfg.StaleDataGrace {
 			continue
 		}
-		// Under p.mu, so that a reassignment cannot start restoring the partition
-		// while its data is being deleted.
+		// A reassignment cannot start restoring the partition while its data is
+		// being deleted: onAssigned waits for the dropping channel. The deletion
+		// (a synced Pebble batch) runs outside p.mu.
 		p.mu.Lock()
-		var err error
 		owned := p.mu.assigned[id] > 0
+		var done chan struct{}
 		if !owned {
-			err = p.cfg.Store.DropPartition(id)
+			done = make(chan struct{})
+			if p.mu.dropping == nil {
+				p.mu.dropping = map[int32]chan struct{}{}
+			}
+			p.mu.dropping[id] = done
 		}
 		p.mu.Unlock()
 		if owned {
 			continue // reassigned: its hand-off is on the way
 		}
+		err := p.cfg.Store.DropPartition(id)
+		p.mu.Lock()
+		delete(p.mu.dropping, id)
+		p.mu.Unlock()
+		close(done)
 		if err != nil {
 			p.cfg.Logger.Warn("drop local data of a moved partition", "partition", id, "err", err)
 			continue

@@ -170,7 +170,7 @@ func (p *Processor) Segments(ctx context.Context, ws string) ([]SegmentInfo, Loc
 			return
 		}
 		for _, si := range wr.segs {
-			out = append(out, p.segmentInfoLocked(si))
+			out = append(out, p.segmentInfo(si))
 		}
 	})
 	return out, local, err
@@ -185,7 +185,7 @@ func (p *Processor) Segment(ctx context.Context, ws, id string) (SegmentInfo, Lo
 	err := p.inLoop(ctx, func() {
 		local = p.local()
 		if si := p.rules.segs[key]; si != nil {
-			out, found = p.segmentInfoLocked(si), true
+			out, found = p.segmentInfo(si), true
 		}
 	})
 	if err == nil && !found {
@@ -194,8 +194,8 @@ func (p *Processor) Segment(ctx context.Context, ws, id string) (SegmentInfo, Lo
 	return out, local, err
 }
 
-// segmentInfoLocked runs on the loop.
-func (p *Processor) segmentInfoLocked(si *segInfo) SegmentInfo {
+// segmentInfo runs on the loop.
+func (p *Processor) segmentInfo(si *segInfo) SegmentInfo {
 	info := SegmentInfo{Workspace: si.Workspace, ID: si.ID, Name: si.Def.Name, Version: si.Version, Definition: si.Def}
 	for _, pt := range p.parts {
 		if b := pt.members[si.Key]; b != nil {
