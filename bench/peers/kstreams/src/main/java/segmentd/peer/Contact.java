@@ -3,7 +3,6 @@ package segmentd.peer;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -133,9 +132,5 @@ public final class Contact {
     if (deliveries.size() > MAX_IDS) {
       deliveries.remove(0);
     }
-  }
-
-  static <K, V> LinkedHashMap<K, V> map() {
-    return new LinkedHashMap<>();
   }
 }
