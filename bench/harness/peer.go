@@ -110,8 +110,7 @@ func (r *run) subsetDefinitions(topic string) ([]*kgo.Record, error) {
 // offset with empty state, over the same preloaded live events and subset
 // definitions; then the differential check of their transitions; then, if the
 // latency phase is on, each one's open-loop latency at LatencyFraction of its own
-// maximum, each started at the end of the events topic (the other's open-loop
-// events skipped).
+// maximum.
 func (r *run) kstreams(ctx context.Context) error {
 	jar, err := r.peerJar(ctx)
 	if errors.Is(err, errNoJava) {
@@ -165,9 +164,8 @@ func (r *run) kstreams(ctx context.Context) error {
 	if p.KStreams.EventsPerSecond > 0 {
 		p.Ratio = p.Segmentd.EventsPerSecond / p.KStreams.EventsPerSecond
 	}
-	if _, err := ks.stop(); err != nil && !strings.Contains(err.Error(), "exit status 143") {
-		r.note("stopping the kstreams peer: %v", err)
-	}
+	// The peer keeps running (its JIT warm) for its latency run; every input it read
+	// is committed, and so are its outputs.
 	p.SegmentdDiskBytes, p.KStreamsDiskBytes = dirSize(sd.dataDir), dirSize(ks.dataDir)
 
 	// The differential check, on the outputs of the same events.
@@ -182,42 +180,75 @@ func (r *run) kstreams(ctx context.Context) error {
 		diffErr = fmt.Errorf("differential check: %d of %d (contact, segment) pairs have different transitions, e.g. %s",
 			p.Diff.Differing, p.Diff.Pairs, strings.Join(p.Diff.Examples, "; "))
 	}
+	if r.cfg.skip(PhaseLatency) {
+		r.stopPeer(ks)
+		return diffErr
+	}
 
-	if !r.cfg.skip(PhaseLatency) {
-		for _, x := range []struct {
-			s   *sut
-			max float64
-			out **Latency
-		}{{sd, p.Segmentd.EventsPerSecond, &p.SegmentdLatency}, {ks, p.KStreams.EventsPerSecond, &p.KStreamsLatency}} {
-			// Each starts at the current end: the other's open-loop events are not its load.
-			end, err := r.adm.endOffsets(ctx, r.events)
-			if err == nil {
-				err = r.adm.commit(ctx, x.s.group, r.events, end)
-			}
-			if err != nil {
-				return errors.Join(diffErr, err)
-			}
-			if err := x.s.start(); err != nil {
-				return errors.Join(diffErr, err)
-			}
-			if err := r.waitStarted(ctx, x.s); err != nil {
-				_, _ = x.s.stop()
-				return errors.Join(diffErr, err)
-			}
-			rate := r.cfg.LatencyFraction * x.max
-			r.logf("kstreams: %s latency, open loop at %.0f events/s for %s", x.s.kind, rate, r.cfg.LatencyDuration)
-			l, err := r.latency(ctx, x.s, rate)
-			if _, serr := x.s.stop(); serr != nil && !strings.Contains(serr.Error(), "exit status 143") {
-				r.note("stopping %s after its latency run: %v", x.s.kind, serr)
-			}
-			if err != nil {
-				return errors.Join(diffErr, fmt.Errorf("%s latency: %w", x.s.kind, err))
-			}
-			*x.out = l
-			r.logf("kstreams: %s latency p50 %.1f ms, p99 %.1f ms", x.s.kind, l.P50, l.P99)
+	// Latency at LatencyFraction of each one's own maximum: the peer first, still
+	// running and warm; then segmentd, restarted at the end of the events topic (the
+	// peer's open-loop events are not its load) once it has caught up.
+	lat := func(s *sut, max float64) (*Latency, error) {
+		rate := r.cfg.LatencyFraction * max
+		r.logf("kstreams: %s latency, open loop at %.0f events/s for %s", s.kind, rate, r.cfg.LatencyDuration)
+		l, err := r.latency(ctx, s, rate)
+		if err != nil {
+			return nil, fmt.Errorf("%s latency: %w", s.kind, err)
 		}
+		r.logf("kstreams: %s latency p50 %.1f ms, p99 %.1f ms", s.kind, l.P50, l.P99)
+		return l, nil
+	}
+	p.KStreamsLatency, err = lat(ks, p.KStreams.EventsPerSecond)
+	r.stopPeer(ks)
+	if err != nil {
+		return errors.Join(diffErr, err)
+	}
+	if err := r.skipToEnd(ctx, sd.group); err != nil {
+		return errors.Join(diffErr, err)
+	}
+	if err := sd.start(); err != nil {
+		return errors.Join(diffErr, err)
+	}
+	defer func() {
+		if _, err := sd.stop(); err != nil {
+			r.note("stopping segmentd (subset): %v", err)
+		}
+	}()
+	if err := r.waitStarted(ctx, sd); err != nil {
+		return errors.Join(diffErr, err)
+	}
+	if p.SegmentdLatency, err = lat(sd, p.Segmentd.EventsPerSecond); err != nil {
+		return errors.Join(diffErr, err)
 	}
 	return diffErr
+}
+
+// stopPeer stops the peer; the JVM's exit status after SIGTERM (143) is no error.
+func (r *run) stopPeer(ks *sut) {
+	if _, err := ks.stop(); err != nil && !strings.Contains(err.Error(), "exit status 143") {
+		r.note("stopping the kstreams peer: %v", err)
+	}
+}
+
+// skipToEnd commits group's offsets at the end of the events topic. A stopped member
+// may linger in the group until its session times out (Kafka Streams does not always
+// leave on close), and the broker refuses the commit meanwhile: retry for 90 s.
+func (r *run) skipToEnd(ctx context.Context, group string) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		end, err := r.adm.endOffsets(ctx, r.events)
+		if err == nil {
+			err = r.adm.commit(ctx, group, r.events, end)
+		}
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // waitStarted waits until s has caught up with its input (up to two minutes), so that
