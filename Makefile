@@ -103,6 +103,11 @@ bench: ## Short benchmark on the real broker with baselines (< 10 min); results 
 	./deploy/local-kafka/kafka.sh up >/dev/null
 	$(GO) run ./bench/cmd/segmentd-bench run -profile short
 
+.PHONY: bench-peer
+bench-peer: ## Build the benchmark's Kafka Streams peer (bench/peers/kstreams; Java 17 and Maven); make bench builds it too.
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then cd bench/peers/kstreams && mvn -q -B package && echo "bench-peer: bench/peers/kstreams/target/kstreams-peer.jar"; \
+	else echo "bench-peer: Java 17 and Maven are needed (java, mvn on PATH); the benchmark's kstreams phase will be skipped"; fi
+
 .PHONY: bench-full
 bench-full: ## The target configuration: 100 workspaces x 100 segments, 1M contacts (long).
 	./deploy/local-kafka/kafka.sh up >/dev/null

@@ -18,9 +18,10 @@ const (
 	PhaseScan        = "scan"        // the full-scan baseline
 	PhaseRestore     = "restore"     // the restore from the changelog
 	PhaseTimers      = "timers"      // the timer benchmark
+	PhaseKStreams    = "kstreams"    // the Kafka Streams peer and the differential check
 )
 
-var phases = []string{PhaseNaive, PhasePassthrough, PhaseLatency, PhaseBackfill, PhaseScan, PhaseRestore, PhaseTimers}
+var phases = []string{PhaseNaive, PhasePassthrough, PhaseLatency, PhaseBackfill, PhaseScan, PhaseRestore, PhaseTimers, PhaseKStreams}
 
 // Config configures a benchmark run. Short and Full return the two standard ones.
 type Config struct {
@@ -77,6 +78,9 @@ type Config struct {
 	// Self is the executable that runs the pass-through loop with the argument
 	// "passthrough"; default os.Executable().
 	Self string `json:"-"` // a path of this machine: not in the results
+	// KStreamsJar is a prebuilt bench/peers/kstreams jar; default: build it with mvn
+	// (the kstreams phase is skipped, with a note, without java and mvn).
+	KStreamsJar string `json:"-"` // a path of this machine: not in the results
 	// Skip names phases to leave out (Phase* constants).
 	Skip []string
 	// Keep leaves the topics, data dirs and logs in place.

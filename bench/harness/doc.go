@@ -21,6 +21,12 @@
 //   - memory, backfill (a new definition for the largest shop), scan (the seed
 //     product's method: the rule evaluated over every contact, from the stopped
 //     segmentd's Pebble store), restore (data dir deleted, restarted);
+//   - kstreams (issue 16): the Kafka Streams peer of bench/peers/kstreams (built
+//     with mvn, or Config.KStreamsJar; skipped with a note without Java) and a fresh
+//     segmentd, on definitions restricted to the peer's rule subset, each from the
+//     first live offset with empty state over the same events: throughput, CPU, RSS,
+//     state on disk, latency at LatencyFraction of each one's maximum, and a
+//     differential check that their transitions per (contact, segment) are identical;
 //   - timers (issue 5): at each size, its own segmentd and contacts with one timer
 //     each: a stream falling due at TimerRate (lateness, CPU per timer), a burst due
 //     at one instant (capacity), the rest days to months away (idle CPU).

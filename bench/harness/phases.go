@@ -253,9 +253,11 @@ func (r *run) latency(ctx context.Context, s *sut, rate float64) (*Latency, erro
 		}
 	}()
 
-	m0, err := s.scrape(ctx)
-	if err != nil {
-		return nil, err
+	var m0, m1 metrics // segmentd's own figures; none for a process without /metrics
+	if s.httpAddr != "" {
+		if m0, err = s.scrape(ctx); err != nil {
+			return nil, err
+		}
 	}
 	cpu0, _ := s.cpu()
 	mk0 := r.mark(ctx, s, time.Now(), 0)
@@ -311,7 +313,7 @@ func (r *run) latency(ctx context.Context, s *sut, rate float64) (*Latency, erro
 			break
 		}
 		if time.Since(stopped) > 5*time.Minute {
-			return nil, fmt.Errorf("segmentd did not catch up within 5 minutes of the end of the open loop")
+			return nil, fmt.Errorf("%s did not catch up within 5 minutes of the end of the open loop", s.name)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -319,9 +321,10 @@ func (r *run) latency(ctx context.Context, s *sut, rate float64) (*Latency, erro
 	time.Sleep(2 * time.Second) // let the consumer read the last committed outputs
 	cancel()
 	wg.Wait()
-	m1, err := s.scrape(ctx)
-	if err != nil {
-		return nil, err
+	if s.httpAddr != "" {
+		if m1, err = s.scrape(ctx); err != nil {
+			return nil, err
+		}
 	}
 	cpu1, _ := s.cpu()
 

@@ -98,6 +98,8 @@ func barPlot(res *Results) (*plot.Plot, error) {
 		{"pass-through", res.Passthrough, colPass},
 		{"segmentd import", res.Seed, colSegmentdLight},
 		{"naive import", res.SeedNaive, colNaiveLight},
+		{"segmentd (subset)", peerThroughput(res, false), colSegmentd},
+		{"Kafka Streams (subset)", peerThroughput(res, true), colKStreams},
 	} {
 		if b.t != nil {
 			bars = append(bars, b)
@@ -153,7 +155,8 @@ func throughputPlot(res *Results) (*plot.Plot, error) {
 		name string
 		t    *Throughput
 		col  color.RGBA
-	}{{"segmentd", res.Live, colSegmentd}, {"naive", res.LiveNaive, colNaive}, {"pass-through", res.Passthrough, colPass}} {
+	}{{"segmentd", res.Live, colSegmentd}, {"naive", res.LiveNaive, colNaive}, {"pass-through", res.Passthrough, colPass},
+		{"segmentd (subset)", peerThroughput(res, false), colSegmentdLight}, {"Kafka Streams (subset)", peerThroughput(res, true), colKStreams}} {
 		if s.t != nil && len(s.t.Series) > 0 {
 			ss = append(ss, series{s.name, s.col, coarsen(s.t.Series, 80)})
 		}
@@ -181,6 +184,7 @@ var (
 	colNaive         = color.RGBA{255, 127, 14, 255}
 	colNaiveLight    = color.RGBA{255, 195, 140, 255}
 	colPass          = color.RGBA{44, 160, 44, 255}
+	colKStreams      = color.RGBA{148, 103, 189, 255}
 )
 
 type series struct {
@@ -303,4 +307,15 @@ func coarsen(pts []Point, n int) []Point {
 		out = append(out, Point{T: pts[j-1].T, V: sum / float64(j-i)})
 	}
 	return out
+}
+
+// peerThroughput is the kstreams phase's run of segmentd or of the peer, if any.
+func peerThroughput(res *Results, peer bool) *Throughput {
+	if res.KStreams == nil {
+		return nil
+	}
+	if peer {
+		return res.KStreams.KStreams
+	}
+	return res.KStreams.Segmentd
 }

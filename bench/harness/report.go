@@ -180,6 +180,9 @@ func Markdown(res *Results) string {
 		}
 		w("\n")
 	}
+	if p := res.KStreams; p != nil {
+		peerSection(&b, res, p)
+	}
 	if len(res.Targets) > 0 {
 		w("**Issue 7 targets:**\n\n| target | goal | measured | |\n|---|---|---|---|\n")
 		for _, t := range res.Targets {
@@ -246,4 +249,54 @@ func throughputTable(b *strings.Builder, res *Results) {
 	row("segmentd --bench-naive-evaluation, history", res.SeedNaive, 0, 0)
 	w("\n\"Others' cores\": CPU used on the machine by anything but the process, the broker and the harness (other engineers' work) during the window, out of %d.\n\n", res.Machine.CPUs)
 
+}
+
+// peerSection writes the kstreams phase: segmentd against the Kafka Streams peer.
+func peerSection(b *strings.Builder, res *Results, p *Peer) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("**segmentd vs Kafka Streams** (issue 16; bench/peers/kstreams, kafka-streams 4.1.1, exactly_once_v2, commit interval 100 ms, 2 stream threads): both from the first live offset with empty state, over the same %d events (the preloaded live events, and the main latency run's if it ran), on %d definitions restricted to the peer's rule subset (orders_count, total_spent, country, language, consent_status, tag, purchased_brand); one system at a time.\n\n",
+		peerEvents(p), p.Segments)
+	w("| system | events/s | CPU-s per M events | p99 latency at %.0f%% of its max | RSS | state on disk |\n|---|---:|---:|---:|---:|---:|\n", 100*res.Config.LatencyFraction)
+	row := func(name string, t *Throughput, l *Latency, disk int64) {
+		if t == nil {
+			w("| %s | – | – | – | – | – |\n", name)
+			return
+		}
+		lat := "not run"
+		if l != nil {
+			lat = fmt.Sprintf("%.0f ms (at %.0f/s; p50 %.0f ms)", l.P99, l.Rate, l.P50)
+		}
+		w("| %s | %.0f | %.1f | %s | %d MB | %.1f MB |\n", name, t.EventsPerSecond, t.CPUSecondsPerMillion, lat, t.RSSBytes>>20, float64(disk)/(1<<20))
+	}
+	row("segmentd (subset)", p.Segmentd, p.SegmentdLatency, p.SegmentdDiskBytes)
+	row("Kafka Streams peer", p.KStreams, p.KStreamsLatency, p.KStreamsDiskBytes)
+	w("\n")
+	if p.Ratio > 0 {
+		w("segmentd ÷ Kafka Streams: **%.2f×** the throughput", p.Ratio)
+		if p.Segmentd.CPUSecondsPerMillion > 0 {
+			w(", %.2f× less CPU per event", p.KStreams.CPUSecondsPerMillion/p.Segmentd.CPUSecondsPerMillion)
+		}
+		if p.Segmentd.RSSBytes > 0 {
+			w(", %.2f× less RSS", float64(p.KStreams.RSSBytes)/float64(p.Segmentd.RSSBytes))
+		}
+		w(" (goal: ≥ 3× the throughput).\n\n")
+	}
+	if d := p.Diff; d != nil {
+		if d.Differing == 0 {
+			w("Differential check: **identical** — %d transitions from segmentd, %d from the peer, over %d (contact, segment) pairs.\n\n", d.Segmentd, d.KStreams, d.Pairs)
+		} else {
+			w("Differential check: **%d of %d (contact, segment) pairs differ** (%d transitions from segmentd, %d from the peer); e.g.:\n\n", d.Differing, d.Pairs, d.Segmentd, d.KStreams)
+			for _, e := range d.Examples {
+				w("- `%s`\n", e)
+			}
+			w("\n")
+		}
+	}
+}
+
+func peerEvents(p *Peer) int64 {
+	if p.Segmentd != nil {
+		return p.Segmentd.Events
+	}
+	return 0
 }

@@ -27,6 +27,7 @@ type Results struct {
 	Scan        *Scan       `json:"scan,omitempty"`          // the seed product's method: a full scan
 	Restore     *Restore    `json:"restore,omitempty"`       // from the changelog, data dir deleted
 	Timers      []Timers    `json:"timers,omitempty"`        // per size
+	KStreams    *Peer       `json:"kstreams,omitempty"`      // segmentd vs the Kafka Streams peer (issue 16)
 	Targets     []Target    `json:"targets,omitempty"`       // issue 7
 	Errors      []string    `json:"errors,omitempty"`        // phases that failed
 	Notes       []string    `json:"notes,omitempty"`         // anything a reader must know
@@ -256,6 +257,31 @@ type Target struct {
 	Measured string `json:"measured"`
 	Met      bool   `json:"met"`
 	Note     string `json:"note,omitempty"`
+}
+
+// Peer is the kstreams phase: segmentd and the Kafka Streams peer over the same live
+// events (each from the first live offset with empty state) and the same definitions
+// restricted to the peer's rule subset.
+type Peer struct {
+	Segments          int         `json:"segments"` // subset definitions
+	Segmentd          *Throughput `json:"segmentd,omitempty"`
+	KStreams          *Throughput `json:"kstreams,omitempty"`
+	Ratio             float64     `json:"ratio"` // segmentd events/s ÷ the peer's
+	SegmentdLatency   *Latency    `json:"segmentd_latency,omitempty"`
+	KStreamsLatency   *Latency    `json:"kstreams_latency,omitempty"`
+	SegmentdDiskBytes int64       `json:"segmentd_disk_bytes"` // data dir after the live run
+	KStreamsDiskBytes int64       `json:"kstreams_disk_bytes"` // state dir after the live run
+	Diff              *Diff       `json:"diff,omitempty"`
+}
+
+// Diff is the differential check: per (contact, segment), the sequence of transition
+// types of both systems.
+type Diff struct {
+	Segmentd  int      `json:"segmentd_transitions"`
+	KStreams  int      `json:"kstreams_transitions"`
+	Pairs     int      `json:"pairs"`     // (contact, segment) pairs with a transition in either
+	Differing int      `json:"differing"` // pairs whose sequences differ
+	Examples  []string `json:"examples,omitempty"`
 }
 
 // MarshalJSON writes NaN and infinities as null.

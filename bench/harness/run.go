@@ -43,6 +43,11 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err != nil {
 		r.fail("main", err)
 	}
+	if !cfg.skip(PhaseKStreams) && ctx.Err() == nil && r.endHistory != nil {
+		if err := r.kstreams(ctx); err != nil {
+			r.fail(PhaseKStreams, err)
+		}
+	}
 	if !cfg.skip(PhaseTimers) && ctx.Err() == nil {
 		if err := r.timers(ctx); err != nil {
 			r.fail(PhaseTimers, err)

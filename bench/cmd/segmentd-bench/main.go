@@ -58,7 +58,8 @@ func runCmd(ctx context.Context, args []string) error {
 	out := fs.String("out", "bench/results", "directory of <profile>.json, .md and .png")
 	work := fs.String("work", "", "directory for data dirs, logs and binaries (default: a temp dir, removed)")
 	segmentd := fs.String("segmentd", "", "prebuilt segmentd binary (default: go build ./cmd/segmentd)")
-	skip := fs.String("skip", "", "phases to skip, comma-separated: naive, passthrough, latency, backfill, scan, restore, timers")
+	skip := fs.String("skip", "", "phases to skip, comma-separated: naive, passthrough, latency, backfill, scan, restore, timers, kstreams")
+	kstreamsJar := fs.String("kstreams-jar", "", "prebuilt bench/peers/kstreams jar (default: mvn package, if java and mvn are on PATH)")
 	keep := fs.Bool("keep", false, "keep topics, data dirs and logs")
 	name := fs.String("name", "", "name of the results files (default: the profile)")
 	var over struct {
@@ -97,7 +98,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if *name != "" {
 		cfg.Profile = *name
 	}
-	cfg.OutDir, cfg.WorkDir, cfg.Segmentd, cfg.Keep = *out, *work, *segmentd, *keep
+	cfg.OutDir, cfg.WorkDir, cfg.Segmentd, cfg.Keep, cfg.KStreamsJar = *out, *work, *segmentd, *keep, *kstreamsJar
 	if *skip != "" {
 		cfg.Skip = strings.Split(*skip, ",")
 	}
