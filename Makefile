@@ -80,6 +80,13 @@ FUZZTIME ?= 30s
 fuzz: ## Run every fuzz target of the repo (found by scripts/fuzz.sh) for FUZZTIME (30s) each.
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
+METAMORPHIC_DURATION ?= 30m
+
+.PHONY: metamorphic
+metamorphic: ## Metamorphic test over fresh seeds for METAMORPHIC_DURATION (default 30m, kfake); prints each seed.
+	SEGMENTD_TEST_BROKERS=kfake SEGMENTD_METAMORPHIC_DURATION=$(METAMORPHIC_DURATION) \
+		$(GO) test ./processor -run 'TestMetamorphic$$' -count=1 -v -timeout 0 $(GOTESTFLAGS)
+
 CHAOS_KAFKA_PORT ?= 29092
 
 .PHONY: chaos

@@ -77,7 +77,15 @@ type Processor struct {
 	// segApplied is segCursor as of the last applyGlobalsToRules, for the admin
 	// API's read-your-writes waits (sync.go).
 	segApplied progress
+
+	// crashAt, set by tests only, simulates a kill: when it returns true at a point
+	// of a window ("before-commit", "after-commit"), the loop returns errCrashed
+	// without ending the transaction or applying the window to the store.
+	crashAt func(point string) bool
 }
+
+// errCrashed is what Run returns after a simulated kill (Processor.crashAt).
+var errCrashed = errors.New("simulated crash")
 
 // handoff is an assignment change from a callback to the loop: pt != nil adds a
 // restored partition, pt == nil drops partition id.

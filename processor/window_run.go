@@ -93,6 +93,9 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 		p.cfg.Logger.Warn("aborting window after produce error", "err", err)
 		return p.abort(ctx, w, nil)
 	}
+	if p.crashAt != nil && p.crashAt("before-commit") {
+		return errCrashed
+	}
 	committed, err := p.sess.End(p.endContext(ctx, w), kgo.TryCommit)
 	p.m.commitSeconds.Observe(time.Since(commitStart).Seconds())
 	if err != nil {
@@ -117,6 +120,9 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	// The transaction is committed: Kafka has everything. A failure to write the
 	// batch loses nothing (a restart restores from the changelog), but the loop
 	// cannot continue with a store that lags its memory.
+	if p.crashAt != nil && p.crashAt("after-commit") {
+		return errCrashed
+	}
 	committedAt := time.Now()
 	if err := batch.Commit(false); err != nil {
 		return fmt.Errorf("apply committed window to the store: %w", err)
