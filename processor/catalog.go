@@ -228,7 +228,7 @@ func (w *window) catalogSteps(ctx context.Context, pt *partition, budget *backfi
 		}
 		m := w.meta(pt)
 		m.CatalogSteps, m.CatalogCursor = slices.Clone(m.CatalogSteps[1:]), 0
-		w.catalogStepsDone = true
+		w.catalogChanged = true
 		// Marks of steps before the next one: every contact has reached them now.
 		for p := range m.CatalogAhead {
 			if len(m.CatalogSteps) == 0 || p < m.CatalogSteps[0].Pos {
@@ -350,7 +350,8 @@ func (w *window) catalogScan(ctx context.Context, pt *partition, budget *backfil
 // owned partition needs them, for partitions assigned later (see pruneCatalog).
 const keepCatalogSteps = 4
 
-// pruneCatalog drops the records of the products' histories that no owned
+// pruneCatalog (after a window that applied catalog records or completed a
+// step) drops the records of the products' histories that no owned
 // partition needs: those before the record preceding a product's first queued step,
 // except the last keepCatalogSteps of each product. A partition assigned later with
 // a step of a product older than the kept records sees them collapse into the
@@ -374,15 +375,20 @@ func (p *Processor) pruneCatalog() {
 	r := p.rules
 	r.catalogMu.Lock()
 	defer r.catalogMu.Unlock()
-	for key, h := range r.catHist {
+	for key := range r.catLong {
+		h := r.catHist[key]
 		drop := len(h) - keepCatalogSteps
 		if pos, ok := need[key]; ok {
 			i := sort.Search(len(h), func(i int) bool { return h[i].Pos >= pos })
 			drop = min(drop, i-1) // keep the record before it: the mapping the step starts from
 		}
 		if drop > 0 {
-			r.catHist[key] = slices.Clone(h[drop:])
+			h = slices.Clone(h[drop:])
+			r.catHist[key] = h
 			r.catPruned[key] = true
+		}
+		if len(h) <= keepCatalogSteps {
+			delete(r.catLong, key)
 		}
 	}
 }

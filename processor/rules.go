@@ -98,6 +98,9 @@ type rules struct {
 	// oldest records.
 	catHist   map[string][]catStep
 	catPruned map[string]bool
+	// catLong: the products with more than keepCatalogSteps records, for
+	// pruneCatalog to look at.
+	catLong map[string]bool
 	// catRead: per partition of the catalog topic, the offset after the last record
 	// applied to the rules.
 	catRead map[int32]int64
@@ -113,7 +116,7 @@ type catStep struct {
 func newRules() *rules {
 	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, history: map[string][]*segInfo{},
 		segRead: map[int32]int64{}, catalog: map[string]map[string][]string{},
-		catHist: map[string][]catStep{}, catPruned: map[string]bool{}, catRead: map[int32]int64{}}
+		catHist: map[string][]catStep{}, catPruned: map[string]bool{}, catLong: map[string]bool{}, catRead: map[int32]int64{}}
 }
 
 // rulesView is an immutable snapshot of the live segments, for queries.
@@ -222,6 +225,9 @@ func (r *rules) applyCatalog(e *globalEntry) {
 	defer r.catalogMu.Unlock()
 	key := c.Workspace + "/product/" + c.ProductID
 	r.catHist[key] = append(r.catHist[key], catStep{Pos: stepPos(e.Partition, e.Offset), Collections: c.Collections})
+	if len(r.catHist[key]) > keepCatalogSteps {
+		r.catLong[key] = true
+	}
 	if c.Collections == nil {
 		delete(r.catalog[c.Workspace], c.ProductID)
 		return

@@ -41,8 +41,9 @@ type window struct {
 	// cats caches the catalogs of contacts of partitions with pending catalog steps
 	// (window.catalog).
 	cats map[catKey]*catalogAt
-	// catalogStepsDone: a partition completed a catalog step (pruneCatalog).
-	catalogStepsDone bool
+	// catalogChanged: the window applied catalog records or completed a catalog
+	// step (pruneCatalog).
+	catalogChanged bool
 
 	mu struct {
 		sync.Mutex
@@ -345,7 +346,7 @@ func (w *window) committed() {
 		if len(w.segDirty) > 0 {
 			w.p.pruneHistory()
 		}
-		if w.catalogStepsDone {
+		if w.catalogChanged {
 			w.p.pruneCatalog()
 		}
 	}()

@@ -189,6 +189,7 @@ func (p *Processor) sortedPartitions() []int32 {
 // records of those topics.
 func (p *Processor) applyGlobals(ctx context.Context, w *window) error {
 	seg, cat := p.applyGlobalsToRules()
+	w.catalogChanged = len(cat) > 0
 	for _, id := range p.sortedPartitions() {
 		pt := p.parts[id]
 		if p.reconcile[id] {
