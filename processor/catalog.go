@@ -180,7 +180,23 @@ func (w *window) catalogsFor(pt *partition, base state.Catalog) func(dense uint3
 	_, all := base.(allCollections)
 	before, reached := w.catalogFrom(pt, 0, all), w.catalogFrom(pt, 1, all)
 	cursor := m.CatalogCursor
+	type mark struct {
+		d   *roaring.Bitmap
+		cat state.Catalog
+	}
+	var marks []mark // contacts marked ahead: a copy, for the workers
+	for pos, d := range m.CatalogAhead {
+		if d.Bitmap != nil && !d.IsEmpty() {
+			i := sort.Search(len(m.CatalogSteps), func(i int) bool { return m.CatalogSteps[i].Pos > pos })
+			marks = append(marks, mark{d.Clone(), w.catalogFrom(pt, max(i, 1), all)})
+		}
+	}
 	return func(dense uint32) state.Catalog {
+		for _, mk := range marks {
+			if mk.d.Contains(dense) {
+				return mk.cat
+			}
+		}
 		if dense != 0 && dense <= cursor {
 			return reached
 		}
