@@ -280,3 +280,33 @@ func TestCatalogBeforeEventWhateverTheScan(t *testing.T) {
 		}
 	})
 }
+
+// TestCatalogStepsCaughtUpByEvents: three catalog records at once, then an order
+// (of a product in no collection) for every contact: whether the scans (one contact
+// per window) or the orders reach a contact first, it gets each record's transition,
+// attributed to its product, in topic order, and nothing from its order.
+func TestCatalogStepsCaughtUpByEvents(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		recs := []catRecord{{catB, []string{"summer"}}, {catA, []string{"summer"}}, {catB, []string{"winter"}}}
+		want, n := catWant(recs)
+		for _, mode := range []string{"scan-first", "events-first"} {
+			t.Run(mode, func(t *testing.T) {
+				chunk := 1
+				if mode == "scan-first" {
+					chunk = 1000
+				}
+				h, k := catHarness(t, b, chunk)
+				h.putCatalogAtOnce(recs...)
+				h.waitCatalogRead(len(recs))
+				if mode == "scan-first" {
+					time.Sleep(100 * time.Millisecond) // at least one window
+					h.waitIdle()
+				}
+				for i := 1; i <= catContacts; i++ {
+					h.envelope(fmt.Sprintf("%s/%d", ws, i), "orders/create", ws, fmt.Sprintf("n%d", i), orderOf(int64(i), int64(7000+i), 100, 9100))
+				}
+				assertPerContact(t, h.settle(k, n), want)
+			})
+		}
+	})
+}
