@@ -3,12 +3,10 @@ package processor
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -319,7 +317,7 @@ func (w *window) catchUp(ctx context.Context, pt *partition, key string, o *over
 			// read; this earlier version does.
 			if withCollections == nil {
 				withCollections = new(operators.Attrs)
-				*withCollections = o.c.Attrs(s.Workspace, allCollections{w.p.rules}, w.p.cfg.ExclusionTag)
+				*withCollections = o.c.Attrs(s.Workspace, w.catalog(pt, dense, true), w.p.cfg.ExclusionTag)
 			}
 			w.evalSegment(ctx, pt, key, o, s, withCollections, ReasonDefinition, Cause{})
 		default:
@@ -414,20 +412,7 @@ func (w *window) backfill(ctx context.Context, pt *partition, budget *backfillBu
 			queue = slices.Insert(queue, i, next)
 		}
 	}
-	var scans []string
-	for k := range w.metaView(pt).CatalogScans {
-		scans = append(scans, k)
-	}
-	slices.Sort(scans)
-	for _, k := range scans {
-		if budget.spent() {
-			return nil
-		}
-		if err := w.catalogScan(ctx, pt, k, budget); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.catalogSteps(ctx, pt, budget)
 }
 
 // backfillSegment advances partition pt's current step of segment segKey within
@@ -448,10 +433,10 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 	}
 	skip := aheadFrom(&sm, step.Pos) // contacts an event brought through this step already
 	f := segmentFilter{segID: segID, si: si, now: w.now}
-	var cat state.Catalog
+	var cat func(dense uint32) state.Catalog
 	if si != nil {
 		f.wr = w.p.rules.ws[ws]
-		cat = w.catalogFor(f.wr, si)
+		cat = w.catalogsFor(pt, w.catalogFor(f.wr, si))
 	}
 	excl := w.p.cfg.ExclusionTag
 	sc := w.newScan(pt, ws+"/", budget)
@@ -480,7 +465,7 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 				continue
 			}
 			if f.si != nil {
-				a := c.Attrs(ws, cat, excl)
+				a := c.Attrs(ws, cat(c.DenseID), excl)
 				if it.skip = !f.changes(c, &a); it.skip {
 					ch.evals++
 					continue
@@ -503,7 +488,7 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 			w.removeSegment(ctx, pt, it.key, o, segID, step.Version)
 			return
 		}
-		a := it.attrs(o, func() operators.Attrs { return o.c.Attrs(ws, cat, excl) })
+		a := it.attrs(o, func() operators.Attrs { return o.c.Attrs(ws, cat(o.c.DenseID), excl) })
 		w.evalSegment(ctx, pt, it.key, o, si, a, ReasonDefinition, Cause{})
 		if f.wr != nil {
 			if due := f.wr.rs.NextFlip(a, w.now); !due.Equal(o.c.NextDue) {
@@ -602,106 +587,6 @@ func (w *window) removeSegment(ctx context.Context, pt *partition, key string, o
 		i--
 		w.markDirty(pt.id, key, o)
 	}
-}
-
-// catalogScan re-evaluates, for contacts who bought a product whose collections
-// changed, the segments with a purchased_collection condition.
-func (w *window) catalogScan(ctx context.Context, pt *partition, scanKey string, budget *backfillBudget) error {
-	m := w.meta(pt)
-	ws, productID, _ := strings.Cut(scanKey, "/product/")
-	after := uint64(0)
-	if cur := m.CatalogScans[scanKey]; cur != "" {
-		after, _ = strconv.ParseUint(cur, 10, 32)
-	}
-	wr := w.p.rules.ws[ws]
-	var segIdx []int
-	if wr != nil {
-		segIdx = wr.rs.UsingField("purchased_collection")
-	}
-	bm := pt.products[ws+"/"+productID]
-	if bm == nil || len(segIdx) == 0 {
-		delete(m.CatalogScans, scanKey)
-		return nil
-	}
-	filters := make([]segmentFilter, len(segIdx))
-	for j, i := range segIdx {
-		filters[j] = segmentFilter{segID: wr.segs[i].ID, si: wr.segs[i], now: w.now}
-	}
-	excl := w.p.cfg.ExclusionTag
-	sc := w.newScan(pt, ws+"/", budget)
-	sc.eval = func(ch *scanChunk, c *state.Contact) error {
-		for i := range ch.items {
-			it := &ch.items[i]
-			key, err := w.p.cfg.Store.ContactKeyByDense(pt.id, it.dense)
-			if err != nil {
-				it.skip = true // purged contact
-				continue
-			}
-			if it.key = key; sc.own[key] {
-				it.own = true
-				continue
-			}
-			switch err := w.p.cfg.Store.Contact(pt.id, key, c); {
-			case errors.Is(err, state.ErrNotFound):
-				it.skip = true
-				continue
-			case err != nil:
-				return err
-			}
-			if c.IsNew() || c.IsTombstone() || c.DenseID != it.dense {
-				it.skip = true
-				continue
-			}
-			a := c.Attrs(ws, w.p.rules, excl)
-			it.skip = true
-			for j := range filters {
-				if filters[j].flips(c, &a) {
-					it.skip = false
-					break
-				}
-			}
-			if it.skip {
-				ch.evals += len(filters)
-				continue
-			}
-			it.c, c = c, new(state.Contact)
-			it.a = new(operators.Attrs)
-			*it.a = a
-		}
-		return nil
-	}
-	end, err := sc.run(func(it *scanItem) {
-		after = uint64(it.dense)
-		o := w.scanned(pt.id, it)
-		if o == nil || o.c.IsNew() || o.c.IsTombstone() || o.c.DenseID != it.dense {
-			return
-		}
-		a := it.attrs(o, func() operators.Attrs { return o.c.Attrs(ws, w.p.rules, excl) })
-		w.catchUp(ctx, pt, it.key, o, a)
-		for _, i := range segIdx {
-			w.evalSegment(ctx, pt, it.key, o, wr.segs[i], a, ReasonCatalog, Cause{ProductID: productID})
-		}
-	}, func(emit func(scanItem, []byte) bool) (bool, error) {
-		it := bm.Iterator()
-		if after > 0 {
-			it.AdvanceIfNeeded(uint32(after + 1))
-		}
-		for it.HasNext() {
-			if !emit(scanItem{dense: it.Next()}, nil) {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
-	if !end {
-		m.CatalogScans[scanKey] = strconv.FormatUint(after, 10)
-		return nil
-	}
-	delete(m.CatalogScans, scanKey)
-	return nil
 }
 
 // scanChunkSize is how many contacts a worker takes at a time.

@@ -43,8 +43,10 @@
 // (backfill.go), applied one at a time in topic order, in bounded chunks inside
 // ordinary windows, so they commit with their transitions and resume after a crash. A
 // contact an event reaches first is brought through its pending steps before the
-// event is evaluated. Invalid records of these topics are dead-lettered once per
-// group, by the owner of partition 0.
+// event is evaluated. Catalog records are steps too (catalog.go): a partition queues
+// the records of products its contacts bought, in topic order, and scans the buyers
+// of one record at a time against the catalog as of that record. Invalid records of
+// these topics are dead-lettered once per group, by the owner of partition 0.
 //
 // # Goroutines
 //

@@ -32,10 +32,13 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	case adopted && pre.hasAttrs:
 		before = pre.attrs // derived from the same record by the preparer
 	default:
-		before = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
+		before = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.p.cfg.ExclusionTag)
 	}
 	if !fresh {
-		w.catchUp(ctx, pt, key, o, &before) // versions the backfill has not brought it to yet
+		w.catchUp(ctx, pt, key, o, &before)    // versions the backfill has not brought it to yet
+		if w.catchUpCatalog(ctx, pt, key, o) { // catalog records the scans have not brought it to yet
+			before = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.p.cfg.ExclusionTag)
+		}
 	}
 	out := c.ApplyBounded(ev, w.now, w.p.cfg.MaxContactBytes)
 	w.p.m.events.WithLabelValues(ev.Topic, outcomeNames[out]).Inc()
@@ -57,10 +60,11 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	}
 	if fresh {
 		w.markFresh(pt, key, c.DenseID)
+		w.markCatalogFresh(pt, c.DenseID)
 	}
 	o.exists = true
 	w.markDirty(pt.id, key, o)
-	after := c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
+	after := c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.p.cfg.ExclusionTag)
 	w.reindex(pt.id, ws, c.DenseID, &before, &after)
 	wr := w.p.rules.ws[ws]
 	if wr == nil {

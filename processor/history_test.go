@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentd/segmentd/events"
 	"github.com/segmentd/segmentd/operators"
 	"github.com/segmentd/segmentd/state"
 )
@@ -94,5 +95,61 @@ func TestWaitForDefinitions(t *testing.T) {
 	p.defsWait[0] = time.Now().Add(-maxDefinitionsWait)
 	if p.waitForDefinitions(pt) {
 		t.Fatal("a partition waits beyond maxDefinitionsWait")
+	}
+}
+
+func catEntry(offset int64, product string, collections ...string) *globalEntry {
+	ce := &events.CatalogEntry{Workspace: ws, ProductID: product, Collections: collections}
+	return &globalEntry{Offset: offset, Key: ws + "/product/" + product, Catalog: ce}
+}
+
+// TestCatalogHistory: the catalog as of a step is the latest mapping except for
+// the products of the steps not reached, which keep their mapping from before the
+// first; pruning keeps the record before an owned partition's first queued step
+// and the last keepCatalogSteps records; past that the records collapse.
+func TestCatalogHistory(t *testing.T) {
+	p := &Processor{rules: newRules(), parts: map[int32]*partition{}}
+	r := p.rules
+	for i := range 10 {
+		r.applyCatalog(catEntry(int64(2*i), "a", fmt.Sprintf("c%d", i)))
+		r.applyCatalog(catEntry(int64(2*i+1), "b", fmt.Sprintf("d%d", i)))
+	}
+	r.applyCatalog(catEntry(20, "a")) // tombstone
+	key := ws + "/product/a"
+	step := func(offset int64, product string) state.CatalogStep {
+		return state.CatalogStep{Pos: stepPos(0, offset), Product: ws + "/product/" + product}
+	}
+	at := r.newCatalogAt([]state.CatalogStep{step(3, "b"), step(4, "a"), step(6, "a")}, false)
+	if got := at.Collections(ws, "a"); len(got) != 1 || got[0] != "c1" {
+		t.Errorf("a before offset 4: %v, want [c1]", got)
+	}
+	if got := at.Collections(ws, "b"); len(got) != 1 || got[0] != "d0" {
+		t.Errorf("b before offset 3: %v, want [d0]", got)
+	}
+	if got := r.newCatalogAt(nil, false).Collections(ws, "a"); got != nil {
+		t.Errorf("a after its tombstone: %v", got)
+	}
+	if got := r.collectionsBefore(key, stepPos(0, 0)); got != nil {
+		t.Errorf("a before its first record: %v", got)
+	}
+
+	pt := newPartition(0)
+	pt.meta.CatalogSteps = []state.CatalogStep{step(8, "a")}
+	p.parts[0] = pt
+	p.pruneCatalog()
+	if h := r.catHist[key]; len(h) != 8 || h[0].Pos != stepPos(0, 6) {
+		t.Fatalf("after pruning: %d records from %d, want 8 from offset 6's", len(h), h[0].Pos)
+	}
+	if got := r.collectionsBefore(key, stepPos(0, 8)); len(got) != 1 || got[0] != "c3" {
+		t.Errorf("a before offset 8 after pruning: %v, want [c3]", got)
+	}
+	pt.meta.CatalogSteps = nil
+	p.pruneCatalog()
+	if h := r.catHist[key]; len(h) != keepCatalogSteps || r.catLong[key] {
+		t.Fatalf("after pruning: %d records, want %d", len(h), keepCatalogSteps)
+	}
+	// A step older than the kept records: they collapse into the oldest kept one.
+	if got := r.collectionsBefore(key, stepPos(0, 2)); len(got) != 1 || got[0] != "c7" {
+		t.Errorf("a before a pruned record: %v, want the oldest kept mapping [c7]", got)
 	}
 }

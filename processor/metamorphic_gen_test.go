@@ -63,12 +63,12 @@ type mmGenOptions struct {
 	// be dead-lettered.
 	Extensions bool
 	// BatchCatalog lets the catalog records of a phase reach the processor
-	// together (one poll) in the configurations that do not pace global records.
-	// Off, every configuration applies them one at a time: when several products
-	// change in one poll, each product's scan evaluates contacts against the final
-	// mapping, so a contact that stops matching because of the second change is
-	// attributed to the first (cause product_id), and a change undone by the next
-	// one in the same poll emits nothing — unlike the same records one poll apart.
+	// together (one poll) in the configurations that do not pace global records,
+	// against those that apply them one at a time: every record is a step applied in
+	// topic order against the catalog as of it (SPEC §4.3), so the outputs must agree.
+	// On by default; before that fix, a contact's catalog transition could name the
+	// wrong product and a change undone by the next one in the same poll emitted
+	// nothing.
 	BatchCatalog bool
 
 	long bool // the long mode's sizes (SEGMENTD_METAMORPHIC_DURATION)

@@ -112,9 +112,9 @@ func mmRealConfigs() []mmConfig {
 
 func mmGenFor(long bool) mmGenOptions {
 	if long {
-		return mmGenOptions{Phases: 10, EventsPerPhase: 150, Contacts: 10, SameSegmentTwice: true, long: true}
+		return mmGenOptions{Phases: 10, EventsPerPhase: 150, Contacts: 10, SameSegmentTwice: true, BatchCatalog: true, long: true}
 	}
-	return mmGenOptions{Phases: 6, EventsPerPhase: 80, Contacts: 6, SameSegmentTwice: true}
+	return mmGenOptions{Phases: 6, EventsPerPhase: 80, Contacts: 6, SameSegmentTwice: true, BatchCatalog: true}
 }
 
 // TestMetamorphic runs a random seed (or SEGMENTD_METAMORPHIC_SEED) through every

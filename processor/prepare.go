@@ -53,7 +53,7 @@ func (p *Processor) prefetch(part int32, key, ws string, out *prefetched) {
 	switch {
 	case err == nil:
 		out.c, out.found = c, true
-		if !c.IsNew() && !c.IsTombstone() {
+		if !c.IsNew() && !c.IsTombstone() && !p.catalogQueued[part] {
 			out.attrs, out.hasAttrs = c.Attrs(ws, p.rules, p.cfg.ExclusionTag), true
 		}
 	case errors.Is(err, state.ErrNotFound):

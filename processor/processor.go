@@ -78,6 +78,10 @@ type Processor struct {
 	queries chan func()
 	view    atomic.Pointer[rulesView]
 	owned   atomic.Pointer[[]int32]
+	// catalogQueued: the partitions with pending catalog steps, whose contacts'
+	// attributes depend on the scans' progress (window.catalog): preparation leaves
+	// them to the loop. Replaced by applyGlobals; read by the preparation workers.
+	catalogQueued map[int32]bool
 	// segApplied is segCursor as of the last applyGlobalsToRules, for the admin
 	// API's read-your-writes waits (sync.go).
 	segApplied progress
@@ -406,6 +410,7 @@ func (p *Processor) applyGlobalsToRules() (seg, cat []globalEntry) {
 		if cat[i].Err == nil {
 			p.rules.applyCatalog(&cat[i])
 		}
+		p.rules.catRead[cat[i].Partition] = cat[i].Offset + 1
 	}
 	return seg, cat
 }
@@ -428,7 +433,7 @@ func (p *Processor) pendingWork() bool {
 func (p *Processor) backfillsPending() int {
 	n := 0
 	for _, pt := range p.parts {
-		n += len(pt.meta.CatalogScans)
+		n += len(pt.meta.CatalogScans) + len(pt.meta.CatalogSteps)
 		for _, sm := range pt.meta.Segments {
 			if sm.Backfilling {
 				n++

@@ -92,11 +92,31 @@ type rules struct {
 
 	catalogMu sync.RWMutex
 	catalog   map[string]map[string][]string // workspace → product id → collections
+	// catHist: per product ("<workspace>/product/<id>"), its catalog records in
+	// topic order, for the catalog as of a step (catalogAt). Under catalogMu; pruned
+	// by Processor.pruneCatalog. catPruned marks a product whose history lost its
+	// oldest records.
+	catHist   map[string][]catStep
+	catPruned map[string]bool
+	// catLong: the products with more than keepCatalogSteps records, for
+	// pruneCatalog to look at.
+	catLong map[string]bool
+	// catRead: per partition of the catalog topic, the offset after the last record
+	// applied to the rules.
+	catRead map[int32]int64
+}
+
+// catStep is one catalog record of a product: its position (stepPos) and its
+// collections (nil: a tombstone).
+type catStep struct {
+	Pos         int64
+	Collections []string
 }
 
 func newRules() *rules {
 	return &rules{segs: map[string]*segInfo{}, ws: map[string]*wsRules{}, history: map[string][]*segInfo{},
-		segRead: map[int32]int64{}, catalog: map[string]map[string][]string{}}
+		segRead: map[int32]int64{}, catalog: map[string]map[string][]string{},
+		catHist: map[string][]catStep{}, catPruned: map[string]bool{}, catLong: map[string]bool{}, catRead: map[int32]int64{}}
 }
 
 // rulesView is an immutable snapshot of the live segments, for queries.
@@ -203,6 +223,11 @@ func (r *rules) applyCatalog(e *globalEntry) {
 	c := e.Catalog
 	r.catalogMu.Lock()
 	defer r.catalogMu.Unlock()
+	key := c.Workspace + "/product/" + c.ProductID
+	r.catHist[key] = append(r.catHist[key], catStep{Pos: stepPos(e.Partition, e.Offset), Collections: c.Collections})
+	if len(r.catHist[key]) > keepCatalogSteps {
+		r.catLong[key] = true
+	}
 	if c.Collections == nil {
 		delete(r.catalog[c.Workspace], c.ProductID)
 		return
@@ -218,4 +243,57 @@ func (r *rules) Collections(workspace, productID string) []string {
 	r.catalogMu.RLock()
 	defer r.catalogMu.RUnlock()
 	return r.catalog[workspace][productID]
+}
+
+// collectionsBefore returns the collections of product key (workspace ws, id pid)
+// just before its catalog record at position pos. Of a product whose history was
+// pruned past pos, it returns the oldest kept mapping: the records in between
+// collapse into it (see pruneCatalog).
+func (r *rules) collectionsBefore(key string, pos int64) []string {
+	r.catalogMu.RLock()
+	defer r.catalogMu.RUnlock()
+	h := r.catHist[key]
+	i := sort.Search(len(h), func(i int) bool { return h[i].Pos >= pos })
+	switch {
+	case i > 0:
+		return h[i-1].Collections
+	case r.catPruned[key] && len(h) > 0:
+		return h[0].Collections
+	}
+	return nil
+}
+
+// catalogAt is the catalog as a contact of a partition with pending catalog steps
+// sees it: the latest mapping, except for the products with a step the contact
+// has yet to reach, which have their mapping from before the first such step.
+// Immutable once built; workers share it.
+type catalogAt struct {
+	r      *rules
+	before map[string][]string // "<workspace>/product/<id>" → its collections then
+	all    bool                // derive collections whether or not a rule reads them
+}
+
+// Collections implements state.Catalog.
+func (c *catalogAt) Collections(workspace, productID string) []string {
+	if cs, ok := c.before[workspace+"/product/"+productID]; ok {
+		return cs
+	}
+	return c.r.Collections(workspace, productID)
+}
+
+// NeedsCollections implements state.CollectionsNeeder.
+func (c *catalogAt) NeedsCollections(workspace string) bool {
+	return c.all || c.r.NeedsCollections(workspace)
+}
+
+// newCatalogAt returns the catalog of a contact that has yet to reach steps.
+func (r *rules) newCatalogAt(steps []state.CatalogStep, all bool) *catalogAt {
+	c := &catalogAt{r: r, before: map[string][]string{}, all: all}
+	for _, s := range steps {
+		if _, ok := c.before[s.Product]; ok || s.Pos == 0 {
+			continue // only the first step of a product counts; 0: an old scan of the latest mapping
+		}
+		c.before[s.Product] = r.collectionsBefore(s.Product, s.Pos)
+	}
+	return c
 }

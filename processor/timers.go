@@ -254,9 +254,12 @@ func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
 			if adopted && r.hasAttrs {
 				a = r.attrs
 			} else {
-				a = c.Attrs(ws, w.p.rules, w.p.cfg.ExclusionTag)
+				a = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.p.cfg.ExclusionTag)
 			}
 			w.catchUp(ctx, pt, e.key, o, &a)
+			if w.catchUpCatalog(ctx, pt, e.key, o) {
+				a = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.p.cfg.ExclusionTag)
+			}
 			for _, i := range wr.rs.TimeRelative() {
 				w.evalSegment(ctx, pt, e.key, o, wr.segs[i], &a, ReasonTime, Cause{DueAt: e.due})
 			}

@@ -38,6 +38,12 @@ type window struct {
 	// pendingSegs: per partition, workspace → segments being backfilled (a cache
 	// for catchUp, dropped when a segment starts or ends a backfill).
 	pendingSegs map[int32]map[string][]string
+	// cats caches the catalogs of contacts of partitions with pending catalog steps
+	// (window.catalog).
+	cats map[catKey]*catalogAt
+	// catalogChanged: the window applied catalog records or completed a catalog
+	// step (pruneCatalog).
+	catalogChanged bool
 
 	mu struct {
 		sync.Mutex
@@ -81,7 +87,8 @@ type memberDelta struct {
 
 func (p *Processor) newWindow() *window {
 	w := &window{p: p, now: p.cfg.Now(), contacts: map[contactRef]*overlay{}, metas: map[int32]*state.PartitionMeta{},
-		segDirty: map[int32]map[string]bool{}, dense: map[int32]uint32{}, pendingSegs: map[int32]map[string][]string{}}
+		segDirty: map[int32]map[string]bool{}, dense: map[int32]uint32{}, pendingSegs: map[int32]map[string][]string{},
+		cats: map[catKey]*catalogAt{}}
 	w.mu.changelogNext = map[int32]int64{}
 	return w
 }
@@ -338,6 +345,9 @@ func (w *window) committed() {
 	defer func() {
 		if len(w.segDirty) > 0 {
 			w.p.pruneHistory()
+		}
+		if w.catalogChanged {
+			w.p.pruneCatalog()
 		}
 	}()
 	for p, m := range w.metas {

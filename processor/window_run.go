@@ -189,6 +189,7 @@ func (p *Processor) sortedPartitions() []int32 {
 // records of those topics.
 func (p *Processor) applyGlobals(ctx context.Context, w *window) error {
 	seg, cat := p.applyGlobalsToRules()
+	w.catalogChanged = len(cat) > 0
 	for _, id := range p.sortedPartitions() {
 		pt := p.parts[id]
 		if p.reconcile[id] {
@@ -202,6 +203,13 @@ func (p *Processor) applyGlobals(ctx context.Context, w *window) error {
 			w.applyGlobalEntries(ctx, pt, seg, cat, false)
 		}
 	}
+	queued := map[int32]bool{}
+	for id, pt := range p.parts {
+		if len(w.metaView(pt).CatalogSteps)+len(w.metaView(pt).CatalogScans) > 0 {
+			queued[id] = true
+		}
+	}
+	p.catalogQueued = queued
 	return nil
 }
 
@@ -249,13 +257,7 @@ func (w *window) applyGlobalEntries(ctx context.Context, pt *partition, seg, cat
 			}
 			continue
 		}
-		if pt.products[e.Catalog.Workspace+"/"+e.Catalog.ProductID] == nil {
-			continue // nobody here bought it
-		}
-		if m.CatalogScans == nil {
-			m.CatalogScans = map[string]string{}
-		}
-		m.CatalogScans[e.Key] = ""
+		w.queueCatalogStep(pt, e)
 	}
 }
 

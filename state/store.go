@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -466,7 +467,26 @@ type PartitionMeta struct {
 	SegmentsOffsets map[int32]int64 `json:"segments_offsets,omitempty"`
 	CatalogOffsets  map[int32]int64 `json:"catalog_offsets,omitempty"`
 	// Pending catalog re-evaluations: "<workspace>/product/<id>" → scan cursor.
+	// Written by earlier releases only (one scan per product, against the latest
+	// catalog); read and turned into CatalogSteps.
 	CatalogScans map[string]string `json:"catalog_scans,omitempty"`
+	// CatalogSteps: the catalog records this partition has yet to apply to the
+	// buyers of their product, in topic order. The first is being scanned: contacts
+	// with a dense id up to CatalogCursor have it, the others do not.
+	CatalogSteps  []CatalogStep `json:"catalog_steps,omitempty"`
+	CatalogCursor uint32        `json:"catalog_cursor,omitempty"`
+	// CatalogAhead: contacts already brought through later catalog steps than the
+	// scans have reached for them (an event caught them up first), by the Pos of
+	// the step each reached. The scans skip them for the steps up to that one.
+	CatalogAhead map[int64]DenseSet `json:"catalog_ahead,omitempty"`
+}
+
+// CatalogStep is one catalog record a partition has yet to apply: its position in
+// the catalog topic ((offset+1)<<16 | partition; 0 for a scan an earlier release
+// recorded, of the latest mapping) and its product "<workspace>/product/<id>".
+type CatalogStep struct {
+	Pos     int64  `json:"pos,omitempty"`
+	Product string `json:"product"`
 }
 
 // SegmentMeta is what a partition has applied of one segment: one accepted version
@@ -581,6 +601,16 @@ func (m *PartitionMeta) Clone() PartitionMeta {
 		c.CatalogScans = make(map[string]string, len(m.CatalogScans))
 		for k, v := range m.CatalogScans {
 			c.CatalogScans[k] = v
+		}
+	}
+	c.CatalogSteps = slices.Clone(m.CatalogSteps)
+	c.CatalogCursor = m.CatalogCursor
+	if m.CatalogAhead != nil {
+		c.CatalogAhead = make(map[int64]DenseSet, len(m.CatalogAhead))
+		for pos, d := range m.CatalogAhead {
+			if d.Bitmap != nil {
+				c.CatalogAhead[pos] = DenseSet{d.Clone()}
+			}
 		}
 	}
 	return c
