@@ -107,6 +107,9 @@ type cluster struct {
 	restarts      []string // harness restarts after an exit the harness did not cause
 	unexpected    []string // exits that are test failures
 	stopped       bool     // the test is over: restart nothing
+	// restarting: the goroutines restarting a process after an exit; shutdown waits
+	// for them (they start nothing once stopped is set).
+	restarting sync.WaitGroup
 }
 
 // slot is one logical process: its name is its --instance-id.
@@ -227,7 +230,7 @@ func (c *cluster) supervise(p *proc, logf *os.File) {
 	if !p.slot.want || p.slot.cur != p {
 		return
 	}
-	go func() {
+	c.restarting.Go(func() {
 		time.Sleep(time.Second)
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -238,7 +241,7 @@ func (c *cluster) supervise(p *proc, logf *os.File) {
 		if err := c.startLocked(p.slot); err != nil {
 			c.tl.add("restart-failed", p.slot.name, "%v", err)
 		}
-	}()
+	})
 }
 
 // kill sends SIGKILL to the slot's process and waits for it to die, recording it on
@@ -366,6 +369,9 @@ func (c *cluster) tolerate(grace time.Duration) func() {
 func (c *cluster) shutdown() {
 	c.mu.Lock()
 	c.stopped = true
+	c.mu.Unlock()
+	c.restarting.Wait() // a pending restart sees stopped and starts nothing
+	c.mu.Lock()
 	var ps []*proc
 	for _, s := range c.slots {
 		if s.cur != nil && !s.cur.exited() {
