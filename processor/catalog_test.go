@@ -222,14 +222,7 @@ func TestCatalogStepsAcrossRestart(t *testing.T) {
 		want, n := catWant(recs)
 		h, k := catHarness(t, b, 1)
 		h.putCatalogAtOnce(recs...)
-		h.waitTransitions(k, 2)
-		h.out.Lock()
-		before := len(h.out.membership) - k
-		h.out.Unlock()
-		if before >= n {
-			t.Fatalf("the sequence was over (%d transitions) before the restart", before)
-		}
-		h.restartOnEmptyStore()
+		h.restartMidway(k, 2, n)
 		assertPerContact(t, h.settle(k, n), want)
 	})
 }

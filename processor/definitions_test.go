@@ -296,14 +296,7 @@ func TestDefinitionStepsAcrossRestart(t *testing.T) {
 			want[int64(i)] = append(want[int64(i)], defTransition("-", "big", i, 3))
 		}
 		const total = 5 + 10 + 5
-		h.waitTransitions(k, 2)
-		h.out.Lock()
-		before := len(h.out.membership) - k
-		h.out.Unlock()
-		if before >= total {
-			t.Fatalf("the sequence was over (%d transitions) before the restart", before)
-		}
-		h.restartOnEmptyStore()
+		h.restartMidway(k, 2, total)
 		assertPerContact(t, h.settle(k, total), want)
 	})
 }

@@ -360,3 +360,18 @@ func (h *harness) restartOnEmptyStore() {
 	h.cfg.Store = emptyStore(h.t)
 	h.start()
 }
+
+// restartMidway waits until at least first of the total membership records expected
+// after index k are out, fails the test if all of them already are (the restart would
+// prove nothing), and then restarts the processor on an empty store.
+func (h *harness) restartMidway(k, first, total int) {
+	h.t.Helper()
+	h.waitTransitions(k, first)
+	h.out.Lock()
+	got := len(h.out.membership) - k
+	h.out.Unlock()
+	if got >= total {
+		h.t.Fatalf("the sequence was over (%d of %d transitions) before the restart", got, total)
+	}
+	h.restartOnEmptyStore()
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -231,24 +230,6 @@ _files() { print -r -- FILES; }
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in two goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestTailStartAndFilter: tail starts at a time (--since), an offset (--offset) or the
 // beginning, and prints only the segments of --segment.
 func TestTailStartAndFilter(t *testing.T) {
@@ -287,11 +268,11 @@ func TestTailStartAndFilter(t *testing.T) {
 			for _, i := range tc.want {
 				want = append(want, values[i])
 			}
-			var out syncBuffer
+			var out testenv.SyncBuffer
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() {
-				done <- tailCommand(ctx, append([]string{"--brokers", brokers, "--membership-topic", topic, "--json"}, tc.args...), &out, new(syncBuffer))
+				done <- tailCommand(ctx, append([]string{"--brokers", brokers, "--membership-topic", topic, "--json"}, tc.args...), &out, new(testenv.SyncBuffer))
 			}()
 			deadline := time.Now().Add(20 * time.Second)
 			for strings.Count(out.String(), "\n") < len(want) && time.Now().Before(deadline) {
