@@ -226,11 +226,12 @@ func aheadOf(sm *state.SegmentMeta, dense uint32) int64 {
 	return 0
 }
 
-// aheadFrom returns the contacts marked as having reached step pos or a later one,
-// in a bitmap of its own (nil: none), for a backfill of step pos to skip.
-func aheadFrom(sm *state.SegmentMeta, pos int64) *roaring.Bitmap {
+// aheadFrom returns the contacts marked in ahead (by the position of the step each
+// reached) as having reached step pos or a later one, in a bitmap of its own (nil:
+// none), for the backfill or catalog scan of step pos to skip.
+func aheadFrom(ahead map[int64]state.DenseSet, pos int64) *roaring.Bitmap {
 	var out *roaring.Bitmap
-	for p, d := range sm.Ahead {
+	for p, d := range ahead {
 		if p < pos || d.Bitmap == nil || d.IsEmpty() {
 			continue
 		}
@@ -431,7 +432,7 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 	if !step.Deleted {
 		si = step
 	}
-	skip := aheadFrom(&sm, step.Pos) // contacts an event brought through this step already
+	skip := aheadFrom(sm.Ahead, step.Pos) // contacts an event brought through this step already
 	f := segmentFilter{segID: segID, si: si, now: w.now}
 	var cat func(dense uint32) state.Catalog
 	if si != nil {

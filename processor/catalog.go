@@ -134,22 +134,6 @@ func (w *window) markCatalogAhead(pt *partition, dense uint32, pos int64) {
 	d.Add(dense)
 }
 
-// catalogAheadFrom returns the contacts marked as having reached catalog step pos
-// or a later one (nil: none), for its scan to skip.
-func catalogAheadFrom(m *state.PartitionMeta, pos int64) *roaring.Bitmap {
-	var out *roaring.Bitmap
-	for p, d := range m.CatalogAhead {
-		if p < pos || d.Bitmap == nil || d.IsEmpty() {
-			continue
-		}
-		if out == nil {
-			out = roaring.New()
-		}
-		out.Or(d.Bitmap)
-	}
-	return out
-}
-
 // catalogFrom returns the catalog of a contact that has reached the first from
 // steps of pt's queue.
 func (w *window) catalogFrom(pt *partition, from int, all bool) state.Catalog {
@@ -280,8 +264,8 @@ func (w *window) catalogScan(ctx context.Context, pt *partition, budget *backfil
 	if bm == nil || len(segIdx) == 0 {
 		return true, nil
 	}
-	cat := w.catalogFrom(pt, 1, false)    // the catalog as of this step
-	skip := catalogAheadFrom(m, step.Pos) // contacts an event brought through this step already
+	cat := w.catalogFrom(pt, 1, false)          // the catalog as of this step
+	skip := aheadFrom(m.CatalogAhead, step.Pos) // contacts an event brought through this step already
 	filters := make([]segmentFilter, len(segIdx))
 	for j, i := range segIdx {
 		filters[j] = segmentFilter{segID: wr.segs[i].ID, si: wr.segs[i], now: w.now}
