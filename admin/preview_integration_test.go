@@ -85,6 +85,15 @@ func TestPreviewChangeOnProcessor(t *testing.T) {
 				t.Errorf("%s: the local answers sum to %s, want %s", c.id, mustJSON(sum), mustJSON(want))
 			}
 		}
+		// The sample of an unsaved definition's preview is the lowest ids too, not
+		// the first keys of each process ("ws/10" < "ws/6").
+		for _, p := range d.procs {
+			r := d.do(p, "POST", segs+":preview?sample=3", defMid)
+			var pv admin.PreviewResponse
+			if r.status != http.StatusOK || json.Unmarshal(r.body, &pv) != nil || pv.Count != 10 || fmt.Sprint(pv.Sample) != "[6 7 8]" {
+				t.Errorf("preview of mid, sample 3: %d %s", r.status, r.body)
+			}
+		}
 		if r := d.do(d.procs[0], "POST", segs+"/big:preview", defInvalid); r.status != http.StatusBadRequest ||
 			!strings.Contains(string(r.body), `"path":"groups[0].conditions[0].op"`) {
 			t.Fatalf("invalid: %d %s", r.status, r.body)

@@ -392,8 +392,9 @@ func (p *Processor) scanWorkspace(ctx context.Context, ws string, fn func(key st
 }
 
 // Preview evaluates an unsaved definition over the workspace's contacts of the owned
-// partitions: the number matching, and up to sample of their customer ids. Nothing is
-// produced.
+// partitions: the number matching, and the lowest sample of their customer ids,
+// ascending (whichever process owns which partitions, the merged sample is the same).
+// Nothing is produced.
 func (p *Processor) Preview(ctx context.Context, def *operators.Definition, sample int) (int64, []int64, Local, error) {
 	if !p.ready.Load() {
 		return 0, nil, Local{}, ErrNotReady
@@ -411,13 +412,11 @@ func (p *Processor) Preview(ctx context.Context, def *operators.Definition, samp
 		a := c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag)
 		if seg.Match(&a, now) {
 			count++
-			if len(ids) < sample {
-				ids = append(ids, customerIDOf(key))
-			}
+			ids = keepLowest(ids, customerIDOf(key), sample)
 		}
 		return true
 	})
-	return count, ids, local, err
+	return count, lowest(ids, sample), local, err
 }
 
 // ChangePreview is the effect of replacing a segment's definition by another, over
