@@ -56,8 +56,7 @@ type applyFlags struct {
 
 // newApplyFlagSet returns the flags of `segmentd segments apply`, bound to f.
 func newApplyFlagSet(f *applyFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd segments apply", flag.ContinueOnError)
-	f.api.register(fs)
+	fs := newAPIFlagSet("segmentd segments apply", &f.api)
 	f.kafka.register(fs)
 	fs.Var(&f.files, "f", "definitions file, JSON or YAML (repeatable; - for standard input)")
 	fs.StringVar(&f.ws, "workspace", "", "workspace of definitions that do not name one")
@@ -462,17 +461,14 @@ func isJSONNumber(s string) bool {
 
 // listFlags are the flags of `segmentd segments list`.
 type listFlags struct {
-	api  apiFlags
-	ws   string
-	json bool
+	clientFlags
+	ws string
 }
 
 // newListFlagSet returns the flags of `segmentd segments list`, bound to f.
 func newListFlagSet(f *listFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd segments list", flag.ContinueOnError)
-	f.api.register(fs)
+	fs := newClientFlagSet("segmentd segments list", &f.clientFlags)
 	fs.StringVar(&f.ws, "workspace", "", "workspace (shop domain) whose segments to list")
-	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
 	return fs
 }
 
@@ -537,19 +533,9 @@ func joinInts[T ~int32 | ~int64](xs []T) string {
 	return strings.Join(s, ",")
 }
 
-// jsonFlags are the flags of an admin API client command that prints a readable
-// answer or, with --json, the API's JSON.
-type jsonFlags struct {
-	api  apiFlags
-	json bool
-}
-
 // newSegmentGetFlagSet returns the flags of `segmentd segments get`, bound to f.
-func newSegmentGetFlagSet(f *jsonFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd segments get", flag.ContinueOnError)
-	f.api.register(fs)
-	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
-	return fs
+func newSegmentGetFlagSet(f *clientFlags) *flag.FlagSet {
+	return newClientFlagSet("segmentd segments get", f)
 }
 
 // segmentPath is the admin API path of segment id of workspace ws.
@@ -558,7 +544,7 @@ func segmentPath(ws, id string) string {
 }
 
 func segmentsGet(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	var f jsonFlags
+	var f clientFlags
 	fs := newSegmentGetFlagSet(&f)
 	pos, err := parseCommand(fs, args, stdout, 2, 2)
 	if err != nil {
@@ -598,9 +584,7 @@ func segmentsGet(ctx context.Context, args []string, stdout, _ io.Writer) error 
 
 // newSegmentDeleteFlagSet returns the flags of `segmentd segments delete`, bound to f.
 func newSegmentDeleteFlagSet(f *apiFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd segments delete", flag.ContinueOnError)
-	f.register(fs)
-	return fs
+	return newAPIFlagSet("segmentd segments delete", f)
 }
 
 func segmentsDelete(ctx context.Context, args []string, stdout, _ io.Writer) error {
