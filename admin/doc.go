@@ -30,6 +30,14 @@
 // filled in by a backfill, shown as "backfilling": true. Every write is logged as an
 // "admin write" line naming the client address, the workspace and the segment.
 //
+// The previews write nothing: POST …/segments:preview evaluates an unsaved definition
+// (Backend.Preview), POST …/segments/{id}:preview compares a definition with segment
+// id's current members (Backend.PreviewChange: members, matching, would enter, would
+// leave, and the lowest customer ids of those entering and leaving). Both are reads
+// that fan out. A custom method such as "{id}:preview" cannot be a ServeMux pattern
+// (its wildcards are whole segments): routes.go serves it through the pattern of its
+// resource, splitting the verb off the wildcard, and labels it with its own path.
+//
 // # Several processes
 //
 // Each process of a consumer group owns some partitions. Without peers, an answer

@@ -315,6 +315,48 @@ func (b *fakeBackend) Preview(ctx context.Context, def *operators.Definition, sa
 	return n, ids, b.local(), nil
 }
 
+// PreviewChange compares seg with the current members of ws/id (the contacts its
+// live definition matches), as the processor compares it with its member records.
+func (b *fakeBackend) PreviewChange(ctx context.Context, ws, id string, def *operators.Definition, sample int) (processor.ChangePreview, processor.Local, error) {
+	if err := b.wait(ctx); err != nil {
+		return processor.ChangePreview{}, processor.Local{}, err
+	}
+	seg, err := operators.Compile(def)
+	if err != nil {
+		return processor.ChangePreview{}, processor.Local{}, err
+	}
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
+	live := b.w.segs[ws+"/"+id]
+	out := processor.ChangePreview{SampleEntering: []int64{}, SampleLeaving: []int64{}}
+	b.matchingLocked(ws, func(c *fakeContact) bool {
+		member := live != nil && live.seg.Match(&c.attrs, b.w.now)
+		match := seg.Match(&c.attrs, b.w.now)
+		if member {
+			out.Members++
+		}
+		if match {
+			out.Matching++
+		}
+		if match && !member {
+			out.WouldEnter++
+			out.SampleEntering = append(out.SampleEntering, c.id)
+		}
+		if member && !match {
+			out.WouldLeave++
+			out.SampleLeaving = append(out.SampleLeaving, c.id)
+		}
+		return false
+	})
+	for _, s := range []*[]int64{&out.SampleEntering, &out.SampleLeaving} {
+		slices.Sort(*s)
+		if len(*s) > sample {
+			*s = (*s)[:sample]
+		}
+	}
+	return out, b.local(), nil
+}
+
 func (b *fakeBackend) Search(ctx context.Context, ws, q string, limit int) ([]processor.ContactSummary, processor.Local, error) {
 	if err := b.wait(ctx); err != nil {
 		return nil, processor.Local{}, err

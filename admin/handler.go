@@ -36,6 +36,9 @@ type Backend interface {
 	Contact(ctx context.Context, ws string, customerID int64) (*processor.Contact, error)
 	Explain(ctx context.Context, ws string, customerID int64, segmentID string) (*operators.Explanation, error)
 	Preview(ctx context.Context, def *operators.Definition, sample int) (count int64, ids []int64, local processor.Local, err error)
+	// PreviewChange compares def, meant to replace segment id of ws, with the
+	// segment's current members; nothing is saved.
+	PreviewChange(ctx context.Context, ws, id string, def *operators.Definition, sample int) (processor.ChangePreview, processor.Local, error)
 	Search(ctx context.Context, ws, q string, limit int) ([]processor.ContactSummary, processor.Local, error)
 	Estimate(ctx context.Context, ws string, include, exclude []processor.AudienceRef) (int64, processor.Local, error)
 	// SyncSegments waits until the process has applied every record the segments
@@ -174,6 +177,9 @@ type Handler struct {
 	// segments topic, decides and writes before the next one reads.
 	writing chan struct{}
 	m       *metrics
+	// verbs: the mux paths that also serve custom methods ("…/segments/{id}" serves
+	// "…/segments/{id}:preview"), with their verbs (routes.go).
+	verbs map[string][]string
 }
 
 // New returns the handler of cfg.
@@ -204,7 +210,7 @@ func (h *Handler) Locked() bool { return h.auth == authLocked }
 // route is one endpoint: what the mux serves and openapi.yaml describes.
 type route struct {
 	method  string
-	path    string // ServeMux pattern path, which is also the OpenAPI path
+	path    string // the OpenAPI path, which is also the ServeMux pattern's but for a custom method (routes.go)
 	handler http.HandlerFunc
 	ready   bool // needs Backend.Ready()
 }
@@ -219,46 +225,13 @@ func (h *Handler) routes() []route {
 		{"DELETE", ws + "/segments/{id}", h.deleteSegment, true},
 		{"POST", ws + "/segments:validate", h.validateSegment, false},
 		{"POST", ws + "/segments:preview", h.previewSegment, true},
+		{"POST", ws + "/segments/{id}:preview", h.previewChange, true},
 		{"GET", ws + "/segments/{id}/members", h.members, true},
 		{"GET", ws + "/contacts", h.searchContacts, true},
 		{"GET", ws + "/contacts/{customer_id}", h.getContact, true},
 		{"GET", ws + "/contacts/{customer_id}/explain", h.explain, true},
 		{"POST", ws + "/audiences:estimate", h.estimate, true},
 	}
-}
-
-func (h *Handler) register() {
-	allow := map[string][]string{}
-	var paths []string
-	for _, rt := range h.routes() {
-		fn := rt.handler
-		if rt.ready {
-			fn = h.needReady(fn)
-		}
-		h.mux.HandleFunc(rt.method+" "+rt.path, fn)
-		if _, ok := allow[rt.path]; !ok {
-			paths = append(paths, rt.path)
-		}
-		allow[rt.path] = append(allow[rt.path], rt.method)
-	}
-	// Any other method on a known path: 405 with Allow, in JSON.
-	for _, p := range paths {
-		methods := allow[p]
-		for _, m := range methods {
-			if m == "GET" {
-				methods = append(methods, "HEAD")
-				break
-			}
-		}
-		allowed := strings.Join(methods, ", ")
-		h.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allowed)
-			writeError(w, http.StatusMethodNotAllowed, "method %s not allowed; allowed: %s", r.Method, allowed)
-		})
-	}
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint; see GET /v1/openapi.yaml")
-	})
 }
 
 // ServeHTTP authenticates the request, limits its body and duration, routes it and
@@ -268,7 +241,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusWriter{ResponseWriter: w}
 	rec.Header().Set(InstanceHeader, h.instance)
 	rec.Header().Set("Cache-Control", "no-store")
-	_, pattern := h.mux.Handler(r)
+	pattern := h.routeOf(r)
 	defer func() {
 		d := time.Since(start)
 		h.m.observe(pattern, rec.code(), d)

@@ -441,3 +441,80 @@ func (h *Handler) previewSegment(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
+
+// ChangePreviewResponse is the answer of POST …/segments/{id}:preview: the effect of
+// replacing segment id by the posted definition. Members are the segment's current
+// members (0 when it does not exist), Matching the contacts the posted definition
+// matches, WouldEnter those matching and not members, WouldLeave those members and
+// not matching; the samples are the lowest customer ids of each, ascending.
+type ChangePreviewResponse struct {
+	Members        int64   `json:"members"`
+	Matching       int64   `json:"matching"`
+	WouldEnter     int64   `json:"would_enter"`
+	WouldLeave     int64   `json:"would_leave"`
+	SampleEntering []int64 `json:"sample_entering"`
+	SampleLeaving  []int64 `json:"sample_leaving"`
+	Partitions     []int32 `json:"partitions"`
+}
+
+// previewChange answers what replacing segment {id} by the posted definition would
+// do, over every partition; nothing is written. The definition is validated as a PUT
+// of it would be (400 with the path).
+func (h *Handler) previewChange(w http.ResponseWriter, r *http.Request) {
+	ws, ok := workspace(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	sample, ok := intParam(w, r, "sample", DefaultSample, 0, MaxSample)
+	if !ok {
+		return
+	}
+	def, ok := parseBodyDefinition(w, r, ws, id, false)
+	if !ok {
+		return
+	}
+	cp, local, err := h.cfg.Backend.PreviewChange(r.Context(), ws, id, def, sample)
+	if err != nil {
+		writeBackendError(w, r, err, "preview")
+		return
+	}
+	resp := ChangePreviewResponse{Members: cp.Members, Matching: cp.Matching, WouldEnter: cp.WouldEnter, WouldLeave: cp.WouldLeave,
+		SampleEntering: cp.SampleEntering, SampleLeaving: cp.SampleLeaving, Partitions: unionPartitions(local.Partitions)}
+	if !h.isLocal(r) {
+		body, err := json.Marshal(def)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "encode definition: %v", err)
+			return
+		}
+		peers, ok := gather[ChangePreviewResponse](h, w, r, url.Values{"sample": {strconv.Itoa(sample)}}, body)
+		if !ok {
+			return
+		}
+		for _, p := range peers {
+			resp.Members += p.Members
+			resp.Matching += p.Matching
+			resp.WouldEnter += p.WouldEnter
+			resp.WouldLeave += p.WouldLeave
+			resp.SampleEntering = append(resp.SampleEntering, p.SampleEntering...)
+			resp.SampleLeaving = append(resp.SampleLeaving, p.SampleLeaving...)
+			resp.Partitions = unionPartitions(resp.Partitions, p.Partitions)
+		}
+	}
+	resp.SampleEntering = lowestIDs(resp.SampleEntering, sample)
+	resp.SampleLeaving = lowestIDs(resp.SampleLeaving, sample)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// lowestIDs returns the n lowest of ids, ascending and without duplicates, never nil.
+func lowestIDs(ids []int64, n int) []int64 {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) > n {
+		ids = ids[:n]
+	}
+	if ids == nil {
+		ids = []int64{}
+	}
+	return ids
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +124,14 @@ func (b *wireBackend) Preview(context.Context, *operators.Definition, int) (int6
 	return 2, []int64{42, 7}, b.local(), nil
 }
 
+func (b *wireBackend) PreviewChange(_ context.Context, _, id string, _ *operators.Definition, _ int) (processor.ChangePreview, processor.Local, error) {
+	if id != "vip" {
+		return processor.ChangePreview{SampleEntering: []int64{}, SampleLeaving: []int64{}}, b.local(), nil
+	}
+	return processor.ChangePreview{Members: b.members, Matching: 4, WouldEnter: 2, WouldLeave: 3,
+		SampleEntering: []int64{42, 7}, SampleLeaving: []int64{9, 8, 43}}, b.local(), nil
+}
+
 func (b *wireBackend) Search(context.Context, string, string, int) ([]processor.ContactSummary, processor.Local, error) {
 	return []processor.ContactSummary{{CustomerID: 42, Email: "ana@example.com", FirstName: "Ana", LastName: "Díaz", Phone: "+52 55 1234 5678"},
 		{CustomerID: 43}}, b.local(), nil
@@ -193,6 +202,9 @@ func wireCases(members int64, parts string) []wireCase {
 			`{"contacts": [{"customer_id": 42, "email": "ana@example.com", "first_name": "Ana", "last_name": "Díaz", "phone": "+52 55 1234 5678"},
 				{"customer_id": 43}], "partitions": ` + parts + `}`},
 		{"preview", "POST", w + "/segments:preview", wireDef, 200, `{"count": COUNT, "sample": [7, 42], "partitions": ` + parts + `}`},
+		{"preview change", "POST", w + "/segments/vip:preview", wireDef, 200,
+			`{"members": ` + jsonInt(members) + `, "matching": COUNT, "would_enter": ENTER, "would_leave": LEAVE,
+				"sample_entering": [7, 42], "sample_leaving": [8, 9, 43], "partitions": ` + parts + `}`},
 		{"validate", "POST", w + "/segments:validate", wireDef, 200, `{"valid": true, "definition": ` + wireDefinition + `}`},
 		{"estimate", "POST", w + "/audiences:estimate", `{"include":[{"segment":"vip"},{"list":"news"}],"exclude":[{"list":"optout"}]}`, 200,
 			`{"count": COUNT, "partitions": ` + parts + `}`},
@@ -234,6 +246,11 @@ func replaceCount(s string, n int64) string {
 	return string(bytes.ReplaceAll([]byte(s), []byte("COUNT"), []byte(jsonInt(n))))
 }
 
+// replaceChange fills in the counts of the change preview that n processes answer.
+func replaceChange(s string, n int64) string {
+	return strings.NewReplacer("ENTER", jsonInt(2*n), "LEAVE", jsonInt(3*n)).Replace(s)
+}
+
 // TestWireFormat pins every kind of answer of one process.
 func TestWireFormat(t *testing.T) {
 	h, err := New(Config{Backend: &wireBackend{parts: []int32{0, 2}, members: 5, hasContact: true}, Producer: nopProducer{},
@@ -244,8 +261,8 @@ func TestWireFormat(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for _, c := range wireCases(5, "[0, 2]") {
-		want := map[string]int64{"preview": 2, "estimate": 5}[c.name]
-		c.want = replaceCount(c.want, want)
+		want := map[string]int64{"preview": 2, "estimate": 5, "preview change": 4}[c.name]
+		c.want = replaceChange(replaceCount(c.want, want), 1)
 		checkWire(t, c, doURL(t, srv.URL, c.method, c.path, c.body, ""))
 	}
 }
@@ -272,8 +289,8 @@ func TestWireFormatFanOut(t *testing.T) {
 		case "PUT", "DELETE": // writes do not fan out
 			continue
 		}
-		want := map[string]int64{"preview": 4, "estimate": 10}[c.name]
-		c.want = replaceCount(c.want, want)
+		want := map[string]int64{"preview": 4, "estimate": 10, "preview change": 8}[c.name]
+		c.want = replaceChange(replaceCount(c.want, want), 2)
 		checkWire(t, c, doURL(t, srv.URL, c.method, c.path, c.body, ""))
 	}
 }

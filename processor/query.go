@@ -392,8 +392,9 @@ func (p *Processor) scanWorkspace(ctx context.Context, ws string, fn func(key st
 }
 
 // Preview evaluates an unsaved definition over the workspace's contacts of the owned
-// partitions: the number matching, and up to sample of their customer ids. Nothing is
-// produced.
+// partitions: the number matching, and the lowest sample of their customer ids,
+// ascending (whichever process owns which partitions, the merged sample is the same).
+// Nothing is produced.
 func (p *Processor) Preview(ctx context.Context, def *operators.Definition, sample int) (int64, []int64, Local, error) {
 	if !p.ready.Load() {
 		return 0, nil, Local{}, ErrNotReady
@@ -411,13 +412,103 @@ func (p *Processor) Preview(ctx context.Context, def *operators.Definition, samp
 		a := c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag)
 		if seg.Match(&a, now) {
 			count++
-			if len(ids) < sample {
-				ids = append(ids, customerIDOf(key))
-			}
+			ids = keepLowest(ids, customerIDOf(key), sample)
 		}
 		return true
 	})
-	return count, ids, local, err
+	return count, lowest(ids, sample), local, err
+}
+
+// ChangePreview is the effect of replacing a segment's definition by another, over
+// the owned partitions: Members are the segment's current members (none when it does
+// not exist), Matching the contacts the other definition matches, WouldEnter those
+// matching and not members, WouldLeave those members and not matching. The samples
+// are the lowest customer ids of each, ascending, up to the size asked.
+type ChangePreview struct {
+	Members, Matching, WouldEnter, WouldLeave int64
+	SampleEntering, SampleLeaving             []int64
+}
+
+// PreviewChange evaluates def, meant to replace segment id of ws, over the
+// workspace's contacts of the owned partitions, and compares the outcome with their
+// current membership. Nothing is produced or stored. The definition is evaluated as
+// Preview does; an excluded contact matches nothing.
+func (p *Processor) PreviewChange(ctx context.Context, ws, id string, def *operators.Definition, sample int) (ChangePreview, Local, error) {
+	if !p.ready.Load() {
+		return ChangePreview{}, Local{}, ErrNotReady
+	}
+	ws = strings.ToLower(ws)
+	if def.Workspace != ws || def.ID != id {
+		return ChangePreview{}, Local{}, fmt.Errorf("definition %s previewed as %s/%s: %w", def.Key(), ws, id, ErrInvalid)
+	}
+	seg, err := operators.Compile(def)
+	if err != nil {
+		return ChangePreview{}, Local{}, err
+	}
+	local := p.local()
+	exists := p.view.Load().segs[ws+"/"+id] != nil
+	now := p.cfg.Now()
+	out := ChangePreview{SampleEntering: []int64{}, SampleLeaving: []int64{}}
+	err = p.scanWorkspace(ctx, ws, func(key string, c *state.Contact) bool {
+		member := exists && isMember(c, id)
+		a := c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag)
+		match := seg.Match(&a, now)
+		if member {
+			out.Members++
+		}
+		if match {
+			out.Matching++
+		}
+		switch {
+		case match && !member:
+			out.WouldEnter++
+			out.SampleEntering = keepLowest(out.SampleEntering, customerIDOf(key), sample)
+		case member && !match:
+			out.WouldLeave++
+			out.SampleLeaving = keepLowest(out.SampleLeaving, customerIDOf(key), sample)
+		}
+		return true
+	})
+	if err != nil {
+		return ChangePreview{}, local, err
+	}
+	out.SampleEntering = lowest(out.SampleEntering, sample)
+	out.SampleLeaving = lowest(out.SampleLeaving, sample)
+	return out, local, nil
+}
+
+// isMember reports whether c is a member of segment id, in any incarnation (as the
+// member bitmaps count them).
+func isMember(c *state.Contact, id string) bool {
+	for _, m := range c.Memberships {
+		if m.Segment == id && m.Member() {
+			return true
+		}
+	}
+	return false
+}
+
+// keepLowest adds x to ids, which keeps at least the n lowest of what was added:
+// past 2n entries it is cut down to the n lowest, so it stays bounded.
+func keepLowest(ids []int64, x int64, n int) []int64 {
+	if n <= 0 {
+		return ids
+	}
+	ids = append(ids, x)
+	if len(ids) > 2*n {
+		ids = lowest(ids, n)
+	}
+	return ids
+}
+
+// lowest returns the n lowest of ids, ascending, without duplicates.
+func lowest(ids []int64, n int) []int64 {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) > n {
+		ids = ids[:max(n, 0)]
+	}
+	return ids
 }
 
 // Search finds contacts of a workspace whose name, email or phone contains q

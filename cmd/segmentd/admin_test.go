@@ -163,8 +163,13 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 	}
 
 	defs := writeFile(t, "definitions.yaml", definitionsYAML)
-	stdout, stderr, err := cli(t, "segments", "apply", "--dry-run", "-f", defs, "--workspace", cliWS)
-	if err != nil || stdout != "valid acme.myshopify.com/big\nvalid acme.myshopify.com/mx\nvalid acme.myshopify.com/vip\nvalid acme.myshopify.com/recent\n" {
+	// A dry run previews them: no contact yet, no segment; nothing applied.
+	stdout, stderr, err := cli(t, "segments", "apply", "--dry-run", "-f", defs, "--workspace", cliWS, server)
+	if err != nil || stdout != "acme.myshopify.com/big: 0 members, 0 would match: 0 would enter, 0 would leave\n"+
+		"acme.myshopify.com/mx: 0 members, 0 would match: 0 would enter, 0 would leave\n"+
+		"acme.myshopify.com/vip: 0 members, 0 would match: 0 would enter, 0 would leave\n"+
+		"acme.myshopify.com/recent: 0 members, 0 would match: 0 would enter, 0 would leave\n" ||
+		stderr != "dry run: nothing applied; counted over partitions 0,1,2\n" {
 		t.Fatalf("dry run: %v\n%s%s", err, stdout, stderr)
 	}
 	stdout, stderr, err = cli(t, "segments", "apply", "-f", defs, "--workspace", cliWS, server)

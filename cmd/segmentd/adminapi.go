@@ -73,6 +73,34 @@ func newAdminAPI(f *runFlags, brokers []string, kopts []kgo.Opt, proc *processor
 	return h, prod, nil
 }
 
+// The commands that talk to a running segmentd's admin API share their flags: how to
+// reach the API (apiFlags, on every one of them, through newAPIFlagSet) and, for those
+// that print its answer, --json (clientFlags, through newClientFlagSet). A command adds
+// its own flags to the set these return.
+
+// clientFlags are the shared flags of an admin API command that prints a readable
+// answer or, with --json, the API's JSON.
+type clientFlags struct {
+	api  apiFlags
+	json bool
+}
+
+// newClientFlagSet returns the flag set of the admin API command name ("segmentd
+// contact get") with the shared flags bound to f.
+func newClientFlagSet(name string, f *clientFlags) *flag.FlagSet {
+	fs := newAPIFlagSet(name, &f.api)
+	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
+	return fs
+}
+
+// newAPIFlagSet returns the flag set of the admin API command name with the flags
+// that reach the API bound to f.
+func newAPIFlagSet(name string, f *apiFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	f.register(fs)
+	return fs
+}
+
 // apiFlags are the flags of the commands that talk to a running segmentd's admin API.
 type apiFlags struct {
 	server    string

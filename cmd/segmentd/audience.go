@@ -21,19 +21,16 @@ excluded by the exclusion tag, each counted once.
 
 // estimateFlags are the flags of `segmentd audience estimate`.
 type estimateFlags struct {
-	api     apiFlags
+	clientFlags
 	include listFlag
 	exclude listFlag
-	json    bool
 }
 
 // newEstimateFlagSet returns the flags of `segmentd audience estimate`, bound to f.
 func newEstimateFlagSet(f *estimateFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd audience estimate", flag.ContinueOnError)
-	f.api.register(fs)
+	fs := newClientFlagSet("segmentd audience estimate", &f.clientFlags)
 	fs.Var(&f.include, "include", "segments and lists of the audience: segment:ID or list:ID, comma-separated or repeated (required)")
 	fs.Var(&f.exclude, "exclude", "segments and lists whose contacts are left out: segment:ID or list:ID, comma-separated or repeated")
-	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
 	return fs
 }
 

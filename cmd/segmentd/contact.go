@@ -18,22 +18,13 @@ import (
 	"github.com/segmentd/segmentd/operators"
 )
 
-// contactFlags are the flags of `segmentd contact get`.
-type contactFlags struct {
-	api  apiFlags
-	json bool
-}
-
 // newContactFlagSet returns the flags of `segmentd contact get`, bound to f.
-func newContactFlagSet(f *contactFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd contact get", flag.ContinueOnError)
-	f.api.register(fs)
-	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
-	return fs
+func newContactFlagSet(f *clientFlags) *flag.FlagSet {
+	return newClientFlagSet("segmentd contact get", f)
 }
 
 func contactGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f contactFlags
+	var f clientFlags
 	fs := newContactFlagSet(&f)
 	pos, err := parseCommand(fs, args, stdout, 2, 2)
 	if err != nil {
@@ -152,17 +143,14 @@ func fmtValue(v any) string {
 
 // explainFlags are the flags of `segmentd contact explain`.
 type explainFlags struct {
-	api     apiFlags
+	clientFlags
 	segment string
-	json    bool
 }
 
 // newExplainFlagSet returns the flags of `segmentd contact explain`, bound to f.
 func newExplainFlagSet(f *explainFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd contact explain", flag.ContinueOnError)
-	f.api.register(fs)
+	fs := newClientFlagSet("segmentd contact explain", &f.clientFlags)
 	fs.StringVar(&f.segment, "segment", "", "id of the segment to explain (required)")
-	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
 	return fs
 }
 
@@ -245,17 +233,14 @@ func jsonValue(v any) any {
 
 // searchFlags are the flags of `segmentd contact search`.
 type searchFlags struct {
-	api   apiFlags
+	clientFlags
 	limit int
-	json  bool
 }
 
 // newSearchFlagSet returns the flags of `segmentd contact search`, bound to f.
 func newSearchFlagSet(f *searchFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd contact search", flag.ContinueOnError)
-	f.api.register(fs)
+	fs := newClientFlagSet("segmentd contact search", &f.clientFlags)
 	fs.IntVar(&f.limit, "limit", 20, "most contacts to print (at most 200)")
-	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
 	return fs
 }
 

@@ -27,6 +27,12 @@ const applyHelp = `FILE is JSON or YAML: one definition, a list of definitions, 
 ("-" reads standard input). Every definition is validated first; if any is invalid,
 none is applied. By default they are written through the admin API of a running
 segmentd (--server); with --direct, produced straight to the segments topic (--brokers).
+
+With --dry-run nothing is applied: for each definition the admin API (--server, also
+with --direct) previews what replacing the segment by it would do, over every
+partition: its members now, the contacts the definition matches, how many would enter
+and leave, and the lowest customer ids of each (--sample); --json prints the previews
+as JSON.
 `
 
 // fileList is a repeated -f flag.
@@ -44,18 +50,21 @@ type applyFlags struct {
 	direct bool
 	topic  string
 	dryRun bool
+	sample int
+	json   bool
 }
 
 // newApplyFlagSet returns the flags of `segmentd segments apply`, bound to f.
 func newApplyFlagSet(f *applyFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd segments apply", flag.ContinueOnError)
-	f.api.register(fs)
+	fs := newAPIFlagSet("segmentd segments apply", &f.api)
 	f.kafka.register(fs)
 	fs.Var(&f.files, "f", "definitions file, JSON or YAML (repeatable; - for standard input)")
 	fs.StringVar(&f.ws, "workspace", "", "workspace of definitions that do not name one")
 	fs.BoolVar(&f.direct, "direct", false, "produce to the segments topic with --brokers instead of calling the admin API")
 	fs.StringVar(&f.topic, "segments-topic", "segmentd.segments", "segments topic (with --direct)")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "validate only; apply nothing")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "apply nothing: preview through the admin API what each definition would change")
+	fs.IntVar(&f.sample, "sample", admin.DefaultSample, fmt.Sprintf("with --dry-run: customer ids shown of those entering and of those leaving (0 to %d)", admin.MaxSample))
+	fs.BoolVar(&f.json, "json", false, "with --dry-run: print the previews as JSON")
 	return fs
 }
 
@@ -67,6 +76,12 @@ func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if len(f.files) == 0 {
 		return usagef(fs, "-f FILE is required")
+	}
+	if !f.dryRun && (f.json || f.sample != admin.DefaultSample) {
+		return usagef(fs, "--json and --sample go with --dry-run")
+	}
+	if f.sample < 0 || f.sample > admin.MaxSample {
+		return usagef(fs, "--sample must be from 0 to %d", admin.MaxSample)
 	}
 	var err error
 
@@ -97,10 +112,7 @@ func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("%d of %d definitions are invalid; none applied", len(invalid), len(defs))
 	}
 	if f.dryRun {
-		for _, d := range defs {
-			fmt.Fprintf(stdout, "valid %s\n", d.def.Key())
-		}
-		return nil
+		return applyDryRun(ctx, &f, defs, stdout, stderr)
 	}
 	if f.direct {
 		return applyDirect(ctx, &f.kafka, f.topic, defs, stdout)
@@ -133,6 +145,79 @@ func segmentsApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("%d of %d definitions failed", failed, len(defs))
 	}
 	return nil
+}
+
+// dryRunPreview is one definition's preview, as --dry-run --json prints it.
+type dryRunPreview struct {
+	Workspace string `json:"workspace"`
+	ID        string `json:"id"`
+	admin.ChangePreviewResponse
+}
+
+// applyDryRun previews each definition through the admin API (POST
+// …/segments/{id}:preview) and prints the previews; nothing is written.
+func applyDryRun(ctx context.Context, f *applyFlags, defs []*sourcedDefinition, stdout, stderr io.Writer) error {
+	cl, err := f.api.client()
+	if err != nil {
+		return err
+	}
+	var out []dryRunPreview
+	var parts []int32
+	failed := 0
+	for _, d := range defs {
+		p := dryRunPreview{Workspace: d.def.Workspace, ID: d.def.ID}
+		path := segmentPath(d.def.Workspace, d.def.ID) + ":preview?sample=" + strconv.Itoa(f.sample)
+		if _, err := cl.do(ctx, http.MethodPost, path, d.json, &p.ChangePreviewResponse); err != nil {
+			failed++
+			fmt.Fprintf(stderr, "%s: %s: %v\n", d.where, d.def.Key(), err)
+			continue
+		}
+		out = append(out, p)
+		parts = p.Partitions
+		if !f.json {
+			printPreview(stdout, &p)
+		}
+	}
+	if f.json {
+		if out == nil {
+			out = []dryRunPreview{}
+		}
+		if err := printJSON(stdout, out); err != nil {
+			return err
+		}
+	} else if failed < len(defs) {
+		fmt.Fprintf(stderr, "dry run: nothing applied; counted over partitions %s\n", joinInts(parts))
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d previews failed; nothing applied", failed, len(defs))
+	}
+	return nil
+}
+
+// printPreview prints a preview in a few lines:
+//
+//	acme.myshopify.com/big: 10 members, 10 would match: 4 would enter, 4 would leave
+//	  entering: 6, 7, 8, 9
+//	  leaving: 17, 18 (2 of 4)
+func printPreview(w io.Writer, p *dryRunPreview) {
+	fmt.Fprintf(w, "%s/%s: %d members, %d would match: %d would enter, %d would leave\n",
+		p.Workspace, p.ID, p.Members, p.Matching, p.WouldEnter, p.WouldLeave)
+	sample := func(what string, ids []int64, n int64) {
+		if len(ids) == 0 {
+			return
+		}
+		s := make([]string, len(ids))
+		for i, id := range ids {
+			s[i] = strconv.FormatInt(id, 10)
+		}
+		fmt.Fprintf(w, "  %s: %s", what, strings.Join(s, ", "))
+		if int64(len(ids)) < n {
+			fmt.Fprintf(w, " (%d of %d)", len(ids), n)
+		}
+		fmt.Fprintln(w)
+	}
+	sample("entering", p.SampleEntering, p.WouldEnter)
+	sample("leaving", p.SampleLeaving, p.WouldLeave)
 }
 
 // applyDirect produces the definitions to the segments topic, keyed <ws>/<id>.
@@ -376,17 +461,14 @@ func isJSONNumber(s string) bool {
 
 // listFlags are the flags of `segmentd segments list`.
 type listFlags struct {
-	api  apiFlags
-	ws   string
-	json bool
+	clientFlags
+	ws string
 }
 
 // newListFlagSet returns the flags of `segmentd segments list`, bound to f.
 func newListFlagSet(f *listFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd segments list", flag.ContinueOnError)
-	f.api.register(fs)
+	fs := newClientFlagSet("segmentd segments list", &f.clientFlags)
 	fs.StringVar(&f.ws, "workspace", "", "workspace (shop domain) whose segments to list")
-	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
 	return fs
 }
 
@@ -451,19 +533,9 @@ func joinInts[T ~int32 | ~int64](xs []T) string {
 	return strings.Join(s, ",")
 }
 
-// jsonFlags are the flags of an admin API client command that prints a readable
-// answer or, with --json, the API's JSON.
-type jsonFlags struct {
-	api  apiFlags
-	json bool
-}
-
 // newSegmentGetFlagSet returns the flags of `segmentd segments get`, bound to f.
-func newSegmentGetFlagSet(f *jsonFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd segments get", flag.ContinueOnError)
-	f.api.register(fs)
-	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer")
-	return fs
+func newSegmentGetFlagSet(f *clientFlags) *flag.FlagSet {
+	return newClientFlagSet("segmentd segments get", f)
 }
 
 // segmentPath is the admin API path of segment id of workspace ws.
@@ -472,7 +544,7 @@ func segmentPath(ws, id string) string {
 }
 
 func segmentsGet(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	var f jsonFlags
+	var f clientFlags
 	fs := newSegmentGetFlagSet(&f)
 	pos, err := parseCommand(fs, args, stdout, 2, 2)
 	if err != nil {
@@ -512,9 +584,7 @@ func segmentsGet(ctx context.Context, args []string, stdout, _ io.Writer) error 
 
 // newSegmentDeleteFlagSet returns the flags of `segmentd segments delete`, bound to f.
 func newSegmentDeleteFlagSet(f *apiFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("segmentd segments delete", flag.ContinueOnError)
-	f.register(fs)
-	return fs
+	return newAPIFlagSet("segmentd segments delete", f)
 }
 
 func segmentsDelete(ctx context.Context, args []string, stdout, _ io.Writer) error {
