@@ -59,11 +59,11 @@ import (
 func (w *window) reconcileSegments(pt *partition, keys []string, seen map[int32]int64) {
 	view := w.metaView(pt)
 	if keys == nil {
-		for k := range w.p.rules.history {
+		for k := range w.rules.history {
 			keys = append(keys, k)
 		}
 		for k := range view.Segments {
-			if _, ok := w.p.rules.history[k]; !ok {
+			if _, ok := w.rules.history[k]; !ok {
 				keys = append(keys, k)
 			}
 		}
@@ -71,7 +71,7 @@ func (w *window) reconcileSegments(pt *partition, keys []string, seen map[int32]
 	}
 	for _, k := range keys {
 		sm, known := view.Segments[k]
-		h := w.p.rules.history[k]
+		h := w.rules.history[k]
 		switch {
 		case !known:
 			if i := seenStep(h, seen); i+1 < len(h) {
@@ -132,7 +132,7 @@ func locateStep(h []*segInfo, sm *state.SegmentMeta) (int, bool) {
 // (applied, or being backfilled). ok is false if the history does not hold it
 // (reconcileSegments then restarts the segment's backfill).
 func (w *window) segSteps(key string, sm *state.SegmentMeta) (steps []*segInfo, cur int, ok bool) {
-	h := w.p.rules.history[key]
+	h := w.rules.history[key]
 	if len(h) == 0 {
 		if !sm.Deleted {
 			return nil, 0, false
@@ -173,11 +173,11 @@ func (w *window) completeStep(pt *partition, key string) {
 		w.startStep(pt, key, &sm, steps[cur+1])
 	case sm.Deleted:
 		w.setSegmentMeta(pt, key, nil)
-		w.p.cfg.Logger.Info("segment deletion applied", "partition", pt.id, "segment", key, "version", sm.Version)
+		w.opts.logger.Info("segment deletion applied", "partition", pt.id, "segment", key, "version", sm.Version)
 	default:
 		sm.Backfilling, sm.Cursor, sm.Ahead = false, "", nil
 		w.setSegmentMeta(pt, key, &sm)
-		w.p.cfg.Logger.Info("segment backfilled", "partition", pt.id, "segment", key, "version", sm.Version)
+		w.opts.logger.Info("segment backfilled", "partition", pt.id, "segment", key, "version", sm.Version)
 	}
 }
 
@@ -313,12 +313,12 @@ func (w *window) catchUp(ctx context.Context, pt *partition, key string, o *over
 		switch {
 		case s.Deleted:
 			w.removeSegment(ctx, pt, key, o, s.ID, s.Version)
-		case s.readsCollections() && !w.p.rules.NeedsCollections(s.Workspace):
+		case s.readsCollections() && !w.rules.NeedsCollections(s.Workspace):
 			// a was derived without the purchased collections the live rules do not
 			// read; this earlier version does.
 			if withCollections == nil {
 				withCollections = new(operators.Attrs)
-				*withCollections = o.c.Attrs(s.Workspace, w.catalog(pt, dense, true), w.p.cfg.ExclusionTag)
+				*withCollections = o.c.Attrs(s.Workspace, w.catalog(pt, dense, true), w.opts.exclusionTag)
 			}
 			w.evalSegment(ctx, pt, key, o, s, withCollections, ReasonDefinition, Cause{})
 		default:
@@ -436,10 +436,10 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 	f := segmentFilter{segID: segID, si: si, now: w.now}
 	var cat func(dense uint32) state.Catalog
 	if si != nil {
-		f.wr = w.p.rules.ws[ws]
+		f.wr = w.rules.ws[ws]
 		cat = w.catalogsFor(pt, w.catalogFor(f.wr, si))
 	}
-	excl := w.p.cfg.ExclusionTag
+	excl := w.opts.exclusionTag
 	sc := w.newScan(pt, ws+"/", budget)
 	sc.eval = func(ch *scanChunk, c *state.Contact) error {
 		for i := range ch.items {
@@ -499,7 +499,7 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 		}
 	}, func(emit func(scanItem, []byte) bool) (bool, error) {
 		end := true
-		err := w.p.cfg.Store.ScanContactEncodings(pt.id, ws+"/", sm.Cursor, func(key, enc []byte) (bool, error) {
+		err := w.store.ScanContactEncodings(pt.id, ws+"/", sm.Cursor, func(key, enc []byte) (bool, error) {
 			end = emit(scanItem{key: string(key)}, enc)
 			return end, nil
 		})
@@ -528,13 +528,13 @@ func (w *window) catalogFor(wr *wsRules, si *segInfo) state.Catalog {
 	if wr == nil || !slices.Contains(wr.segs, si) {
 		// An earlier version: the live rules may not need collections, but it may.
 		if si.readsCollections() {
-			return allCollections{w.p.rules}
+			return allCollections{w.rules}
 		}
 		return nil
 	}
 	for _, i := range wr.rs.UsingField("purchased_collection") {
 		if wr.segs[i] == si {
-			return w.p.rules
+			return w.rules
 		}
 	}
 	return nil
@@ -718,7 +718,7 @@ func (sc *backfillScan) run(apply func(*scanItem), source func(emit func(scanIte
 			close(stop)
 			continue
 		}
-		sc.w.p.m.evaluations.Add(float64(ch.evals))
+		sc.w.m.evaluations.Add(float64(ch.evals))
 		for i := range ch.items {
 			apply(&ch.items[i])
 		}
@@ -756,13 +756,10 @@ const keepSteps = 8
 // whose meta names a dropped step applies the oldest kept step next (the steps in
 // between collapse into it, as before histories were kept), which needs a segment
 // changed more than keepSteps times while its partition had no owner.
-func (p *Processor) pruneHistory() {
-	if p.restoring.Load() > 0 || len(p.parts) == 0 {
-		return // a partition being restored may need any step
-	}
-	for key, h := range p.rules.history {
+func pruneHistory(r *rules, parts map[int32]*partition) {
+	for key, h := range r.history {
 		drop := len(h) - keepSteps
-		for _, pt := range p.parts {
+		for _, pt := range parts {
 			if drop <= 0 {
 				break
 			}
@@ -778,7 +775,7 @@ func (p *Processor) pruneHistory() {
 			drop = min(drop, i) // keep the step it names, to locate it
 		}
 		if drop > 0 {
-			p.rules.history[key] = slices.Clone(h[drop:])
+			r.history[key] = slices.Clone(h[drop:])
 		}
 	}
 }

@@ -61,7 +61,7 @@ type refusal struct {
 // refuseLocked records a refused record (w.mu held); the window aborts, and
 // quarantineRefused decides whose input the next run dead-letters.
 func (w *window) refuseLocked(r *kgo.Record, size int, reason string, err error) {
-	rf := refusal{key: string(r.Key), topic: r.Topic, partition: r.Partition, size: size, reason: reason, err: err, dlq: r.Topic == w.p.cfg.Topics.DLQ}
+	rf := refusal{key: string(r.Key), topic: r.Topic, partition: r.Partition, size: size, reason: reason, err: err, dlq: r.Topic == w.opts.topics.DLQ}
 	w.mu.refused = append(w.mu.refused, rf)
 	if w.mu.err == nil {
 		w.mu.err = fmt.Errorf("produce to %s: %w: %w", r.Topic, errRecordRefused, err)

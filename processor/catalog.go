@@ -85,14 +85,14 @@ func (w *window) catchUpCatalog(ctx context.Context, pt *partition, key string, 
 		return false
 	}
 	ws := workspaceOf(key)
-	if wr := w.p.rules.ws[ws]; wr != nil {
+	if wr := w.rules.ws[ws]; wr != nil {
 		segIdx := wr.rs.UsingField("purchased_collection")
 		for i := from; i < len(steps) && len(segIdx) > 0; i++ {
 			pws, productID, _ := strings.Cut(steps[i].Product, "/product/")
 			if bm := pt.products[pws+"/"+productID]; pws != ws || bm == nil || !bm.Contains(dense) {
 				continue
 			}
-			a := o.c.Attrs(ws, w.catalogFrom(pt, i+1, false), w.p.cfg.ExclusionTag)
+			a := o.c.Attrs(ws, w.catalogFrom(pt, i+1, false), w.opts.exclusionTag)
 			for _, j := range segIdx {
 				w.evalSegment(ctx, pt, key, o, wr.segs[j], &a, ReasonCatalog, Cause{ProductID: productID})
 			}
@@ -140,14 +140,14 @@ func (w *window) catalogFrom(pt *partition, from int, all bool) state.Catalog {
 	steps := w.metaView(pt).CatalogSteps
 	if from >= len(steps) {
 		if all {
-			return allCollections{w.p.rules}
+			return allCollections{w.rules}
 		}
-		return w.p.rules
+		return w.rules
 	}
 	k := catKey{p: pt.id, first: steps[0].Pos, last: steps[len(steps)-1].Pos, n: len(steps), from: from, allCollected: all}
 	c := w.cats[k]
 	if c == nil {
-		c = w.p.rules.newCatalogAt(steps[from:], all)
+		c = w.rules.newCatalogAt(steps[from:], all)
 		w.cats[k] = c
 	}
 	return c
@@ -248,14 +248,14 @@ func (w *window) catalogSteps(ctx context.Context, pt *partition, budget *backfi
 func (w *window) catalogScan(ctx context.Context, pt *partition, budget *backfillBudget) (bool, error) {
 	m := w.meta(pt)
 	step := m.CatalogSteps[0]
-	if part, off := posRecord(step.Pos); step.Pos != 0 && off >= w.p.rules.catRead[part] {
+	if part, off := posRecord(step.Pos); step.Pos != 0 && off >= w.rules.catRead[part] {
 		// A record this process has not read yet (the partition came from a process
 		// that read further): its mapping is not known here yet.
 		return false, nil
 	}
 	ws, productID, _ := strings.Cut(step.Product, "/product/")
 	after := m.CatalogCursor
-	wr := w.p.rules.ws[ws]
+	wr := w.rules.ws[ws]
 	var segIdx []int
 	if wr != nil {
 		segIdx = wr.rs.UsingField("purchased_collection")
@@ -270,12 +270,12 @@ func (w *window) catalogScan(ctx context.Context, pt *partition, budget *backfil
 	for j, i := range segIdx {
 		filters[j] = segmentFilter{segID: wr.segs[i].ID, si: wr.segs[i], now: w.now}
 	}
-	excl := w.p.cfg.ExclusionTag
+	excl := w.opts.exclusionTag
 	sc := w.newScan(pt, ws+"/", budget)
 	sc.eval = func(ch *scanChunk, c *state.Contact) error {
 		for i := range ch.items {
 			it := &ch.items[i]
-			key, err := w.p.cfg.Store.ContactKeyByDense(pt.id, it.dense)
+			key, err := w.store.ContactKeyByDense(pt.id, it.dense)
 			if err != nil {
 				it.skip = true // purged contact
 				continue
@@ -284,7 +284,7 @@ func (w *window) catalogScan(ctx context.Context, pt *partition, budget *backfil
 				it.own = true
 				continue
 			}
-			switch err := w.p.cfg.Store.Contact(pt.id, key, c); {
+			switch err := w.store.Contact(pt.id, key, c); {
 			case errors.Is(err, state.ErrNotFound):
 				it.skip = true
 				continue
@@ -357,12 +357,9 @@ const keepCatalogSteps = 4
 // a step of a product older than the kept records sees them collapse into the
 // oldest kept one, which needs a product changed more than keepCatalogSteps times
 // while its partition had no owner.
-func (p *Processor) pruneCatalog() {
-	if p.restoring.Load() > 0 || len(p.parts) == 0 {
-		return // a partition being restored may need any record
-	}
+func pruneCatalog(r *rules, parts map[int32]*partition) {
 	need := map[string]int64{} // product → position of its first queued step
-	for _, pt := range p.parts {
+	for _, pt := range parts {
 		for _, s := range pt.meta.CatalogSteps {
 			if s.Pos == 0 {
 				continue
@@ -372,7 +369,6 @@ func (p *Processor) pruneCatalog() {
 			}
 		}
 	}
-	r := p.rules
 	r.catalogMu.Lock()
 	defer r.catalogMu.Unlock()
 	for key := range r.catLong {

@@ -32,16 +32,16 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	case adopted && pre.hasAttrs:
 		before = pre.attrs // derived from the same record by the preparer
 	default:
-		before = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.p.cfg.ExclusionTag)
+		before = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.opts.exclusionTag)
 	}
 	if !fresh {
 		w.catchUp(ctx, pt, key, o, &before)    // versions the backfill has not brought it to yet
 		if w.catchUpCatalog(ctx, pt, key, o) { // catalog records the scans have not brought it to yet
-			before = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.p.cfg.ExclusionTag)
+			before = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.opts.exclusionTag)
 		}
 	}
-	out := c.ApplyBounded(ev, w.now, w.p.cfg.MaxContactBytes)
-	w.p.m.events.WithLabelValues(ev.Topic, outcomeNames[out]).Inc()
+	out := c.ApplyBounded(ev, w.now, w.opts.maxContactBytes)
+	w.m.events.WithLabelValues(ev.Topic, outcomeNames[out]).Inc()
 	switch out {
 	case state.TooLarge:
 		return errContactTooLarge
@@ -64,20 +64,20 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	}
 	o.exists = true
 	w.markDirty(pt.id, key, o)
-	after := c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.p.cfg.ExclusionTag)
+	after := c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.opts.exclusionTag)
 	w.reindex(pt.id, ws, c.DenseID, &before, &after)
-	wr := w.p.rules.ws[ws]
+	wr := w.rules.ws[ws]
 	if wr == nil {
 		return nil
 	}
 	var cand []int
-	if w.p.cfg.NaiveEvaluation {
-		cand = w.p.cand[:0]
+	if w.opts.naive {
+		cand = (*w.cand)[:0]
 		for i := range wr.segs {
 			cand = append(cand, i)
 		}
 	} else {
-		cand = wr.rs.Affected(&before, &after, w.now, w.p.cand[:0])
+		cand = wr.rs.Affected(&before, &after, w.now, (*w.cand)[:0])
 	}
 	if fresh {
 		cand = unionSorted(cand, wr.rs.MatchEmpty())
@@ -85,12 +85,12 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	if due := c.NextDue; !due.IsZero() && !due.After(w.now) {
 		cand = unionSorted(cand, wr.rs.TimeRelative())
 	}
-	w.p.cand = cand
+	*w.cand = cand
 	cause := Cause{Topic: ev.Topic, DeliveryID: ev.DeliveryID}
 	for _, i := range cand {
 		w.evalSegment(ctx, pt, key, o, wr.segs[i], &after, ReasonEvent, cause)
 	}
-	w.p.m.evaluationsPerEvent.Observe(float64(len(cand)))
+	w.m.evaluationsPerEvent.Observe(float64(len(cand)))
 	c.NextDue = wr.rs.NextFlip(&after, w.now)
 	if until := c.FenceUntil(); !until.IsZero() && (c.NextDue.IsZero() || until.Before(c.NextDue)) {
 		c.NextDue = until // a re-created contact forgets its deletion fence then
@@ -145,7 +145,7 @@ func membership(c *state.Contact, seg string, inc int64) (int, bool) {
 func (w *window) evalSegment(ctx context.Context, pt *partition, key string, o *overlay, si *segInfo, a *operators.Attrs, reason string, cause Cause) bool {
 	w.settleOldIncarnations(ctx, pt, key, o, si.ID, si.Incarnation, si.Version)
 	match := si.Seg.Match(a, w.now)
-	w.p.m.evaluations.Inc()
+	w.m.evaluations.Inc()
 	c := o.c
 	i, found := membership(c, si.ID, si.Incarnation)
 	if match == (found && c.Memberships[i].Member()) {
@@ -213,7 +213,7 @@ func (w *window) removeAll(ctx context.Context, pt *partition, key string, o *ov
 			continue
 		}
 		version := int64(1)
-		if si := w.p.rules.segs[ws+"/"+o.c.Memberships[i].Segment]; si != nil {
+		if si := w.rules.segs[ws+"/"+o.c.Memberships[i].Segment]; si != nil {
 			version = si.Version
 		} else if sm, ok := w.metaView(pt).Segments[ws+"/"+o.c.Memberships[i].Segment]; ok {
 			version = sm.Version

@@ -51,17 +51,17 @@ func TestSegmentHistory(t *testing.T) {
 	p0.meta.Segments = map[string]state.SegmentMeta{ws + "/big": metaOf(h[1], false)} // applied v2
 	p1.meta.Segments = map[string]state.SegmentMeta{ws + "/big": metaOf(h[4], true)}  // backfilling v5
 	p.parts[0], p.parts[1] = p0, p1
-	p.pruneHistory()
+	pruneHistory(p.rules, p.parts)
 	if got := r.history[ws+"/big"]; len(got) != 11 || got[0].Version != 2 {
 		t.Fatalf("after pruning: %d steps from v%d, want 11 from v2", len(got), got[0].Version)
 	}
 	p0.meta.Segments[ws+"/big"] = metaOf(h[11], false)
-	p.pruneHistory()
+	pruneHistory(p.rules, p.parts)
 	if got := r.history[ws+"/big"]; len(got) != 9 || got[0].Version != 4 {
 		t.Fatalf("after pruning: %d steps from v%d, want 9 from v4 (v5 is being backfilled)", len(got), got[0].Version)
 	}
 	p1.meta.Segments[ws+"/big"] = metaOf(h[11], false)
-	p.pruneHistory()
+	pruneHistory(p.rules, p.parts)
 	if got := r.history[ws+"/big"]; len(got) != keepSteps || got[0].Version != 12-keepSteps+1 {
 		t.Fatalf("after pruning: %d steps from v%d, want the last %d", len(got), got[0].Version, keepSteps)
 	}
@@ -136,7 +136,7 @@ func TestCatalogHistory(t *testing.T) {
 	pt := newPartition(0)
 	pt.meta.CatalogSteps = []state.CatalogStep{step(8, "a")}
 	p.parts[0] = pt
-	p.pruneCatalog()
+	pruneCatalog(p.rules, p.parts)
 	if h := r.catHist[key]; len(h) != 8 || h[0].Pos != stepPos(0, 6) {
 		t.Fatalf("after pruning: %d records from %d, want 8 from offset 6's", len(h), h[0].Pos)
 	}
@@ -144,7 +144,7 @@ func TestCatalogHistory(t *testing.T) {
 		t.Errorf("a before offset 8 after pruning: %v, want [c3]", got)
 	}
 	pt.meta.CatalogSteps = nil
-	p.pruneCatalog()
+	pruneCatalog(p.rules, p.parts)
 	if h := r.catHist[key]; len(h) != keepCatalogSteps || r.catLong[key] {
 		t.Fatalf("after pruning: %d records, want %d", len(h), keepCatalogSteps)
 	}

@@ -44,17 +44,17 @@ type prefetched struct {
 }
 
 // prefetch reads contact key of partition part and derives its attributes in
-// workspace ws. It runs on a worker: it reads only the store and the rules, which are
-// fixed during the window.
-func (p *Processor) prefetch(part int32, key, ws string, out *prefetched) {
+// workspace ws. It runs on a worker: it reads only the store, the rules and
+// catalogQueued, which are fixed while the window takes input.
+func (w *window) prefetch(part int32, key, ws string, out *prefetched) {
 	c := &state.Contact{}
-	err := p.cfg.Store.Contact(part, key, c)
+	err := w.store.Contact(part, key, c)
 	out.done = true
 	switch {
 	case err == nil:
 		out.c, out.found = c, true
-		if !c.IsNew() && !c.IsTombstone() && !p.catalogQueued[part] {
-			out.attrs, out.hasAttrs = c.Attrs(ws, p.rules, p.cfg.ExclusionTag), true
+		if !c.IsNew() && !c.IsTombstone() && !w.catalogQueued[part] {
+			out.attrs, out.hasAttrs = c.Attrs(ws, w.rules, w.opts.exclusionTag), true
 		}
 	case errors.Is(err, state.ErrNotFound):
 	default:
@@ -74,7 +74,7 @@ type preparer struct {
 // Only the first record of each key prefetches its contact: the window has its own
 // copy of the contact from then on, and one contact with many records in a poll (and a
 // large record) must not be read and decoded once per record.
-func (p *Processor) prepare(recs []*kgo.Record) *preparer {
+func (w *window) prepare(recs []*kgo.Record) *preparer {
 	pr := &preparer{out: make([]prepared, len(recs))}
 	again := make([]bool, len(recs))
 	seen := make(map[string]struct{}, len(recs))
@@ -85,7 +85,7 @@ func (p *Processor) prepare(recs []*kgo.Record) *preparer {
 			seen[string(r.Key)] = struct{}{}
 		}
 	}
-	pr.run = runChunked(len(recs), prepChunk, func(i int) { p.prepareOne(recs[i], &pr.out[i], !again[i]) })
+	pr.run = runChunked(len(recs), prepChunk, func(i int) { w.prepareOne(recs[i], &pr.out[i], !again[i]) })
 	return pr
 }
 
@@ -99,11 +99,11 @@ func (pr *preparer) wait(i int) *prepared {
 func (pr *preparer) finish() { pr.run.finish() }
 
 // prepareOne decodes r and, if fetch, reads its contact (a worker).
-func (p *Processor) prepareOne(r *kgo.Record, out *prepared, fetch bool) {
+func (w *window) prepareOne(r *kgo.Record, out *prepared, fetch bool) {
 	out.rec = toEventsRecord(r)
-	out.ev, out.err = events.Decode(&out.rec, &p.decodeOpts)
+	out.ev, out.err = events.Decode(&out.rec, &w.opts.decode)
 	if out.err != nil || !fetch {
 		return
 	}
-	p.prefetch(r.Partition, out.ev.ContactKey(), out.ev.Workspace, &out.pre)
+	w.prefetch(r.Partition, out.ev.ContactKey(), out.ev.Workspace, &out.pre)
 }

@@ -15,8 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 	"golang.org/x/sync/errgroup"
-
-	"github.com/segmentd/segmentd/events"
 )
 
 // Processor is one segmentd process: it consumes the events topics in a consumer
@@ -43,10 +41,9 @@ type Processor struct {
 	timers    timers
 	// moved: partitions revoked from this process, and when; their local data is
 	// deleted after Config.StaleDataGrace unless they come back.
-	moved      map[int32]time.Time
-	cand       []int
-	recBuf     []*kgo.Record // processFetches' scratch
-	decodeOpts events.Options
+	moved  map[int32]time.Time
+	cand   []int
+	recBuf []*kgo.Record // processFetches' scratch
 	// quarantine: contacts a produced record of which the brokers refused (bound.go);
 	// their input records are dead-lettered until the process restarts.
 	quarantine map[string]quarantined
@@ -78,10 +75,6 @@ type Processor struct {
 	queries chan func()
 	view    atomic.Pointer[rulesView]
 	owned   atomic.Pointer[[]int32]
-	// catalogQueued: the partitions with pending catalog steps, whose contacts'
-	// attributes depend on the scans' progress (window.catalog): preparation leaves
-	// them to the loop. Replaced by applyGlobals; read by the preparation workers.
-	catalogQueued map[int32]bool
 	// segApplied is segCursor as of the last applyGlobalsToRules, for the admin
 	// API's read-your-writes waits (sync.go).
 	segApplied progress
@@ -118,16 +111,15 @@ func New(cfg Config) (*Processor, error) {
 		cfg.TransactionalID = cfg.Group + "-" + suffix
 	}
 	p := &Processor{
-		cfg:        cfg,
-		logs:       newGlobalLogs(),
-		rules:      newRules(),
-		parts:      map[int32]*partition{},
-		reconcile:  map[int32]bool{},
-		defsWait:   map[int32]time.Time{},
-		timers:     timers{loadedUntil: map[int32]time.Time{}},
-		moved:      map[int32]time.Time{},
-		decodeOpts: events.Options{MaxRecordBytes: cfg.MaxRecordBytes},
-		queries:    make(chan func()),
+		cfg:       cfg,
+		logs:      newGlobalLogs(),
+		rules:     newRules(),
+		parts:     map[int32]*partition{},
+		reconcile: map[int32]bool{},
+		defsWait:  map[int32]time.Time{},
+		timers:    timers{loadedUntil: map[int32]time.Time{}},
+		moved:     map[int32]time.Time{},
+		queries:   make(chan func()),
 	}
 	p.view.Store(p.rules.view())
 	p.owned.Store(&[]int32{})

@@ -96,17 +96,16 @@ func (t *timers) reset() {
 	t.nextLoad = time.Time{}
 }
 
-// loadTimers loads, for every owned partition, the timers due up to now+timerHorizon
+// load loads, for every partition of parts, the timers due up to now+timerHorizon
 // that are not loaded yet.
-func (p *Processor) loadTimers(now time.Time) error {
-	t := &p.timers
+func (t *timers) load(store storeReader, parts map[int32]*partition, now time.Time, m *metrics) error {
 	if now.Before(t.nextLoad) {
 		return nil
 	}
 	until := now.Add(timerHorizon)
-	for id := range p.parts {
+	for id := range parts {
 		after := t.loadedUntil[id]
-		err := p.cfg.Store.ScanTimers(id, after, until, func(due time.Time, key string) bool {
+		err := store.ScanTimers(id, after, until, func(due time.Time, key string) bool {
 			heap.Push(&t.heap, timerEntry{due: due, p: id, key: key})
 			return true
 		})
@@ -116,18 +115,18 @@ func (p *Processor) loadTimers(now time.Time) error {
 		t.loadedUntil[id] = until
 	}
 	t.nextLoad = now.Add(timerHorizon / 2)
-	p.m.timersPending.Set(float64(len(t.heap)))
+	m.timersPending.Set(float64(len(t.heap)))
 	return nil
 }
 
 // armed is called after a commit for a record whose NextDue changed: a timer due
 // within the loaded stretch goes straight into the heap.
-func (p *Processor) armed(id int32, due time.Time, key string) {
+func (t *timers) armed(id int32, due time.Time, key string) {
 	if due.IsZero() {
 		return
 	}
-	if lu, ok := p.timers.loadedUntil[id]; ok && !due.After(lu) {
-		heap.Push(&p.timers.heap, timerEntry{due: due, p: id, key: key})
+	if lu, ok := t.loadedUntil[id]; ok && !due.After(lu) {
+		heap.Push(&t.heap, timerEntry{due: due, p: id, key: key})
 	}
 }
 
@@ -145,14 +144,14 @@ func (w *window) readTimers(entries []timerEntry) *timerReads {
 	r := &timerReads{entries: entries, reads: make([]prefetched, len(entries))}
 	var todo []int
 	for i, e := range entries {
-		if w.p.parts[e.p] != nil && w.contacts[contactRef{e.p, e.key}] == nil {
+		if w.parts[e.p] != nil && w.contacts[contactRef{e.p, e.key}] == nil {
 			todo = append(todo, i)
 		}
 	}
 	if len(todo) > 0 {
 		r.run = runChunked(len(todo), timerReadChunk, func(k int) {
 			e := entries[todo[k]]
-			w.p.prefetch(e.p, e.key, workspaceOf(e.key), &r.reads[todo[k]])
+			w.prefetch(e.p, e.key, workspaceOf(e.key), &r.reads[todo[k]])
 		})
 	}
 	return r
@@ -167,7 +166,7 @@ func (r *timerReads) wait() {
 
 // popDue takes up to n timers due at or before w.now from the heap.
 func (w *window) popDue(n int) []timerEntry {
-	t := &w.p.timers
+	t := w.timers
 	var out []timerEntry
 	for len(out) < n && len(t.heap) > 0 && !t.heap[0].due.After(w.now) {
 		out = append(out, heap.Pop(&t.heap).(timerEntry))
@@ -185,8 +184,8 @@ func (w *window) fireTimers(ctx context.Context, start time.Time, interval time.
 	if floor := time.Now().Add(interval / 4); deadline.Before(floor) {
 		deadline = floor
 	}
-	t := &w.p.timers
-	defer func() { w.p.m.timersPending.Set(float64(len(t.heap))) }()
+	t := w.timers
+	defer func() { w.m.timersPending.Set(float64(len(t.heap))) }()
 	cur := w.readTimers(w.popDue(timerBatch))
 	for {
 		cur.wait()
@@ -218,9 +217,9 @@ func (w *window) fireTimers(ctx context.Context, start time.Time, interval time.
 
 // fireBatch fires one batch of due timers whose records were read.
 func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
-	fired := w.p.cfg.Now()
+	fired := w.clock()
 	for i, e := range b.entries {
-		pt := w.p.parts[e.p]
+		pt := w.parts[e.p]
 		if pt == nil {
 			continue // the partition moved away
 		}
@@ -236,7 +235,7 @@ func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
 			}
 			continue // stale: the record was re-armed since
 		}
-		w.p.m.timerLateness.Observe(fired.Sub(e.due).Seconds())
+		w.m.timerLateness.Observe(fired.Sub(e.due).Seconds())
 		if c.IsTombstone() {
 			if until := c.FenceUntil(); !until.IsZero() && w.now.Before(until) {
 				c.NextDue = until
@@ -249,16 +248,16 @@ func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
 		}
 		ws := workspaceOf(e.key)
 		c.NextDue = time.Time{}
-		if wr := w.p.rules.ws[ws]; wr != nil && !c.IsNew() {
+		if wr := w.rules.ws[ws]; wr != nil && !c.IsNew() {
 			var a operators.Attrs
 			if adopted && r.hasAttrs {
 				a = r.attrs
 			} else {
-				a = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.p.cfg.ExclusionTag)
+				a = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.opts.exclusionTag)
 			}
 			w.catchUp(ctx, pt, e.key, o, &a)
 			if w.catchUpCatalog(ctx, pt, e.key, o) {
-				a = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.p.cfg.ExclusionTag)
+				a = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.opts.exclusionTag)
 			}
 			for _, i := range wr.rs.TimeRelative() {
 				w.evalSegment(ctx, pt, e.key, o, wr.segs[i], &a, ReasonTime, Cause{DueAt: e.due})

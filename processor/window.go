@@ -21,7 +21,7 @@ import (
 // (Pebble never runs ahead of Kafka). Bitmaps and partition metas change only after
 // the commit.
 type window struct {
-	p        *Processor
+	windowDeps
 	now      time.Time
 	contacts map[contactRef]*overlay
 	dirty    []contactRef
@@ -44,6 +44,10 @@ type window struct {
 	// catalogChanged: the window applied catalog records or completed a catalog
 	// step (pruneCatalog).
 	catalogChanged bool
+	// catalogQueued: the partitions with pending catalog steps, whose contacts'
+	// attributes depend on the scans' progress (window.catalog): preparation leaves
+	// them to the loop. Set by applyGlobals; read by the preparation workers.
+	catalogQueued map[int32]bool
 
 	mu struct {
 		sync.Mutex
@@ -85,8 +89,9 @@ type memberDelta struct {
 	add   bool
 }
 
-func (p *Processor) newWindow() *window {
-	w := &window{p: p, now: p.cfg.Now(), contacts: map[contactRef]*overlay{}, metas: map[int32]*state.PartitionMeta{},
+// newWindow starts a window with deps at the clock's instant.
+func newWindow(deps windowDeps) *window {
+	w := &window{windowDeps: deps, now: deps.clock(), contacts: map[contactRef]*overlay{}, metas: map[int32]*state.PartitionMeta{},
 		segDirty: map[int32]map[string]bool{}, dense: map[int32]uint32{}, pendingSegs: map[int32]map[string][]string{},
 		cats: map[catKey]*catalogAt{}}
 	w.mu.changelogNext = map[int32]int64{}
@@ -100,7 +105,7 @@ func (w *window) contact(p int32, key string) (*overlay, error) {
 		return o, nil
 	}
 	o := &overlay{c: &state.Contact{}}
-	err := w.p.cfg.Store.Contact(p, key, o.c)
+	err := w.store.Contact(p, key, o.c)
 	switch {
 	case err == nil:
 		o.exists = true
@@ -192,7 +197,7 @@ func (w *window) produce(ctx context.Context, r *kgo.Record) {
 		w.mu.Unlock()
 		return
 	}
-	w.p.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
+	w.sink.Produce(ctx, r, func(r *kgo.Record, err error) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if err != nil {
@@ -205,7 +210,7 @@ func (w *window) produce(ctx context.Context, r *kgo.Record) {
 			}
 			return
 		}
-		if r.Topic == w.p.cfg.Topics.Changelog && r.Offset+1 > w.mu.changelogNext[r.Partition] {
+		if r.Topic == w.opts.topics.Changelog && r.Offset+1 > w.mu.changelogNext[r.Partition] {
 			w.mu.changelogNext[r.Partition] = r.Offset + 1
 		}
 	})
@@ -215,32 +220,32 @@ func (w *window) produce(ctx context.Context, r *kgo.Record) {
 func (w *window) emit(ctx context.Context, t *Transition, key string) {
 	w.buf = t.AppendJSON(w.buf[:0])
 	w.produce(ctx, &kgo.Record{
-		Topic:   w.p.cfg.Topics.Membership,
+		Topic:   w.opts.topics.Membership,
 		Key:     []byte(key),
 		Value:   append([]byte(nil), w.buf...),
 		Headers: []kgo.RecordHeader{{Key: "type", Value: []byte(t.Type())}},
 	})
 	w.outputs++
-	w.p.m.transitions.WithLabelValues(t.Type(), t.Reason).Inc()
+	w.m.transitions.WithLabelValues(t.Type(), t.Reason).Inc()
 }
 
 // deadLetter produces a record to the dead-letter topic. A dead letter larger than
 // a record may be goes without the original value (said in its detail and the log):
 // producing it would be refused on every run of the window.
 func (w *window) deadLetter(ctx context.Context, r *events.Record, reason events.Reason, detail string) {
-	dl := deadLetter(w.p.cfg.Topics.DLQ, r, reason, detail)
+	dl := deadLetter(w.opts.topics.DLQ, r, reason, detail)
 	if n := recordSize(dl); n > maxProduceRecordBytes {
 		cp := *r
 		cp.Value = nil
 		detail = fmt.Sprintf("%s (the %d-byte value is omitted: a record may take at most %d bytes)", detail, len(r.Value), maxProduceRecordBytes)
-		dl = deadLetter(w.p.cfg.Topics.DLQ, &cp, reason, detail)
-		w.p.m.recordsRefused.WithLabelValues("dead_letter_value_omitted").Inc()
-		w.p.cfg.Logger.Warn("dead letter too large: produced without its value", "topic", w.p.cfg.Topics.DLQ,
+		dl = deadLetter(w.opts.topics.DLQ, &cp, reason, detail)
+		w.m.recordsRefused.WithLabelValues("dead_letter_value_omitted").Inc()
+		w.opts.logger.Warn("dead letter too large: produced without its value", "topic", w.opts.topics.DLQ,
 			"key", string(r.Key), "bytes", n, "reason", reason)
 	}
 	w.produce(ctx, dl)
-	w.p.m.deadLetters.WithLabelValues(string(reason)).Inc()
-	w.p.cfg.Logger.Debug("dead-lettered record", "reason", reason, "detail", detail)
+	w.m.deadLetters.WithLabelValues(string(reason)).Inc()
+	w.opts.logger.Debug("dead-lettered record", "reason", reason, "detail", detail)
 }
 
 // flush writes every changed contact and meta of the window to the changelog and to
@@ -262,7 +267,7 @@ func (w *window) flush(ctx context.Context, batch *state.Batch) error {
 			if err := batch.DeleteContact(ref.p, ref.key, o.purgeDense); err != nil {
 				return err
 			}
-			w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: ref.p, Key: []byte(ref.key)})
+			w.produce(ctx, &kgo.Record{Topic: w.opts.topics.Changelog, Partition: ref.p, Key: []byte(ref.key)})
 			continue
 		}
 		if !o.c.NextDue.IsZero() && !o.origDue.Equal(o.c.NextDue) {
@@ -270,7 +275,7 @@ func (w *window) flush(ctx context.Context, batch *state.Batch) error {
 				return err
 			}
 		}
-		enc, over, err := o.c.AppendBounded(nil, w.p.cfg.MaxContactBytes)
+		enc, over, err := o.c.AppendBounded(nil, w.opts.maxContactBytes)
 		if err != nil {
 			return fmt.Errorf("encode contact %s: %w", ref.key, err)
 		}
@@ -278,21 +283,21 @@ func (w *window) flush(ctx context.Context, batch *state.Batch) error {
 			// What the contact keeps exactly is over the bound (a record of a
 			// release without it, or memberships of very many segments): written
 			// all the same, while the producer accepts it.
-			w.p.m.contactsOverBound.Inc()
-			w.p.cfg.Logger.Warn("contact record over --max-contact-bytes", "partition", ref.p, "contact", ref.key,
-				"bytes", len(enc), "max_contact_bytes", w.p.cfg.MaxContactBytes)
+			w.m.contactsOverBound.Inc()
+			w.opts.logger.Warn("contact record over --max-contact-bytes", "partition", ref.p, "contact", ref.key,
+				"bytes", len(enc), "max_contact_bytes", w.opts.maxContactBytes)
 		}
 		if err := batch.PutContactEncoded(ref.p, ref.key, o.c.DenseID, enc); err != nil {
 			return err
 		}
-		w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: ref.p, Key: []byte(ref.key), Value: enc})
+		w.produce(ctx, &kgo.Record{Topic: w.opts.topics.Changelog, Partition: ref.p, Key: []byte(ref.key), Value: enc})
 	}
 	for p, d := range w.dense {
 		if w.metas[p] != nil {
 			w.metas[p].NextDense = d
 			continue
 		}
-		if pt := w.p.parts[p]; pt != nil {
+		if pt := w.parts[p]; pt != nil {
 			base := pt.meta // shallow: only read, and Segments is not in the base record
 			base.NextDense = d
 			enc, err := base.MarshalBinary()
@@ -302,7 +307,7 @@ func (w *window) flush(ctx context.Context, batch *state.Batch) error {
 			if err := batch.PutMetaEncoded(p, enc); err != nil {
 				return err
 			}
-			w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: p, Key: []byte(state.MetaKey), Value: enc})
+			w.produce(ctx, &kgo.Record{Topic: w.opts.topics.Changelog, Partition: p, Key: []byte(state.MetaKey), Value: enc})
 		}
 	}
 	for p, m := range w.metas {
@@ -313,7 +318,7 @@ func (w *window) flush(ctx context.Context, batch *state.Batch) error {
 		if err := batch.PutMetaEncoded(p, enc); err != nil {
 			return err
 		}
-		w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: p, Key: []byte(state.MetaKey), Value: enc})
+		w.produce(ctx, &kgo.Record{Topic: w.opts.topics.Changelog, Partition: p, Key: []byte(state.MetaKey), Value: enc})
 		for segKey := range w.segDirty[p] {
 			var sm *state.SegmentMeta
 			var enc []byte
@@ -326,7 +331,7 @@ func (w *window) flush(ctx context.Context, batch *state.Batch) error {
 			if err := batch.PutSegmentMeta(p, segKey, sm); err != nil {
 				return err
 			}
-			w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.Changelog, Partition: p, Key: []byte(state.SegmentMetaKey(segKey)), Value: enc})
+			w.produce(ctx, &kgo.Record{Topic: w.opts.topics.Changelog, Partition: p, Key: []byte(state.SegmentMetaKey(segKey)), Value: enc})
 		}
 	}
 	return nil
@@ -340,18 +345,23 @@ func (w *window) err() error {
 }
 
 // committed applies the window to the in-memory partition state after its
-// transaction committed: metas, bitmaps and the product index.
-func (w *window) committed() {
+// transaction committed: metas, bitmaps, the product index and the timer heap.
+// restoring reports that a partition is being restored (which may need any step
+// of the histories): the histories are pruned only when it is false.
+func (w *window) committed(restoring bool) {
 	defer func() {
+		if restoring || len(w.parts) == 0 {
+			return
+		}
 		if len(w.segDirty) > 0 {
-			w.p.pruneHistory()
+			pruneHistory(w.rules, w.parts)
 		}
 		if w.catalogChanged {
-			w.p.pruneCatalog()
+			pruneCatalog(w.rules, w.parts)
 		}
 	}()
 	for p, m := range w.metas {
-		if pt := w.p.parts[p]; pt != nil {
+		if pt := w.parts[p]; pt != nil {
 			pt.meta = *m
 			if len(w.segDirty[p]) > 0 {
 				pt.pending = nil
@@ -359,12 +369,12 @@ func (w *window) committed() {
 		}
 	}
 	for p, d := range w.dense {
-		if pt := w.p.parts[p]; pt != nil {
+		if pt := w.parts[p]; pt != nil {
 			pt.meta.NextDense = d
 		}
 	}
 	for _, d := range w.deltas {
-		pt := w.p.parts[d.p]
+		pt := w.parts[d.p]
 		if pt == nil {
 			continue
 		}
@@ -375,7 +385,7 @@ func (w *window) committed() {
 		}
 	}
 	for _, d := range w.idx {
-		pt := w.p.parts[d.p]
+		pt := w.parts[d.p]
 		if pt == nil {
 			continue
 		}
@@ -390,10 +400,10 @@ func (w *window) committed() {
 		}
 	}
 	for _, ref := range w.dirty {
-		if pt := w.p.parts[ref.p]; pt != nil {
+		if pt := w.parts[ref.p]; pt != nil {
 			o := w.contacts[ref]
 			if !o.purged && !o.origDue.Equal(o.c.NextDue) {
-				w.p.armed(ref.p, o.c.NextDue, ref.key)
+				w.timers.armed(ref.p, o.c.NextDue, ref.key)
 			}
 			if o.c.DenseID != 0 && !o.c.IsTombstone() {
 				ws := workspaceOf(ref.key)

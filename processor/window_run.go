@@ -28,7 +28,7 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(pollCtx), p.cfg.TransactionTimeout/2)
 	defer cancel()
 	start := time.Now()
-	w := p.newWindow()
+	w := newWindow(p.newWindowDeps())
 	if err := p.sess.Begin(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -49,25 +49,8 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 			return p.abort(ctx, w, err)
 		}
 	}
-	if err := p.loadTimers(w.now); err != nil {
+	if err := w.advance(ctx, start, deadline); err != nil {
 		return p.abort(ctx, w, err)
-	}
-	if err := w.fireTimers(ctx, start, p.cfg.CommitInterval); err != nil {
-		return p.abort(ctx, w, err)
-	}
-	// Backfills get what is left of the window's interval, but at least a quarter
-	// of it so that they advance under sustained input, and at most BackfillChunk
-	// contacts.
-	budget := backfillBudget{left: p.cfg.BackfillChunk, deadline: deadline}
-	if floor := time.Now().Add(p.cfg.CommitInterval / 4); budget.deadline.Before(floor) {
-		budget.deadline = floor
-	}
-	for _, id := range p.sortedPartitions() {
-		before := budget.left
-		if err := w.backfill(ctx, p.parts[id], &budget); err != nil {
-			return p.abort(ctx, w, err)
-		}
-		p.m.backfillContacts.Add(float64(before - budget.left))
 	}
 	processed := time.Now()
 	batch := p.cfg.Store.NewBatch()
@@ -127,7 +110,7 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 	if err := batch.Commit(false); err != nil {
 		return fmt.Errorf("apply committed window to the store: %w", err)
 	}
-	w.committed()
+	w.committed(p.restoring.Load() > 0)
 	if took := time.Since(start); took > 3*p.cfg.CommitInterval {
 		p.cfg.Logger.Debug("slow window", "took", took.Round(time.Millisecond), "records", w.records,
 			"outputs", w.outputs, "changed_contacts", len(w.dirty),
@@ -174,13 +157,42 @@ func (p *Processor) afterAbort() {
 	p.timers.reset()
 }
 
-func (p *Processor) sortedPartitions() []int32 {
-	ids := make([]int32, 0, len(p.parts))
-	for id := range p.parts {
+func (p *Processor) sortedPartitions() []int32 { return sortedIDs(p.parts) }
+
+func sortedIDs(parts map[int32]*partition) []int32 {
+	ids := make([]int32, 0, len(parts))
+	for id := range parts {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// advance fires the timers due at the window's instant and advances the backfills
+// of every partition, for the time left of the window's CommitInterval from start
+// (see fireTimers; backfills get at least a quarter of a CommitInterval).
+func (w *window) advance(ctx context.Context, start, deadline time.Time) error {
+	if err := w.timers.load(w.store, w.parts, w.now, w.m); err != nil {
+		return err
+	}
+	if err := w.fireTimers(ctx, start, w.opts.commitInterval); err != nil {
+		return err
+	}
+	// Backfills get what is left of the window's interval, but at least a quarter
+	// of it so that they advance under sustained input, and at most BackfillChunk
+	// contacts.
+	budget := backfillBudget{left: w.opts.backfillChunk, deadline: deadline}
+	if floor := time.Now().Add(w.opts.commitInterval / 4); budget.deadline.Before(floor) {
+		budget.deadline = floor
+	}
+	for _, id := range sortedIDs(w.parts) {
+		before := budget.left
+		if err := w.backfill(ctx, w.parts[id], &budget); err != nil {
+			return err
+		}
+		w.m.backfillContacts.Add(float64(before - budget.left))
+	}
+	return nil
 }
 
 // applyGlobals brings every owned partition up to date with the segments and
@@ -209,7 +221,7 @@ func (p *Processor) applyGlobals(ctx context.Context, w *window) error {
 			queued[id] = true
 		}
 	}
-	p.catalogQueued = queued
+	w.catalogQueued = queued
 	return nil
 }
 
@@ -272,16 +284,24 @@ func (p *Processor) processFetches(ctx context.Context, w *window, fs kgo.Fetche
 	recs := p.recBuf[:0]
 	fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
 	p.recBuf = recs[:0]
+	return w.processRecords(ctx, recs)
+}
+
+// processRecords applies input records in order: each is decoded and its contact
+// read ahead on workers (prepare.go), then applied or dead-lettered. A record of a
+// partition the window may not touch (revoked mid-window: the window will abort) is
+// skipped.
+func (w *window) processRecords(ctx context.Context, recs []*kgo.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	pr := p.prepare(recs)
+	pr := w.prepare(recs)
 	defer pr.finish()
 	for i, r := range recs {
 		prep := pr.wait(i)
-		pt := p.parts[r.Partition]
+		pt := w.parts[r.Partition]
 		if pt == nil {
-			continue // revoked mid-window: the window will abort
+			continue
 		}
 		w.records++
 		if err := w.processRecord(ctx, pt, r, prep); err != nil {
@@ -296,7 +316,7 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 	ev, err := prep.ev, prep.err
 	if err != nil {
 		rec := &prep.rec
-		if q, ok := w.p.quarantine[string(rec.Key)]; ok && q.dropValue {
+		if q, ok := w.quarantine[string(rec.Key)]; ok && q.dropValue {
 			// Its dead letter was refused: send it without the value.
 			cp := *rec
 			cp.Value = nil
@@ -305,7 +325,7 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 		var de *events.Error
 		switch {
 		case errors.Is(err, events.ErrGuestOrder):
-			w.p.m.guestOrders.Inc()
+			w.m.guestOrders.Inc()
 		case errors.As(err, &de):
 			w.deadLetter(ctx, rec, de.Reason, de.Detail)
 		default:
@@ -313,7 +333,7 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 		}
 		return nil
 	}
-	if q, ok := w.p.quarantine[ev.ContactKey()]; ok {
+	if q, ok := w.quarantine[ev.ContactKey()]; ok {
 		rec := &prep.rec
 		if q.dropValue {
 			cp := *rec
@@ -328,7 +348,7 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 		if errors.Is(err, errContactTooLarge) {
 			w.deadLetter(ctx, &prep.rec, ReasonContactTooLarge, fmt.Sprintf(
 				"applying it would grow what contact %s keeps exactly (tags, lists, automations, back-in-stock subscriptions, conversations, profile) past its share of --max-contact-bytes (%d)",
-				ev.ContactKey(), w.p.cfg.MaxContactBytes))
+				ev.ContactKey(), w.opts.maxContactBytes))
 			return nil
 		}
 		return err
