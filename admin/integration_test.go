@@ -443,7 +443,8 @@ const contact12 = `{
     "phone": "+52 55 0000 0012", "phone_e164": "+525500000012", "updated_at": "2026-11-01T00:00:00Z"},
   "consents": {"sms": {"received": true, "state": "SUBSCRIBED"}, "whatsapp": {"received": false}, "email": {"received": false}},
   "attributes": {
-    "consent_status": "yes", "orders_count": 1, "total_spent": "600.00", "average_order_value": "600.00",
+    "consent_status": "yes", "email_consent_status": "unknown", "email_domain": "example.com",
+    "orders_count": 1, "total_spent": "600.00", "average_order_value": "600.00",
     "first_order_at": "2026-11-09T10:00:00Z", "last_order_at": "2026-11-09T10:00:00Z",
     "days_since_first_order": 12, "days_since_last_order": 12, "lifecycle_stage": "first_time_buyer",
     "phone": "+525500000012", "purchased_brands": [], "purchased_collections": [], "purchased_prices": [],

@@ -112,6 +112,7 @@ func contactView(c *processor.Contact) *Contact {
 func attributes(a *operators.Attrs, now time.Time) map[string]any {
 	m := map[string]any{
 		"consent_status":         a.Consent.String(),
+		"email_consent_status":   a.EmailConsent.String(),
 		"orders_count":           a.OrdersCount,
 		"total_spent":            a.TotalSpent.String(),
 		"messages_received":      a.MessagesReceived,
@@ -135,12 +136,16 @@ func attributes(a *operators.Attrs, now time.Time) map[string]any {
 	set("phone", a.Phone)
 	set("country", a.Country)
 	set("language", a.Language)
+	set("city", a.City)
+	set("province", a.Province)
+	set("email_domain", a.EmailDomain)
 	if a.HasAOV {
 		m["average_order_value"] = a.AOV.String()
 	}
 	times := map[string]time.Time{
 		"first_order_at": a.FirstOrderAt, "last_order_at": a.LastOrderAt,
 		"last_message_received_at": a.LastMessageReceivedAt, "last_engaged_at": a.LastEngagedAt,
+		"customer_created_at": a.CustomerCreatedAt,
 	}
 	for name, t := range times {
 		if !t.IsZero() {

@@ -56,6 +56,8 @@ func wireSegment() *operators.Segment {
 func wireAttrs() operators.Attrs {
 	return operators.Attrs{
 		Phone: "+525512345678", Country: "MX", Language: "es", Consent: operators.ConsentYes,
+		EmailConsent: operators.ConsentNo, CustomerCreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+		City: "monterrey", Province: "NL", EmailDomain: "example.com",
 		OrdersCount: 3, TotalSpent: decimal.MustNew(123450, 2), AOV: decimal.MustNew(41150, 2), HasAOV: true,
 		FirstOrderAt: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), LastOrderAt: time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC),
 		PurchasedBrands: []string{"acme"}, PurchasedPrices: []decimal.Decimal{decimal.MustNew(999, 2), decimal.MustNew(10000, 2)},
@@ -95,7 +97,8 @@ func (b *wireBackend) Contact(_ context.Context, _ string, id int64) (*processor
 	return &processor.Contact{
 		Workspace: ws, CustomerID: 42, Partition: 1, SyncedAt: at("2026-11-20T09:00:00Z"), NextDue: at("2026-12-01T00:00:00Z"),
 		Profile: state.Profile{Email: "ana@example.com", FirstName: "Ana", LastName: "Díaz", Phone: "+52 55 1234 5678",
-			PhoneE164: "+525512345678", Country: "MX", Locale: "es-MX", CreatedAt: at("2025-01-02T03:04:05Z"), UpdatedAt: at("2026-11-01T00:00:00Z")},
+			PhoneE164: "+525512345678", Country: "MX", City: "Monterrey", Province: "NL", Locale: "es-MX",
+			CreatedAt: at("2025-01-02T03:04:05Z"), UpdatedAt: at("2026-11-01T00:00:00Z")},
 		Consents: state.Consents{SMS: state.ConsentState{Received: true, State: "SUBSCRIBED", UpdatedAt: at("2026-10-01T00:00:00Z")},
 			Email: state.ConsentState{Received: true, State: "UNSUBSCRIBED"}},
 		Errors: []string{"phone: not a number"},
@@ -149,7 +152,7 @@ const wireContact = `{
   "workspace": "acme.myshopify.com", "customer_id": 42, "partition": 1,
   "synced_at": "2026-11-20T09:00:00Z", "next_timer_at": "2026-12-01T00:00:00Z",
   "profile": {"email": "ana@example.com", "first_name": "Ana", "last_name": "Díaz", "phone": "+52 55 1234 5678",
-    "phone_e164": "+525512345678", "country": "MX", "locale": "es-MX",
+    "phone_e164": "+525512345678", "country": "MX", "city": "Monterrey", "province": "NL", "locale": "es-MX",
     "created_at": "2025-01-02T03:04:05Z", "updated_at": "2026-11-01T00:00:00Z"},
   "consents": {
     "sms": {"received": true, "state": "SUBSCRIBED", "updated_at": "2026-10-01T00:00:00Z"},
@@ -157,7 +160,8 @@ const wireContact = `{
     "email": {"received": true, "state": "UNSUBSCRIBED"}},
   "errors": ["phone: not a number"],
   "attributes": {
-    "consent_status": "yes", "orders_count": 3, "total_spent": "1234.50", "average_order_value": "411.50",
+    "consent_status": "yes", "email_consent_status": "no", "customer_created_at": "2025-01-02T03:04:05Z",
+    "city": "monterrey", "province": "NL", "email_domain": "example.com", "orders_count": 3, "total_spent": "1234.50", "average_order_value": "411.50",
     "first_order_at": "2025-06-01T12:00:00Z", "last_order_at": "2026-11-10T12:00:00Z",
     "days_since_first_order": 537, "days_since_last_order": 10, "lifecycle_stage": "repeat_buyer",
     "phone": "+525512345678", "country": "MX", "language": "es",

@@ -167,6 +167,8 @@ func badCases() []badCase {
 		{"email as a number", webhook("customers/create", `{"id":1,"email":5}`), ReasonWrongType, "payload.email"},
 		{"default_address as a string", webhook("customers/create", `{"id":1,"default_address":"MX"}`), ReasonWrongType, "payload.default_address"},
 		{"country_code as a number", webhook("customers/create", `{"id":1,"default_address":{"country_code":52}}`), ReasonWrongType, "payload.default_address.country_code"},
+		{"city as a number", webhook("customers/update", `{"id":1,"default_address":{"country_code":"MX","city":64000}}`), ReasonWrongType, "payload.default_address.city"},
+		{"province_code as an object", webhook("customers/update", `{"id":1,"default_address":{"province_code":{"code":"NL"}}}`), ReasonWrongType, "payload.default_address.province_code"},
 		{"line_items as an object", webhook("orders/create", `{"id":1,"customer":{"id":1},"total_price":"1","line_items":{"0":{}}}`), ReasonWrongType, "payload.line_items"},
 		{"a line item that is not an object", webhook("orders/create", order(`[]`)), ReasonWrongType, "payload.line_items[2]"},
 		{"test as a string", webhook("orders/create", `{"id":1,"customer":{"id":1},"total_price":"1","test":"false"}`), ReasonWrongType, "payload.test"},

@@ -65,7 +65,7 @@ func decodeCustomer(p []byte, ev *Event) error {
 			return err
 		}
 	}
-	if c.Country, err = parseCountry(addr); err != nil {
+	if err = parseAddress(addr, c); err != nil {
 		return err
 	}
 	if c.Tags, err = parseTagString(tags, "tags"); err != nil {
@@ -87,26 +87,44 @@ func decodeCustomer(p []byte, ev *Event) error {
 	return nil
 }
 
-// parseCountry reads default_address.country_code: default_address absent keeps the
-// country, null clears it; inside it, country_code absent keeps, null or "" clears.
-func parseCountry(addr []byte) (OptString, error) {
+// parseAddress reads default_address's country_code, city and province_code:
+// default_address absent keeps all three, null clears them; inside it, a member absent
+// keeps its value, null or "" clears it. Country and province codes are upper-cased;
+// the city is kept as given, trimmed.
+func parseAddress(addr []byte, c *Customer) error {
 	switch kindOf(addr) {
 	case jsonInvalid:
-		return OptString{}, nil
+		return nil
 	case jsonNull:
-		return OptString{Present: true}, nil
+		c.Country, c.City, c.Province = OptString{Present: true}, OptString{Present: true}, OptString{Present: true}
+		return nil
 	case jsonObject:
-		var code []byte
+		var code, city, province []byte
 		for m := newMembers(addr); m.next(); {
-			if string(m.key) == "country_code" {
+			switch string(m.key) {
+			case "country_code":
 				code = m.val
+			case "city":
+				city = m.val
+			case "province_code":
+				province = m.val
 			}
 		}
-		o, err := parseOptString(code, "default_address.country_code")
-		o.Value = strings.ToUpper(o.Value)
-		return o, err
+		var err error
+		if c.Country, err = parseOptString(code, "default_address.country_code"); err != nil {
+			return err
+		}
+		c.Country.Value = strings.ToUpper(c.Country.Value)
+		if c.City, err = parseOptString(city, "default_address.city"); err != nil {
+			return err
+		}
+		if c.Province, err = parseOptString(province, "default_address.province_code"); err != nil {
+			return err
+		}
+		c.Province.Value = strings.ToUpper(c.Province.Value)
+		return nil
 	}
-	return OptString{}, wrongType("default_address", "an object", addr)
+	return wrongType("default_address", "an object", addr)
 }
 
 // parseTagString reads the tags of a customer object: a comma-separated string (kept as

@@ -75,6 +75,8 @@ type OptString struct {
 type Customer struct {
 	Email, FirstName, LastName, Phone OptString
 	Country                           OptString // default_address.country_code, upper case
+	City                              OptString // default_address.city, trimmed, case as given
+	Province                          OptString // default_address.province_code, upper case
 	Locale                            OptString // raw locale, e.g. "es-MX"
 	Tags                              OptString // raw comma-separated tags (pre-2025-01 payloads); an array is joined with ", "
 	SMSConsent                        *ConsentField

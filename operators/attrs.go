@@ -6,13 +6,14 @@ import (
 	"github.com/govalues/decimal"
 )
 
-// Consent is the derived consent_status of SPEC §5.
+// Consent is a derived consent status of SPEC §5: consent_status (SMS or WhatsApp)
+// and email_consent_status.
 type Consent uint8
 
 const (
 	ConsentUnknown Consent = iota // PENDING, null or absent
 	ConsentYes                    // SUBSCRIBED
-	ConsentNo                     // UNSUBSCRIBED, NOT_SUBSCRIBED, REDACTED
+	ConsentNo                     // UNSUBSCRIBED, NOT_SUBSCRIBED, REDACTED (email: also INVALID)
 )
 
 // String returns the rule-language spelling: "unknown", "yes" or "no".
@@ -71,6 +72,12 @@ type Attrs struct {
 	Country  string // ISO 3166-1 alpha-2, upper case
 	Language string // primary language subtag, lower case
 	Consent  Consent
+
+	EmailConsent      Consent   // email_consent_status
+	CustomerCreatedAt time.Time // the customer's created_at
+	City              string    // default_address.city, trimmed, lower case
+	Province          string    // default_address.province_code, upper case
+	EmailDomain       string    // the part of email after its last "@", lower case
 
 	OrdersCount  int64           // counted orders: neither cancelled nor test
 	TotalSpent   decimal.Decimal // sum of counted orders' totals; 0 with no orders

@@ -19,7 +19,8 @@ import (
 //
 //	phone country language consent orders spent aov first_order last_order brands
 //	collections prices received read last_msg engaged completions auto=id:n,id:n lists
-//	tags stage (override) excluded (a bare flag)
+//	tags stage (override) excluded (a bare flag) email_consent created city province
+//	domain
 func parseAttrs(s string, now time.Time) (*Attrs, error) {
 	a := &Attrs{}
 	for _, tok := range strings.Fields(s) {
@@ -35,17 +36,29 @@ func parseAttrs(s string, now time.Time) (*Attrs, error) {
 			a.Country = v
 		case "language":
 			a.Language = v
-		case "consent":
+		case "consent", "email_consent":
+			dst := &a.Consent
+			if k == "email_consent" {
+				dst = &a.EmailConsent
+			}
 			switch v {
 			case "yes":
-				a.Consent = ConsentYes
+				*dst = ConsentYes
 			case "no":
-				a.Consent = ConsentNo
+				*dst = ConsentNo
 			case "unknown":
-				a.Consent = ConsentUnknown
+				*dst = ConsentUnknown
 			default:
 				err = fmt.Errorf("bad consent %q", v)
 			}
+		case "created":
+			a.CustomerCreatedAt, err = parseTestTime(v, now)
+		case "city":
+			a.City = strings.ToLower(strings.TrimSpace(strings.ReplaceAll(v, "_", " ")))
+		case "province":
+			a.Province = strings.ToUpper(v)
+		case "domain":
+			a.EmailDomain = strings.ToLower(v)
 		case "orders":
 			a.OrdersCount, err = strconv.ParseInt(v, 10, 64)
 		case "spent":

@@ -96,7 +96,8 @@ func (vc *valueCompiler) compile(v any, p *pred, automation string, canon *[]byt
 			p.dim = dimCollections
 		}
 		*canon = jsonStrings(set)
-	case fieldCountry, fieldLanguage, fieldLifecycleStage, fieldConsentStatus:
+	case fieldCountry, fieldLanguage, fieldLifecycleStage, fieldConsentStatus, fieldEmailConsentStatus,
+		fieldCity, fieldProvince, fieldEmailDomain:
 		return vc.compileEnum(v, p, canon)
 	case fieldPurchasedPriceRange:
 		lo, hi, err := vc.numberPair(v)
@@ -106,7 +107,7 @@ func (vc *valueCompiler) compile(v any, p *pred, automation string, canon *[]byt
 		p.dim = dimPrices
 		p.decs = span[decimal.Decimal]{lo: bound[decimal.Decimal]{lo, true, true}, hi: bound[decimal.Decimal]{hi, true, true}}
 		*canon = []byte("[" + canonicalDecimal(lo) + "," + canonicalDecimal(hi) + "]")
-	case fieldLastMessageReceivedAt, fieldLastEngagedAt:
+	case fieldLastMessageReceivedAt, fieldLastEngagedAt, fieldFirstOrderAt, fieldLastOrderAt, fieldCustomerCreatedAt:
 		return vc.compileInstant(v, p, canon)
 	default:
 		return vc.compileNumber(v, p, automation, canon)
@@ -145,12 +146,42 @@ func (vc *valueCompiler) compileEnum(v any, p *pred, canon *[]byte) error {
 			}
 			return l, nil
 		}
-	case fieldConsentStatus:
+	case fieldConsentStatus, fieldEmailConsentStatus:
 		p.dim = dimConsent
+		if vc.f == fieldEmailConsentStatus {
+			p.dim = dimEmailConsent
+		}
 		norm = func(i int, s string) (string, error) {
 			l := strings.ToLower(strings.TrimSpace(s))
 			if l != "yes" && l != "no" && l != "unknown" {
 				return "", vc.elemErrorf(i, "%q is not a consent status (yes, no, unknown)", s)
+			}
+			return l, nil
+		}
+	case fieldCity:
+		p.dim = dimCity
+		norm = func(i int, s string) (string, error) {
+			l := strings.ToLower(strings.TrimSpace(s))
+			if l == "" {
+				return "", vc.elemErrorf(i, "must be a non-empty city name")
+			}
+			return l, nil
+		}
+	case fieldProvince:
+		p.dim = dimProvince
+		norm = func(i int, s string) (string, error) {
+			u := strings.ToUpper(strings.TrimSpace(s))
+			if u == "" {
+				return "", vc.elemErrorf(i, "must be a non-empty province code (like \"CDMX\" or \"CA\")")
+			}
+			return u, nil
+		}
+	case fieldEmailDomain:
+		p.dim = dimEmailDomain
+		norm = func(i int, s string) (string, error) {
+			l := strings.ToLower(strings.TrimSpace(s))
+			if l == "" || strings.Contains(l, "@") {
+				return "", vc.elemErrorf(i, "%q is not an email domain (the part of an email after its \"@\", like \"gmail.com\")", s)
 			}
 			return l, nil
 		}
@@ -278,11 +309,23 @@ func intSpanOf(o op, lo, hi decimal.Decimal) intSpan {
 	return s
 }
 
-// compileInstant compiles an operator on last_message_received_at / last_engaged_at.
+// compileInstant compiles an operator on a date field (last_message_received_at,
+// last_engaged_at, first_order_at, last_order_at, customer_created_at). in_last_days
+// and more_than_days_ago on first_order_at / last_order_at read the same days-since
+// dims as days_since_first_order / days_since_last_order.
 func (vc *valueCompiler) compileInstant(v any, p *pred, canon *[]byte) error {
-	relDim, absDim := dimMessageDays, dimMessageAt
-	if vc.f == fieldLastEngagedAt {
+	var relDim, absDim dim
+	switch vc.f {
+	case fieldLastEngagedAt:
 		relDim, absDim = dimEngagedDays, dimEngagedAt
+	case fieldFirstOrderAt:
+		relDim, absDim = dimDaysSinceFirstOrder, dimFirstOrderAt
+	case fieldLastOrderAt:
+		relDim, absDim = dimDaysSinceLastOrder, dimLastOrderAt
+	case fieldCustomerCreatedAt:
+		relDim, absDim = dimCreatedDays, dimCreatedAt
+	default:
+		relDim, absDim = dimMessageDays, dimMessageAt
 	}
 	switch vc.o {
 	case opInLastDays, opMoreThanDaysAgo:

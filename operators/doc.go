@@ -29,11 +29,12 @@
 // Segments and RuleSets are immutable once built and safe for concurrent use; Match
 // and Affected do not allocate (Affected reuses the caller's dst).
 //
-// Absent values: a condition on an absent value (no phone, country, language, order,
-// message, engagement, or average order value) is false whatever its operator, the
-// negations is_not and not_in included. Sets are never absent: no tags, lists or
-// purchases is the empty set, so has_not, not_in_list, not_in and not_between hold for
-// a contact with nothing. Counters are present, zero, for every contact. An excluded
+// Absent values: a condition on an absent value (no phone, country, language, city,
+// province, email domain, order, message, engagement, creation date, or average order
+// value) is false whatever its operator, the negations is_not and not_in included.
+// Consent statuses are never absent (unknown). Sets are never absent: no tags, lists
+// or purchases is the empty set, so has_not, not_in_list, not_in and not_between hold
+// for a contact with nothing. Counters are present, zero, for every contact. An excluded
 // contact matches no segment.
 //
 // Affected is a superset: for old and new attributes of one contact at one instant it
@@ -43,8 +44,10 @@
 // bounds sorted, so a value change from a to b costs a binary search and a scan of the
 // bounds in [a, b]; string and set fields map each value to the predicates that
 // mention it; identical predicates of several segments are indexed once. Time alone
-// flips only the time-relative predicates (days since, in_last_days,
-// more_than_days_ago, lifecycle_stage); NextFlip says when the next one flips for a
-// contact, so the processor arms a timer instead of sweeping all contacts. Absolute
+// flips only the time-relative predicates (days since, in_last_days and
+// more_than_days_ago on every date field, lifecycle_stage); NextFlip says when the
+// next one flips for a contact, so the processor arms a timer instead of sweeping all
+// contacts. in_last_days / more_than_days_ago on first_order_at and last_order_at are
+// the predicates of days_since_first_order / days_since_last_order, indexed once. Absolute
 // before/after/between never flip with time.
 package operators

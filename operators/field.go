@@ -25,6 +25,13 @@ const (
 	fieldPurchasedBrand
 	fieldPurchasedPriceRange
 	fieldTag
+	fieldFirstOrderAt
+	fieldLastOrderAt
+	fieldCustomerCreatedAt
+	fieldEmailConsentStatus
+	fieldCity
+	fieldProvince
+	fieldEmailDomain
 	numFields
 )
 
@@ -71,6 +78,20 @@ func (f field) String() string {
 		return "purchased_price_range"
 	case fieldTag:
 		return "tag"
+	case fieldFirstOrderAt:
+		return "first_order_at"
+	case fieldLastOrderAt:
+		return "last_order_at"
+	case fieldCustomerCreatedAt:
+		return "customer_created_at"
+	case fieldEmailConsentStatus:
+		return "email_consent_status"
+	case fieldCity:
+		return "city"
+	case fieldProvince:
+		return "province"
+	case fieldEmailDomain:
+		return "email_domain"
 	}
 	return ""
 }
@@ -174,14 +195,14 @@ func (f field) allows(o op) bool {
 		return o == opEq
 	case fieldList:
 		return o == opInList || o == opNotInList
-	case fieldLastMessageReceivedAt, fieldLastEngagedAt:
+	case fieldLastMessageReceivedAt, fieldLastEngagedAt, fieldFirstOrderAt, fieldLastOrderAt, fieldCustomerCreatedAt:
 		return o == opBefore || o == opAfter || o == opBetween || o == opInLastDays || o == opMoreThanDaysAgo
 	case fieldOrdersCount, fieldTotalSpent, fieldDaysSinceLastOrder, fieldDaysSinceFirstOrder,
 		fieldAverageOrderValue, fieldMessagesReceived, fieldMessagesRead, fieldAutomationCompletions:
 		return o == opGt || o == opLt || o == opGte || o == opLte || o == opEq || o == opBetween
-	case fieldCountry, fieldLanguage, fieldLifecycleStage:
+	case fieldCountry, fieldLanguage, fieldLifecycleStage, fieldCity, fieldProvince, fieldEmailDomain:
 		return o == opIs || o == opIsNot || o == opIn || o == opNotIn
-	case fieldConsentStatus:
+	case fieldConsentStatus, fieldEmailConsentStatus:
 		return o == opIs || o == opIsNot
 	case fieldPurchasedCollection, fieldPurchasedBrand:
 		return o == opIn || o == opNotIn

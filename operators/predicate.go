@@ -22,6 +22,10 @@ const (
 	dimCountry
 	dimLanguage
 	dimConsent
+	dimEmailConsent
+	dimCity
+	dimProvince
+	dimEmailDomain
 	dimLifecycle
 	// Set-valued dims: true if the contact's set intersects the predicate's.
 	dimLists
@@ -39,27 +43,31 @@ const (
 	dimDaysSinceFirstOrder
 	dimMessageDays // days since last_message_received_at
 	dimEngagedDays // days since last_engaged_at
+	dimCreatedDays // days since customer_created_at
 	// Decimal dims.
 	dimTotalSpent
 	dimAOV
 	// Instant dims (absolute before/after/between).
 	dimMessageAt
 	dimEngagedAt
+	dimFirstOrderAt
+	dimLastOrderAt
+	dimCreatedAt
 	numDims
 )
 
 const (
 	firstStringDim, lastStringDim = dimPhone, dimLifecycle
 	firstSetDim, lastSetDim       = dimLists, dimCollections
-	firstIntDim, lastIntDim       = dimOrdersCount, dimEngagedDays
+	firstIntDim, lastIntDim       = dimOrdersCount, dimCreatedDays
 	firstDecDim, lastDecDim       = dimTotalSpent, dimAOV
-	firstTimeDim, lastTimeDim     = dimMessageAt, dimEngagedAt
+	firstTimeDim, lastTimeDim     = dimMessageAt, dimCreatedAt
 )
 
 // timeRelative reports whether predicates on d change outcome with now alone.
 func (d dim) timeRelative() bool {
 	switch d {
-	case dimDaysSinceLastOrder, dimDaysSinceFirstOrder, dimMessageDays, dimEngagedDays, dimLifecycle:
+	case dimDaysSinceLastOrder, dimDaysSinceFirstOrder, dimMessageDays, dimEngagedDays, dimCreatedDays, dimLifecycle:
 		return true
 	}
 	return false
@@ -124,7 +132,7 @@ type pred struct {
 // present (an absent value makes every condition on it false).
 func (p *pred) eval(a *Attrs, now time.Time) (outcome, present bool) {
 	switch p.dim {
-	case dimPhone, dimCountry, dimLanguage, dimConsent, dimLifecycle:
+	case dimPhone, dimCountry, dimLanguage, dimConsent, dimEmailConsent, dimCity, dimProvince, dimEmailDomain, dimLifecycle:
 		v, ok := stringValue(p.dim, a, now)
 		if !ok {
 			return false, false
@@ -141,7 +149,7 @@ func (p *pred) eval(a *Attrs, now time.Time) (outcome, present bool) {
 			return false, false
 		}
 		return p.decs.contains(v, decimal.Decimal.Cmp), true
-	case dimMessageAt, dimEngagedAt:
+	case dimMessageAt, dimEngagedAt, dimFirstOrderAt, dimLastOrderAt, dimCreatedAt:
 		v := timeValue(p.dim, a)
 		if v.IsZero() {
 			return false, false
@@ -166,6 +174,14 @@ func stringValue(d dim, a *Attrs, now time.Time) (string, bool) {
 		return a.Language, a.Language != ""
 	case dimConsent:
 		return a.Consent.String(), true
+	case dimEmailConsent:
+		return a.EmailConsent.String(), true
+	case dimCity:
+		return a.City, a.City != ""
+	case dimProvince:
+		return a.Province, a.Province != ""
+	case dimEmailDomain:
+		return a.EmailDomain, a.EmailDomain != ""
 	case dimLifecycle:
 		s := a.LifecycleStage(now).String()
 		return s, s != ""
@@ -198,10 +214,19 @@ func decValue(d dim, a *Attrs) (decimal.Decimal, bool) {
 
 // timeValue returns the value of an instant dim, zero when absent.
 func timeValue(d dim, a *Attrs) time.Time {
-	if d == dimMessageAt {
+	switch d {
+	case dimMessageAt:
 		return a.LastMessageReceivedAt
+	case dimEngagedAt:
+		return a.LastEngagedAt
+	case dimFirstOrderAt:
+		return a.FirstOrderAt
+	case dimLastOrderAt:
+		return a.LastOrderAt
+	case dimCreatedAt:
+		return a.CustomerCreatedAt
 	}
-	return a.LastEngagedAt
+	return time.Time{}
 }
 
 // baseTime returns the instant a days-since dim counts from, zero when absent.
@@ -215,6 +240,8 @@ func baseTime(d dim, a *Attrs) time.Time {
 		return a.LastMessageReceivedAt
 	case dimEngagedDays:
 		return a.LastEngagedAt
+	case dimCreatedDays:
+		return a.CustomerCreatedAt
 	}
 	return time.Time{}
 }

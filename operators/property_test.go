@@ -139,7 +139,7 @@ func bruteNextFlip(defs []*Definition, a *Attrs, now time.Time) time.Time {
 		return v
 	}
 	var candidates []time.Time
-	for _, base := range []time.Time{a.LastOrderAt, a.FirstOrderAt, a.LastMessageReceivedAt, a.LastEngagedAt} {
+	for _, base := range []time.Time{a.LastOrderAt, a.FirstOrderAt, a.LastMessageReceivedAt, a.LastEngagedAt, a.CustomerCreatedAt} {
 		if base.IsZero() {
 			continue
 		}
@@ -204,6 +204,8 @@ var (
 		"days_since_last_order", "days_since_first_order", "average_order_value", "messages_received",
 		"messages_read", "automation_completions", "country", "language", "lifecycle_stage",
 		"consent_status", "purchased_collection", "purchased_brand", "purchased_price_range", "tag",
+		"first_order_at", "last_order_at", "customer_created_at", "email_consent_status", "city", "province",
+		"email_domain",
 	}
 	propOps = []string{
 		"eq", "gt", "lt", "gte", "lte", "between", "not_between", "before", "after", "in_last_days",
@@ -216,6 +218,9 @@ var (
 	propBrands    = []string{"nike", "adidas", "puma"}
 	propColls     = []string{"summer", "shoes", "winter"}
 	propTags      = []string{"vip", "new", "old"}
+	propCities    = []string{"monterrey", "ciudad de méxico", "bogotá", "austin"}
+	propProvinces = []string{"NL", "CDMX", "CA", "TX"}
+	propDomains   = []string{"gmail.com", "example.com", "mail.mx"}
 	propLists     = []string{"l1", "l2", "42"}
 	propAutos     = []string{"a1", "a2", "a3"}
 	propMoney     = []string{"0", "0.1", "0.2", "0.3", "5", "5.5", "10", "10.01", "9.99", "15"}
@@ -276,15 +281,17 @@ func genCondition(r *rand.Rand) map[string]any {
 		c["value"] = subset(propColls)
 	case "purchased_price_range":
 		c["value"] = numPair(propMoney)
-	case "country", "language", "lifecycle_stage", "consent_status":
+	case "country", "language", "lifecycle_stage", "consent_status", "email_consent_status", "city", "province", "email_domain":
 		vals := map[string][]string{"country": propCountries, "language": propLanguages,
-			"lifecycle_stage": propStages, "consent_status": {"yes", "no", "unknown"}}[f]
+			"lifecycle_stage": propStages, "consent_status": {"yes", "no", "unknown"},
+			"email_consent_status": {"yes", "no", "unknown"}, "city": propCities, "province": propProvinces,
+			"email_domain": propDomains}[f]
 		if o == "is" || o == "is_not" {
 			c["value"] = randCase(pick(r, vals))
 		} else {
 			c["value"] = subset(vals)
 		}
-	case "last_message_received_at", "last_engaged_at":
+	case "last_message_received_at", "last_engaged_at", "first_order_at", "last_order_at", "customer_created_at":
 		switch o {
 		case "in_last_days", "more_than_days_ago":
 			c["value"] = json.Number(pick(r, propRelDays))
@@ -355,7 +362,7 @@ func mutateAttrs(r *rand.Rand, a *Attrs, now time.Time) *Attrs {
 	return &b
 }
 
-const numAttrKinds = 15
+const numAttrKinds = 18
 
 // setAttr regenerates attribute group k of a (replacing slices and maps, never
 // modifying them in place).
@@ -450,5 +457,16 @@ func setAttr(r *rand.Rand, a *Attrs, k int, now time.Time) {
 		}
 	case 14:
 		a.Excluded = r.IntN(6) == 0
+	case 15:
+		a.EmailConsent = Consent(r.IntN(3))
+		a.EmailDomain = maybe(propDomains)
+	case 16:
+		a.City = maybe(propCities)
+		a.Province = maybe(propProvinces)
+	case 17:
+		a.CustomerCreatedAt = time.Time{}
+		if r.IntN(4) != 0 {
+			a.CustomerCreatedAt = genInstant(r, now)
+		}
 	}
 }

@@ -103,12 +103,20 @@ func refEval(c *Condition, v any, a *Attrs, now time.Time) bool {
 			bought = bought || lo.Cmp(p) <= 0 && p.Cmp(hi) <= 0
 		}
 		return bought == (c.Op == "between")
-	case "country", "language", "lifecycle_stage", "consent_status":
+	case "country", "language", "lifecycle_stage", "consent_status", "email_consent_status", "city", "province", "email_domain":
 		var actual string
 		fold := lower
 		switch c.Field {
 		case "country":
 			actual, fold = a.Country, upper
+		case "province":
+			actual, fold = a.Province, upper
+		case "city":
+			actual = a.City
+		case "email_domain":
+			actual = a.EmailDomain
+		case "email_consent_status":
+			actual = a.EmailConsent.String()
 		case "language":
 			actual = a.Language
 		case "lifecycle_stage":
@@ -129,11 +137,11 @@ func refEval(c *Condition, v any, a *Attrs, now time.Time) bool {
 		default:
 			return !has(strs(fold), actual)
 		}
-	case "last_message_received_at", "last_engaged_at":
-		t := a.LastMessageReceivedAt
-		if c.Field == "last_engaged_at" {
-			t = a.LastEngagedAt
-		}
+	case "last_message_received_at", "last_engaged_at", "first_order_at", "last_order_at", "customer_created_at":
+		t := map[string]time.Time{
+			"last_message_received_at": a.LastMessageReceivedAt, "last_engaged_at": a.LastEngagedAt,
+			"first_order_at": a.FirstOrderAt, "last_order_at": a.LastOrderAt, "customer_created_at": a.CustomerCreatedAt,
+		}[c.Field]
 		if t.IsZero() {
 			return false
 		}

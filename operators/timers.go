@@ -11,13 +11,14 @@ import (
 const maxDays = int64(math.MaxInt64 / int64(Day))
 
 // daysDims are the dims whose value is a day count from an instant of the contact.
-var daysDims = [...]dim{dimDaysSinceLastOrder, dimDaysSinceFirstOrder, dimMessageDays, dimEngagedDays}
+var daysDims = [...]dim{dimDaysSinceLastOrder, dimDaysSinceFirstOrder, dimMessageDays, dimEngagedDays, dimCreatedDays}
 
 // NextFlip returns the earliest instant after now at which a time-relative predicate
 // of any segment of the set changes outcome for a, or the zero time if none will.
 //
 // Time-relative predicates are the days-since ones (days_since_last_order,
-// days_since_first_order, in_last_days, more_than_days_ago) and lifecycle_stage, whose
+// days_since_first_order, in_last_days and more_than_days_ago on every date field,
+// customer_created_at's included) and lifecycle_stage, whose
 // derived stage changes 91 and 181 days after the last order. A days-since value
 // counted from t steps up at t + k·24h, so each days dim keeps the sorted day counts
 // at which one of its predicates flips, and the next flip is one binary search away.

@@ -58,9 +58,10 @@ type mmGenOptions struct {
 	// requires each to take effect whatever the batching. On in mmGenFor.
 	SameSegmentTwice bool
 	// Extensions draws conditions of SPEC §6 that the rule language does not
-	// implement yet (windowed aggregates, segment references, first/last order and
-	// creation dates, email consent, email domain); off, their definitions would only
-	// be dead-lettered.
+	// implement yet (windowed aggregates, segment references); off, their definitions
+	// would only be dead-lettered. The attributes of issue 17 item 3 (first/last order
+	// and creation dates, email consent, city, province, email domain) are drawn
+	// always.
 	Extensions bool
 	// BatchCatalog lets the catalog records of a phase reach the processor
 	// together (one poll) in the configurations that do not pace global records,
@@ -124,6 +125,8 @@ var (
 	mmAutomations = []string{"welcome", "winback"}
 	mmCountries   = []string{"MX", "US", "co"}
 	mmDomains     = []string{"example.com", "mail.mx"}
+	mmCities      = []string{"Monterrey", "Ciudad de México", "Austin"}
+	mmProvinces   = []string{"NL", "CDMX", "TX"}
 )
 
 // generate builds the program of a seed.
@@ -297,7 +300,7 @@ func (g *mmGen) condition(id string) string {
 	c := weighted[g.rng.IntN(len(weighted))]
 	if !g.o.Extensions {
 		switch c {
-		case 8, 9, 12, 23:
+		case 8, 9, 23:
 			c = 2 + g.rng.IntN(2) // days since last or first order
 		}
 	}
@@ -329,12 +332,18 @@ func (g *mmGen) condition(id string) string {
 	case 12:
 		return date(g.pick([]string{"first_order_at", "last_order_at", "customer_created_at"}))
 	case 13:
+		switch g.rng.IntN(3) {
+		case 0:
+			return str("city", append(mmCities, " monterrey"))
+		case 1:
+			return str("province", append(mmProvinces, "nl"))
+		}
 		return str("country", mmCountries)
 	case 14:
 		return str("lifecycle_stage", []string{"lead", "first_time_buyer", "repeat_buyer", "at_risk", "lapsed"})
 	case 15:
 		field := "consent_status"
-		if g.o.Extensions && g.chance(2) {
+		if g.chance(2) {
 			field = "email_consent_status"
 		}
 		return fmt.Sprintf(`{"field":%q,"op":"is","value":%q}`, field, g.pick([]string{"yes", "no", "unknown"}))
@@ -349,7 +358,7 @@ func (g *mmGen) condition(id string) string {
 	case 20:
 		return fmt.Sprintf(`{"field":"list","op":%q,"value":%q}`, g.pick([]string{"in_list", "not_in_list"}), g.pick(mmLists))
 	case 21:
-		if !g.o.Extensions || g.chance(2) {
+		if g.chance(2) {
 			return str("language", []string{"es", "en", "fr"})
 		}
 		return str("email_domain", mmDomains)
@@ -426,8 +435,8 @@ func (g *mmGen) event(cid int64) (topic, payload string) {
 			consent = fmt.Sprintf(`,"sms_marketing_consent":{"state":%q,"consent_updated_at":%q}`, g.pick([]string{"subscribed", "unsubscribed"}), g.ts(30))
 		}
 		return g.pick([]string{"customers/create", "customers/update"}), fmt.Sprintf(
-			`{"id":%d,"email":"c%d@%s","first_name":"F%d","phone":"+52 55 1234 56%02d","created_at":%q,"updated_at":%q,"default_address":{"country_code":%q,"city":"Monterrey","province_code":"NL"},"locale":%q%s%s}`,
-			cid, cid, g.pick(mmDomains), cid, g.rng.IntN(100), g.ts(300), g.ts(20), g.pick(mmCountries), g.pick([]string{"es-MX", "en"}), tags, consent)
+			`{"id":%d,"email":"c%d@%s","first_name":"F%d","phone":"+52 55 1234 56%02d","created_at":%q,"updated_at":%q,"default_address":{"country_code":%q,"city":%q,"province_code":%q},"locale":%q%s%s}`,
+			cid, cid, g.pick(mmDomains), cid, g.rng.IntN(100), g.ts(300), g.ts(20), g.pick(mmCountries), g.pick(mmCities), g.pick(mmProvinces), g.pick([]string{"es-MX", "en"}), tags, consent)
 	case 2:
 		if g.chance(3) {
 			return "customers/redact", fmt.Sprintf(`{"customer":{"id":%d},"orders_to_redact":[%d]}`, cid, order())
@@ -440,7 +449,7 @@ func (g *mmGen) event(cid int64) (topic, payload string) {
 		return "customers_whats_app_marketing_consent/update", fmt.Sprintf(
 			`{"customer_id":%d,"phone_number":"+525512345678","whats_app_marketing_consent":{"state":%q,"updated_at":%q}}`, cid, g.pick([]string{"subscribed", "unsubscribed"}), g.ts(30))
 	case 5:
-		return "customers_email_marketing_consent/update", fmt.Sprintf(`{"customer_id":%d,"email_marketing_consent":{"state":%q}}`, cid, g.pick([]string{"subscribed", "unsubscribed"}))
+		return "customers_email_marketing_consent/update", fmt.Sprintf(`{"customer_id":%d,"email_marketing_consent":{"state":%q}}`, cid, g.pick([]string{"subscribed", "unsubscribed", "invalid", "pending"}))
 	case 6, 7:
 		t := g.pick([]string{"customer.tags_added", "customer.tags_removed", "customer_tags/added", "customer_tags/removed"})
 		if g.chance(3) {

@@ -222,6 +222,9 @@ var (
 	propTags      = []string{"vip", "a", "b", "exclude_from_galantis"}
 	propLists     = []string{"l1", "l2"}
 	propVendors   = []string{"Acme", "Bolt", "Cora"}
+	propCities    = []string{"Monterrey", " monterrey ", "Bogotá", "Austin"}
+	propProvinces = []string{"NL", "cdmx", "TX"}
+	propDomains   = []string{"example.com", "Gmail.com", "mail.mx"}
 )
 
 func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
@@ -262,6 +265,32 @@ func randomDefinition(rng *rand.Rand, id string) string {
 		func() string {
 			return fmt.Sprintf(`{"field":"purchased_price_range","op":%q,"value":[10,60]}`, pick(rng, []string{"between", "not_between"}))
 		},
+		// The attributes of issue 17: consent, address, email domain and dates.
+		func() string {
+			return fmt.Sprintf(`{"field":"email_consent_status","op":%q,"value":%q}`, pick(rng, []string{"is", "is_not"}), pick(rng, []string{"yes", "no", "unknown"}))
+		},
+		func() string {
+			if rng.IntN(2) == 0 {
+				return fmt.Sprintf(`{"field":"city","op":%q,"value":%q}`, pick(rng, []string{"is", "is_not"}), pick(rng, propCities))
+			}
+			return fmt.Sprintf(`{"field":"city","op":%q,"value":[%q,%q]}`, pick(rng, []string{"in", "not_in"}), pick(rng, propCities), pick(rng, propCities))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"province","op":%q,"value":[%q]}`, pick(rng, []string{"in", "not_in"}), pick(rng, propProvinces))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"email_domain","op":%q,"value":%q}`, pick(rng, []string{"is", "is_not"}), pick(rng, propDomains))
+		},
+		func() string {
+			f := pick(rng, []string{"first_order_at", "last_order_at", "customer_created_at"})
+			switch rng.IntN(3) {
+			case 0:
+				return fmt.Sprintf(`{"field":%q,"op":"in_last_days","value":%d}`, f, 30*(1+rng.IntN(4)))
+			case 1:
+				return fmt.Sprintf(`{"field":%q,"op":"more_than_days_ago","value":%d}`, f, 30*rng.IntN(4))
+			}
+			return fmt.Sprintf(`{"field":%q,"op":%q,"value":%q}`, f, pick(rng, []string{"before", "after"}), "2026-09-01")
+		},
 	}
 	var groups []string
 	for g := 0; g < 1+rng.IntN(2); g++ {
@@ -278,10 +307,26 @@ func randomEvent(rng *rand.Rand, cid int64, now time.Time) (topic, payload strin
 	ts := func(daysAgo int) string {
 		return now.Add(-time.Duration(daysAgo) * 24 * time.Hour).Format(time.RFC3339)
 	}
-	switch rng.IntN(9) {
+	switch rng.IntN(10) {
 	case 0:
-		return "customers/update", fmt.Sprintf(`{"id":%d,"email":"c%d@example.com","default_address":{"country_code":%q},"tags":%q}`,
-			cid, cid, pick(rng, propCountries), pick(rng, propTags[:3]))
+		if rng.IntN(2) == 0 {
+			return "customers/update", fmt.Sprintf(`{"id":%d,"email":"c%d@example.com","default_address":{"country_code":%q},"tags":%q}`,
+				cid, cid, pick(rng, propCountries), pick(rng, propTags[:3]))
+		}
+		// The address members and the email of issue 17's attributes, some absent
+		// (kept) or null (cleared).
+		addr := fmt.Sprintf(`{"country_code":%q,"city":%q,"province_code":%q}`, pick(rng, propCountries), pick(rng, propCities), pick(rng, propProvinces))
+		switch rng.IntN(4) {
+		case 0:
+			addr = "null"
+		case 1:
+			addr = fmt.Sprintf(`{"city":%q,"province_code":null}`, pick(rng, propCities))
+		}
+		return "customers/update", fmt.Sprintf(`{"id":%d,"email":"C%d@%s","created_at":%q,"default_address":%s}`,
+			cid, cid, pick(rng, propDomains), ts(rng.IntN(400)), addr)
+	case 9:
+		return "customers_email_marketing_consent/update", fmt.Sprintf(`{"customer_id":%d,"email_marketing_consent":{"state":%q,"consent_updated_at":%q}}`,
+			cid, pick(rng, []string{"subscribed", "unsubscribed", "pending", "invalid", "not_subscribed"}), now.Add(time.Duration(rng.IntN(1000))*time.Second).Format(time.RFC3339))
 	case 1, 2:
 		order := 100*cid + int64(rng.IntN(4))
 		cancelled := "null"

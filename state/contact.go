@@ -260,6 +260,8 @@ type Profile struct {
 	Phone     string    `json:"phone,omitempty"`      // as received
 	PhoneE164 string    `json:"phone_e164,omitempty"` // normalized; "" when absent or invalid (see Contact.Errors)
 	Country   string    `json:"country,omitempty"`    // default_address.country_code, upper case
+	City      string    `json:"city,omitempty"`       // default_address.city, trimmed, case as received
+	Province  string    `json:"province,omitempty"`   // default_address.province_code, upper case
 	Locale    string    `json:"locale,omitempty"`     // as received, e.g. "es-MX"
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"` // the payload updated_at that staleness is judged against

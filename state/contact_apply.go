@@ -368,6 +368,10 @@ func (c *Contact) applyCustomer(cu *events.Customer, at time.Time) effect {
 	if cu.Country.Present {
 		setString(&p.Country, events.OptString{Present: true, Value: strings.ToUpper(strings.TrimSpace(cu.Country.Value))}, &eff)
 	}
+	setString(&p.City, cu.City, &eff)
+	if cu.Province.Present {
+		setString(&p.Province, events.OptString{Present: true, Value: strings.ToUpper(strings.TrimSpace(cu.Province.Value))}, &eff)
+	}
 	setString(&p.Locale, cu.Locale, &eff)
 	if cu.Phone.Present && cu.Phone.Value != p.Phone {
 		c.setPhone(cu.Phone.Value)

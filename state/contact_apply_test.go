@@ -230,6 +230,49 @@ func TestContactCustomerUpsert(t *testing.T) {
 			}
 		},
 	}, {
+		name: "address, email domain, email consent and creation date",
+		steps: []step{
+			{ev: customerEv(at(0), "d1", events.Customer{
+				Email: some("Ana.Lopez@Sub@Gmail.COM "), City: some("  Ciudad de México "), Province: some(" cdmx"),
+				EmailConsent: &events.ConsentField{State: "INVALID", UpdatedAt: at(-day)},
+				CreatedAt:    at(-400 * day), UpdatedAt: at(0),
+			}), want: Applied},
+		},
+		check: func(t *testing.T, c *Contact, a operators.Attrs) {
+			if p := c.Profile(); p.City != "Ciudad de México" || p.Province != "CDMX" {
+				t.Errorf("profile %+v", p)
+			}
+			if a.City != "ciudad de méxico" || a.Province != "CDMX" || a.EmailDomain != "gmail.com" ||
+				a.EmailConsent != operators.ConsentNo || !a.CustomerCreatedAt.Equal(at(-400*day)) {
+				t.Errorf("attrs %+v", a)
+			}
+		},
+	}, {
+		name: "address members absent keep, null clears; an email without a domain has none",
+		steps: []step{
+			{ev: customerEv(at(0), "d1", events.Customer{Email: some("a@example.com"), Country: some("MX"), City: some("Monterrey"), Province: some("NL"), UpdatedAt: at(0)}), want: Applied},
+			{ev: customerEv(at(time.Hour), "d2", events.Customer{Email: some("bob@"), City: some(""), UpdatedAt: at(time.Hour)}), want: Applied},
+		},
+		check: func(t *testing.T, c *Contact, a operators.Attrs) {
+			if p := c.Profile(); p.City != "" || p.Province != "NL" || p.Country != "MX" {
+				t.Errorf("profile %+v", p)
+			}
+			if a.City != "" || a.Province != "NL" || a.EmailDomain != "" {
+				t.Errorf("attrs %+v", a)
+			}
+		},
+	}, {
+		name: "email consent update: pending is unknown, subscribed is yes",
+		steps: []step{
+			{ev: consentEv(events.EmailConsentUpdate, at(0), "d1", "PENDING", at(0)), want: Applied},
+			{ev: consentEv(events.EmailConsentUpdate, at(time.Hour), "d2", "SUBSCRIBED", at(time.Hour)), want: Applied},
+		},
+		check: func(t *testing.T, c *Contact, a operators.Attrs) {
+			if a.EmailConsent != operators.ConsentYes || a.Consent != operators.ConsentUnknown {
+				t.Errorf("attrs %+v", a)
+			}
+		},
+	}, {
 		name: "older updated_at is stale",
 		steps: []step{
 			{ev: customerEv(at(0), "d1", full), want: Applied},
@@ -1045,5 +1088,25 @@ func TestContactAttrsNotModifiedByApply(t *testing.T) {
 	}
 	if after := fmt.Sprintf("%+v", c.Attrs("acme.myshopify.com", cat, "d")); after == snapshot {
 		t.Error("Attrs did not change at all")
+	}
+}
+
+func TestEmailConsentStatusAndDomain(t *testing.T) {
+	for state, want := range map[string]operators.Consent{
+		"SUBSCRIBED": operators.ConsentYes, "NOT_SUBSCRIBED": operators.ConsentNo, "UNSUBSCRIBED": operators.ConsentNo,
+		"REDACTED": operators.ConsentNo, "INVALID": operators.ConsentNo, "PENDING": operators.ConsentUnknown,
+		"": operators.ConsentUnknown, "SOMETHING_NEW": operators.ConsentUnknown,
+	} {
+		if got := emailConsentStatus(state); got != want {
+			t.Errorf("emailConsentStatus(%q) = %v, want %v", state, got, want)
+		}
+	}
+	for email, want := range map[string]string{
+		"ana@Gmail.COM": "gmail.com", "a@b@Mail.MX": "mail.mx", "no-at-sign": "", "trailing@": "", "": "",
+		"@example.com": "example.com",
+	} {
+		if got := emailDomain(email); got != want {
+			t.Errorf("emailDomain(%q) = %q, want %q", email, got, want)
+		}
 	}
 }

@@ -57,6 +57,12 @@ func (c *Contact) Attrs(workspace string, cat Catalog, exclusionTag string) oper
 		Language: primarySubtag(p.Locale),
 		Consent:  c.consentStatus(),
 
+		EmailConsent:      emailConsentStatus(c.consents[consentEmail].State),
+		CustomerCreatedAt: p.CreatedAt,
+		City:              strings.ToLower(p.City),
+		Province:          p.Province,
+		EmailDomain:       emailDomain(p.Email),
+
 		OrdersCount:  agg.count,
 		TotalSpent:   agg.total,
 		AOV:          agg.aov,
@@ -127,6 +133,29 @@ func (c *Contact) consentStatus() operators.Consent {
 		return operators.ConsentNo
 	}
 	return operators.ConsentUnknown
+}
+
+// emailConsentStatus maps the email consent state (SPEC §5): SUBSCRIBED → yes;
+// NOT_SUBSCRIBED, UNSUBSCRIBED, REDACTED, INVALID → no; PENDING, null or absent →
+// unknown.
+func emailConsentStatus(state string) operators.Consent {
+	switch state {
+	case "SUBSCRIBED":
+		return operators.ConsentYes
+	case "UNSUBSCRIBED", "NOT_SUBSCRIBED", "REDACTED", "INVALID":
+		return operators.ConsentNo
+	}
+	return operators.ConsentUnknown
+}
+
+// emailDomain returns the part of email after its last "@", trimmed and lower case;
+// "" when there is no "@" or nothing after it.
+func emailDomain(email string) string {
+	i := strings.LastIndexByte(email, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(email[i+1:]))
 }
 
 // primarySubtag returns the primary language subtag of a locale ("es-MX", "pt_BR" →

@@ -23,7 +23,9 @@ import (
 //	  0 memberships   count {segment(str) incarnation(signed) n}
 //	  1 fence         fenceAt fenceUntil
 //	  2 delivery ids  count {hash(8 bytes LE) seconds(signed delta from the previous, the first from base)}
-//	  3 profile       field bit set, then the fields present (see appendProfile)
+//	  3 profile       field bit set, then the fields present (see appendProfile); the
+//	                  city and province bits (above the phone error's) were added after
+//	                  the first release: a profile without them encodes as before
 //	  4 consents      3 × consent (SMS, WhatsApp, email)
 //	  5 tags          count {str}
 //	  6 lists         count {str}
@@ -94,7 +96,14 @@ const (
 	pfCreatedAt
 	pfUpdatedAt
 	pfPhoneErrShift = iota // 2 bits of phoneError
-	pfAll           = 1<<(pfPhoneErrShift+2) - 1
+)
+
+// Profile field bits added after the first release, above the phone error bits; their
+// values follow the first release's fields.
+const (
+	pfCity = 1 << (pfPhoneErrShift + 2 + iota)
+	pfProvince
+	pfAll = pfProvince<<1 - 1
 )
 
 // maxCodecSec bounds the seconds of encoded times: normTime clamps event times to
@@ -360,6 +369,8 @@ func (c *Contact) appendProfile(e *encoder) {
 	set(pfLocale, p.Locale != "")
 	set(pfCreatedAt, !p.CreatedAt.IsZero())
 	set(pfUpdatedAt, !p.UpdatedAt.IsZero())
+	set(pfCity, p.City != "")
+	set(pfProvince, p.Province != "")
 	f |= uint64(c.phoneErr) << pfPhoneErrShift
 	e.uint(f)
 	for _, s := range [...]struct {
@@ -375,6 +386,12 @@ func (c *Contact) appendProfile(e *encoder) {
 	}
 	if f&pfUpdatedAt != 0 {
 		e.time(p.UpdatedAt, 0)
+	}
+	if f&pfCity != 0 {
+		e.str(p.City)
+	}
+	if f&pfProvince != 0 {
+		e.str(p.Province)
 	}
 }
 
@@ -715,7 +732,17 @@ func (c *Contact) decodeProfile(d *decoder) {
 	if f&pfUpdatedAt != 0 {
 		p.UpdatedAt = d.time(nil)
 	}
-	pe := phoneError(f >> pfPhoneErrShift)
+	for _, s := range [...]struct {
+		bit uint64
+		v   *string
+	}{{pfCity, &p.City}, {pfProvince, &p.Province}} {
+		if f&s.bit != 0 {
+			if *s.v = d.str(); *s.v == "" {
+				d.fail("empty profile field")
+			}
+		}
+	}
+	pe := phoneError(f >> pfPhoneErrShift & 3)
 	if pe >= numPhoneErrors {
 		d.fail("bad phone error %d", pe)
 	}

@@ -106,7 +106,8 @@ func randContact(r *rand.Rand) *Contact {
 		c.seen = append(c.seen, seenID{hash: r.Uint64(), at: r.Int64N(2*maxTimeSec) - maxTimeSec})
 	}
 	if maybe() {
-		c.profile = Profile{Email: str(), FirstName: str(), Phone: str(), Country: str(), Locale: str(), CreatedAt: tm(), UpdatedAt: tm()}
+		c.profile = Profile{Email: str(), FirstName: str(), Phone: str(), Country: str(), Locale: str(), CreatedAt: tm(), UpdatedAt: tm(),
+			City: str(), Province: str()}
 		switch r.IntN(3) {
 		case 0:
 			c.profile.PhoneE164 = c.profile.Phone
@@ -333,6 +334,7 @@ func randEvent(r *rand.Rand, now time.Time, i int) *events.Event {
 		return customerEv(occurred, delivery, events.Customer{
 			Email: some(pick("", "a@b.c")), Phone: some(pick("", "+14155552671", "4155552671", "+1")),
 			Locale: some(pick("", "es-MX")), Tags: some(pick("", "a,B", "vip")),
+			City: some(pick("", "Monterrey", " Bogotá ")), Province: some(pick("", "nl", "CDMX")),
 			SMSConsent: &events.ConsentField{State: pick("", "SUBSCRIBED", "UNSUBSCRIBED"), UpdatedAt: ts()},
 			UpdatedAt:  ts(),
 		})

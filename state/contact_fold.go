@@ -404,7 +404,8 @@ func addCountedDec(m []countedDec, v decimal.Decimal, d int64) []countedDec {
 // and memberships. Events that would grow it past its share are refused (TooLarge).
 func (c *Contact) exactBytes() int {
 	p := &c.profile
-	n := 64 + len(p.Email) + len(p.FirstName) + len(p.LastName) + len(p.Phone) + len(p.PhoneE164) + len(p.Country) + len(p.Locale)
+	n := 64 + len(p.Email) + len(p.FirstName) + len(p.LastName) + len(p.Phone) + len(p.PhoneE164) + len(p.Country) + len(p.Locale) +
+		len(p.City) + len(p.Province)
 	for i := range c.consents {
 		n += len(c.consents[i].State)
 	}

@@ -52,6 +52,8 @@ var goldenCases = []goldenCase{
 	{file: "contact-folded-orders-v1s17.bin", build: encodeContact(goldenFoldedOrders), check: checkFoldedOrders, reencodes: true},
 	{file: "changelog-partition-meta-v1.json", build: goldenPartitionMeta, check: checkPartitionMeta, reencodes: true},
 	{file: "changelog-segment-meta-v1.json", build: goldenSegmentMeta, check: checkSegmentMeta, reencodes: true},
+	// Profile bits 12 and 13 (city, province), added with those attributes.
+	{file: "contact-address-v1p.bin", build: encodeContact(goldenAddress), check: checkAddress, reencodes: true},
 	// pos and ahead, added when every version of a definition became a step.
 	{file: "changelog-segment-meta-steps.json", build: goldenSegmentMetaSteps, check: checkSegmentMetaSteps, reencodes: true},
 }
@@ -313,6 +315,14 @@ func checkRichContact(t *testing.T, b []byte) {
 	eq(t, "excluded", a.Excluded, true)
 	eq(t, "consent", a.Consent, operators.ConsentUnknown)
 	eq(t, "language", a.Language, "es")
+	// Attributes added after the record was written derive from what it holds.
+	eq(t, "email_consent_status", a.EmailConsent, operators.ConsentNo) // INVALID
+	eq(t, "email_domain", a.EmailDomain, "example.com")
+	eqTime(t, "customer_created_at", a.CustomerCreatedAt, "2025-03-04T05:06:07Z")
+	eqTime(t, "first_order_at", a.FirstOrderAt, "2026-06-01T12:00:00Z")
+	eqTime(t, "last_order_at", a.LastOrderAt, "2026-06-01T12:00:00Z")
+	eq(t, "city", a.City, "")
+	eq(t, "province", a.Province, "")
 }
 
 // goldenTombstone is a deleted contact: fence, processor fields, delivery ids.
@@ -535,4 +545,33 @@ func checkSegmentMetaSteps(t *testing.T, b []byte) {
 	if err != nil || !bytes.Equal(again, b) {
 		t.Errorf("re-encoding changed the bytes: %s, want %s (%v)", again, b, err)
 	}
+}
+
+// goldenAddress has the profile fields city and province, beside a phone error (whose
+// bits lie just below theirs) and a pending email consent.
+func goldenAddress() *Contact {
+	var c Contact
+	now := ts("2026-11-01T00:00:00Z")
+	c.Apply(customerEv(now, "d-1", events.Customer{
+		Email: some("Ana.Lopez@Gmail.COM"), FirstName: some("Ana"), Phone: some("81 1234 5678"),
+		Country: some("mx"), City: some(" Monterrey "), Province: some("nl"),
+		EmailConsent: &events.ConsentField{State: "PENDING", UpdatedAt: ts("2026-10-30T00:00:00Z")},
+		CreatedAt:    ts("2023-03-14T15:26:53Z"), UpdatedAt: ts("2026-10-31T23:00:00Z"),
+	}), now)
+	return &c
+}
+
+func checkAddress(t *testing.T, b []byte) {
+	c := decodeGolden(t, b, true)
+	eq(t, "state", c.state, stateLive)
+	eqJSON(t, "Profile", c.Profile(), `{"email":"Ana.Lopez@Gmail.COM","first_name":"Ana","phone":"81 1234 5678","country":"MX","city":"Monterrey","province":"NL","created_at":"2023-03-14T15:26:53Z","updated_at":"2026-10-31T23:00:00Z"}`)
+	eqJSON(t, "Errors", c.Errors(), `["CUSTOMER_IS_MISSING_CALLING_CODE"]`)
+	eqJSON(t, "email consent", c.Consents().Email, `{"received":true,"state":"PENDING","updated_at":"2026-10-30T00:00:00Z"}`)
+	a := c.Attrs("ws", nil, "")
+	eq(t, "city", a.City, "monterrey")
+	eq(t, "province", a.Province, "NL")
+	eq(t, "email_domain", a.EmailDomain, "gmail.com")
+	eq(t, "email_consent_status", a.EmailConsent, operators.ConsentUnknown)
+	eqTime(t, "customer_created_at", a.CustomerCreatedAt, "2023-03-14T15:26:53Z")
+	eq(t, "phone", a.Phone, "")
 }
