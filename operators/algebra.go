@@ -32,6 +32,12 @@ type Query struct {
 	preds map[string]tri
 	stage *[StageLapsed + 1]*roaring.Bitmap // derived lifecycle stages at now, on first use
 
+	// Collections, if set, returns a superset of the contacts who bought from one of
+	// the named collections (lower case): for instance the buyers of the products the
+	// catalog puts in them. Without it a purchased_collection condition leaves every
+	// contact to its Attrs.
+	Collections func(names []string) *roaring.Bitmap
+
 	evaluated int
 }
 
@@ -117,9 +123,18 @@ func (q *Query) cond(c *cond) tri {
 	}
 	var r tri
 	outcome, present, ok := q.pred(c.pred)
-	if !ok {
+	switch {
+	case c.pred.dim == dimCollections && q.Collections != nil:
+		// Only who may have bought is known: they are undecided, the others certainly
+		// bought none (true when negated).
+		maybe := roaring.And(q.Collections(c.pred.set), q.x.live)
+		r = tri{roaring.New(), maybe}
+		if c.negate {
+			r.t = roaring.AndNot(q.x.live, maybe)
+		}
+	case !ok:
 		r = tri{roaring.New(), q.x.live} // not indexed: every contact is undecided
-	} else {
+	default:
 		u := roaring.And(q.x.inexact, q.x.live)
 		if c.negate {
 			outcome = roaring.AndNot(present, outcome)
@@ -158,7 +173,7 @@ func (q *Query) pred(p *pred) (outcome, present *roaring.Bitmap, ok bool) {
 			}
 		}
 		return roaring.FastOr(bs...), x.live, true
-	case dimLists, dimTags, dimBrands, dimCollections:
+	case dimLists, dimTags, dimBrands:
 		return x.sets[setDim(p.dim)].union(p.set), x.live, true
 	case dimPrices:
 		var bs []*roaring.Bitmap
@@ -253,8 +268,6 @@ func setDim(d dim) int {
 		return 1
 	case dimBrands:
 		return 2
-	case dimCollections:
-		return 3
 	}
 	return 0
 }

@@ -58,6 +58,17 @@ func TestPropertyMembers(t *testing.T) {
 			}
 			return a, nil
 		})
+		if r.IntN(2) == 0 { // buyers of the collections, and some others
+			q.Collections = func(names []string) *roaring.Bitmap {
+				b := roaring.New()
+				for id, a := range byID {
+					if intersects(a.PurchasedCollections, names) || id%7 == 0 {
+						b.Add(id)
+					}
+				}
+				return b
+			}
+		}
 		for si := range defs {
 			s := rs.Segment(si)
 			got, err := q.Members(s)

@@ -13,7 +13,8 @@ import (
 // Index is an in-memory attribute index over the contacts of one partition, keyed by
 // their dense ids: a bit-sliced index (BSI) per ordered attribute — counts, money as
 // exact scaled integers, instants as Unix nanoseconds — a bitmap per value of each
-// categorical attribute and per element of each set. Over it a compiled segment is
+// categorical attribute and per element of each set (purchased collections excepted:
+// see Query.Collections). Over it a compiled segment is
 // evaluated as bitmap algebra (Query) instead of a scan of every contact.
 //
 // The index is exact: a value it cannot represent exactly (money with more than
@@ -33,7 +34,7 @@ type Index struct {
 	strsAny  [3]*roaring.Bitmap
 	consent  [ConsentNo + 1]*roaring.Bitmap
 	override [StageLapsed + 1]*roaring.Bitmap
-	sets     [4]valueBitmaps // lists, tags, brands, collections
+	sets     [3]valueBitmaps // lists, tags, brands
 	prices   map[string]*priceBitmap
 
 	ordersCount, messagesReceived, messagesRead, completions *bsi.BSI
@@ -214,9 +215,11 @@ func (x *Index) remove(id uint32, a *Attrs) {
 	}
 }
 
-// setValues returns a's sets in the order of x.sets.
-func (x *Index) setValues(a *Attrs) [4][]string {
-	return [4][]string{a.Lists, a.Tags, a.PurchasedBrands, a.PurchasedCollections}
+// setValues returns a's sets in the order of x.sets. Collections are not held: they
+// depend on the catalog, and a query narrows them through the products bought
+// (Query.Collections).
+func (x *Index) setValues(a *Attrs) [3][]string {
+	return [3][]string{a.Lists, a.Tags, a.PurchasedBrands}
 }
 
 func (m valueBitmaps) add(v string, id uint32) {
