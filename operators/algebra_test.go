@@ -207,3 +207,41 @@ func BenchmarkQueryMembers(b *testing.B) {
 		}
 	}
 }
+
+// TestIndexMerge checks that indexes built over disjoint contacts and merged answer
+// as one index built over all of them.
+func TestIndexMerge(t *testing.T) {
+	for _, seed := range testseed.Range(t, 20) {
+		r := rand.New(rand.NewPCG(seed, 3))
+		defs, rs := genRuleSet(t, r)
+		now := genNow(r)
+		whole := NewIndex()
+		parts := []*Index{NewIndex(), NewIndex(), NewIndex()}
+		var all []*Attrs
+		for id := range uint32(300) {
+			a := genAttrs(r, now)
+			all = append(all, a)
+			whole.Update(id, nil, a)
+			parts[r.IntN(len(parts))].Update(id, nil, a)
+		}
+		merged := parts[0]
+		for _, p := range parts[1:] {
+			merged.Merge(p)
+		}
+		attrs := func(id uint32) (*Attrs, error) { return all[id], nil }
+		qw, qm := whole.NewQuery(now, attrs), merged.NewQuery(now, attrs)
+		for si := range defs {
+			{
+				s := rs.Segment(si)
+				w, err1 := qw.Members(s)
+				m, err2 := qm.Members(s)
+				if err1 != nil || err2 != nil {
+					t.Fatalf("seed %d: segment %d: %v, %v", seed, si, err1, err2)
+				}
+				if !w.Equals(m) {
+					t.Fatalf("seed %d: segment %d: merged %v, whole %v", seed, si, m.ToArray(), w.ToArray())
+				}
+			}
+		}
+	}
+}

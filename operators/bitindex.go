@@ -440,3 +440,52 @@ func daysRange(s intSpan, now time.Time) intRange {
 	}
 	return rangeOf(lo, hi)
 }
+
+// Merge adds the contacts of o, none of which x holds, to x: how indexes built in
+// parallel over disjoint parts of a partition become one. o must not be used after.
+func (x *Index) Merge(o *Index) {
+	for _, p := range [...]struct{ dst, src *roaring.Bitmap }{{x.live, o.live}, {x.excluded, o.excluded}, {x.inexact, o.inexact}} {
+		p.dst.Or(p.src)
+	}
+	for i := range x.strs {
+		x.strs[i].merge(o.strs[i])
+		x.strsAny[i].Or(o.strsAny[i])
+	}
+	for i := range x.consent {
+		x.consent[i].Or(o.consent[i])
+	}
+	for i := range x.override {
+		x.override[i].Or(o.override[i])
+	}
+	for i := range x.sets {
+		x.sets[i].merge(o.sets[i])
+	}
+	for k, pb := range o.prices {
+		if d := x.prices[k]; d != nil {
+			d.ids.Or(pb.ids)
+		} else {
+			x.prices[k] = pb
+		}
+	}
+	xs, os := x.bsis(), o.bsis()
+	for i := range xs {
+		(*xs[i]).ParOr(1, *os[i]) // one source at a time: columns are disjoint
+	}
+	for auto, b := range o.byAutomation {
+		if d := x.byAutomation[auto]; d != nil {
+			d.ParOr(1, b)
+		} else {
+			x.byAutomation[auto] = b
+		}
+	}
+}
+
+func (m valueBitmaps) merge(o valueBitmaps) {
+	for v, b := range o {
+		if d := m[v]; d != nil {
+			d.Or(b)
+		} else {
+			m[v] = b
+		}
+	}
+}
