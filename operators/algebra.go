@@ -153,14 +153,18 @@ func (q *Query) cond(c *cond) tri {
 func (q *Query) pred(p *pred) (outcome, present *roaring.Bitmap, ok bool) {
 	x := q.x
 	switch p.dim {
-	case dimPhone, dimCountry, dimLanguage:
+	case dimPhone, dimCountry, dimLanguage, dimCity, dimProvince, dimEmailDomain:
 		i := strDim(p.dim)
 		return x.strs[i].union(p.set), x.strsAny[i], true
-	case dimConsent:
+	case dimConsent, dimEmailConsent:
+		consent := &x.consent[0]
+		if p.dim == dimEmailConsent {
+			consent = &x.consent[1]
+		}
 		var bs []*roaring.Bitmap
 		for c := ConsentUnknown; c <= ConsentNo; c++ {
 			if _, in := slices.BinarySearch(p.set, c.String()); in {
-				bs = append(bs, x.consent[c])
+				bs = append(bs, consent[c])
 			}
 		}
 		return roaring.FastOr(bs...), x.live, true
@@ -202,14 +206,14 @@ func (q *Query) pred(p *pred) (outcome, present *roaring.Bitmap, ok bool) {
 			out.Or(roaring.AndNot(x.live, b.GetExistenceBitmap()))
 		}
 		return out, x.live, true
-	case dimDaysSinceLastOrder, dimDaysSinceFirstOrder, dimMessageDays, dimEngagedDays:
+	case dimDaysSinceLastOrder, dimDaysSinceFirstOrder, dimMessageDays, dimEngagedDays, dimCreatedDays:
 		b := x.instantBSI(p.dim)
 		return daysRange(p.ints, q.now).compare(b), b.GetExistenceBitmap(), true
 	case dimTotalSpent:
 		return decRange(&p.decs).compare(x.totalSpent), x.live, true
 	case dimAOV:
 		return decRange(&p.decs).compare(x.aov), x.aov.GetExistenceBitmap(), true
-	case dimMessageAt, dimEngagedAt:
+	case dimMessageAt, dimEngagedAt, dimFirstOrderAt, dimLastOrderAt, dimCreatedAt:
 		b := x.instantBSI(p.dim)
 		return timeRange(&p.times).compare(b), b.GetExistenceBitmap(), true
 	}
@@ -250,13 +254,19 @@ func (q *Query) stages() *[StageLapsed + 1]*roaring.Bitmap {
 	return q.stage
 }
 
-// strDim returns the position of a string dim in Index.strs.
+// strDim returns the position of a string dim in Index.strs (the order of strValues).
 func strDim(d dim) int {
 	switch d {
 	case dimCountry:
 		return 1
 	case dimLanguage:
 		return 2
+	case dimCity:
+		return 3
+	case dimProvince:
+		return 4
+	case dimEmailDomain:
+		return 5
 	}
 	return 0
 }
@@ -286,8 +296,10 @@ func (x *Index) countBSI(d dim) *bsi.BSI {
 // instantBSI returns the index of the instant an instant or days-since dim reads.
 func (x *Index) instantBSI(d dim) *bsi.BSI {
 	switch d {
-	case dimDaysSinceFirstOrder:
+	case dimDaysSinceFirstOrder, dimFirstOrderAt:
 		return x.firstOrder
+	case dimCreatedDays, dimCreatedAt:
+		return x.created
 	case dimMessageDays, dimMessageAt:
 		return x.lastMessage
 	case dimEngagedDays, dimEngagedAt:

@@ -30,9 +30,9 @@ type Index struct {
 	excluded *roaring.Bitmap
 	inexact  *roaring.Bitmap
 
-	strs     [3]valueBitmaps // phone, country, language
-	strsAny  [3]*roaring.Bitmap
-	consent  [ConsentNo + 1]*roaring.Bitmap
+	strs     [numStrs]valueBitmaps // phone, country, language, city, province, email domain
+	strsAny  [numStrs]*roaring.Bitmap
+	consent  [2][ConsentNo + 1]*roaring.Bitmap // consent_status, email_consent_status
 	override [StageLapsed + 1]*roaring.Bitmap
 	sets     [3]valueBitmaps // lists, tags, brands
 	prices   map[string]*priceBitmap
@@ -40,7 +40,15 @@ type Index struct {
 	ordersCount, messagesReceived, messagesRead, completions *bsi.BSI
 	byAutomation                                             map[string]*bsi.BSI
 	totalSpent, aov                                          *bsi.BSI
-	lastOrder, firstOrder, lastMessage, lastEngaged          *bsi.BSI
+	lastOrder, firstOrder, lastMessage, lastEngaged, created *bsi.BSI
+}
+
+// numStrs is the number of string attributes held by value.
+const numStrs = 6
+
+// strValues returns a's string attributes in the order of Index.strs.
+func strValues(a *Attrs) [numStrs]string {
+	return [numStrs]string{a.Phone, a.Country, a.Language, a.City, a.Province, a.EmailDomain}
 }
 
 // MoneyScale is the number of decimals the index keeps of money amounts exactly.
@@ -69,7 +77,9 @@ func NewIndex() *Index {
 		x.strsAny[i] = roaring.New()
 	}
 	for i := range x.consent {
-		x.consent[i] = roaring.New()
+		for j := range x.consent[i] {
+			x.consent[i][j] = roaring.New()
+		}
 	}
 	for i := range x.override {
 		x.override[i] = roaring.New()
@@ -86,7 +96,7 @@ func NewIndex() *Index {
 // bsis returns the index's fixed bit-sliced indexes.
 func (x *Index) bsis() []**bsi.BSI {
 	return []**bsi.BSI{&x.ordersCount, &x.messagesReceived, &x.messagesRead, &x.completions,
-		&x.totalSpent, &x.aov, &x.lastOrder, &x.firstOrder, &x.lastMessage, &x.lastEngaged}
+		&x.totalSpent, &x.aov, &x.lastOrder, &x.firstOrder, &x.lastMessage, &x.lastEngaged, &x.created}
 }
 
 // Len returns the number of contacts indexed.
@@ -115,16 +125,18 @@ func (x *Index) add(id uint32, a *Attrs) {
 		x.excluded.Add(id)
 	}
 	exact := true
-	for i, v := range [3]string{a.Phone, a.Country, a.Language} {
+	for i, v := range strValues(a) {
 		if v != "" {
 			x.strs[i].add(v, id)
 			x.strsAny[i].Add(id)
 		}
 	}
-	if a.Consent <= ConsentNo {
-		x.consent[a.Consent].Add(id)
-	} else {
-		exact = false
+	for i, c := range [2]Consent{a.Consent, a.EmailConsent} {
+		if c <= ConsentNo {
+			x.consent[i][c].Add(id)
+		} else {
+			exact = false
+		}
 	}
 	if a.LifecycleOverride <= StageLapsed {
 		x.override[a.LifecycleOverride].Add(id)
@@ -164,7 +176,8 @@ func (x *Index) add(id uint32, a *Attrs) {
 	for _, t := range []struct {
 		b *bsi.BSI
 		v time.Time
-	}{{x.lastOrder, a.LastOrderAt}, {x.firstOrder, a.FirstOrderAt}, {x.lastMessage, a.LastMessageReceivedAt}, {x.lastEngaged, a.LastEngagedAt}} {
+	}{{x.lastOrder, a.LastOrderAt}, {x.firstOrder, a.FirstOrderAt}, {x.lastMessage, a.LastMessageReceivedAt},
+		{x.lastEngaged, a.LastEngagedAt}, {x.created, a.CustomerCreatedAt}} {
 		if !t.v.IsZero() {
 			exact = setInstant(t.b, id, t.v) && exact
 		}
@@ -178,12 +191,14 @@ func (x *Index) remove(id uint32, a *Attrs) {
 	x.live.Remove(id)
 	x.excluded.Remove(id)
 	x.inexact.Remove(id)
-	for i, v := range [3]string{a.Phone, a.Country, a.Language} {
+	for i, v := range strValues(a) {
 		x.strs[i].remove(v, id)
 		x.strsAny[i].Remove(id)
 	}
-	for _, b := range x.consent {
-		b.Remove(id)
+	for i := range x.consent {
+		for _, b := range x.consent[i] {
+			b.Remove(id)
+		}
 	}
 	for _, b := range x.override {
 		b.Remove(id)
@@ -452,7 +467,9 @@ func (x *Index) Merge(o *Index) {
 		x.strsAny[i].Or(o.strsAny[i])
 	}
 	for i := range x.consent {
-		x.consent[i].Or(o.consent[i])
+		for j := range x.consent[i] {
+			x.consent[i][j].Or(o.consent[i][j])
+		}
 	}
 	for i := range x.override {
 		x.override[i].Or(o.override[i])
