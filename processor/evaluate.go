@@ -51,6 +51,7 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 		cause := Cause{Topic: ev.Topic, DeliveryID: ev.DeliveryID}
 		w.removeAll(ctx, pt, key, o, ReasonEvent, cause)
 		w.reindex(pt.id, ws, o.c.DenseID, &before, &operators.Attrs{})
+		w.reindexAttrs(pt.id, ws, o.c.DenseID, &before, nil, fresh)
 		c.NextDue = c.FenceUntil() // purge the tombstone when the fence expires
 		w.markDirty(pt.id, key, o)
 		return nil
@@ -66,6 +67,7 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	w.markDirty(pt.id, key, o)
 	after := c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.opts.exclusionTag)
 	w.reindex(pt.id, ws, c.DenseID, &before, &after)
+	w.reindexAttrs(pt.id, ws, c.DenseID, &before, &after, fresh)
 	wr := w.rules.ws[ws]
 	if wr == nil {
 		return nil

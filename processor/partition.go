@@ -40,11 +40,15 @@ type partition struct {
 	// pending: workspace → segments meta is backfilling (backfill.go; nil: not
 	// computed yet).
 	pending map[string][]string
+	// attrs: workspace → attribute index of its contacts (attrindex.go);
+	// customers: dense id → customer id.
+	attrs     map[string]*operators.Index
+	customers []int64
 }
 
 func newPartition(id int32) *partition {
 	return &partition{id: id, members: map[string]*roaring.Bitmap{}, products: map[string]*roaring.Bitmap{},
-		lists: map[string]*roaring.Bitmap{}, reachable: map[string]*roaring.Bitmap{}}
+		lists: map[string]*roaring.Bitmap{}, reachable: map[string]*roaring.Bitmap{}, attrs: map[string]*operators.Index{}}
 }
 
 func (pt *partition) bitmap(m map[string]*roaring.Bitmap, key string) *roaring.Bitmap {
@@ -56,14 +60,16 @@ func (pt *partition) bitmap(m map[string]*roaring.Bitmap, key string) *roaring.B
 	return b
 }
 
-// index adds a contact's memberships, purchases, lists and reachability to the
-// bitmaps.
+// index adds a contact's memberships, purchases, lists, reachability and attributes
+// to the bitmaps and indexes.
 func (pt *partition) index(key string, c *state.Contact, cat state.Catalog, exclusionTag string) {
 	if c.DenseID == 0 || c.IsTombstone() || c.IsNew() {
 		return
 	}
 	ws := workspaceOf(key)
 	a := c.Attrs(ws, cat, exclusionTag)
+	pt.attrIndex(ws).Update(c.DenseID, nil, &a)
+	pt.setCustomer(c.DenseID, customerIDOf(key))
 	for _, l := range a.Lists {
 		pt.bitmap(pt.lists, ws+"/"+l).Add(c.DenseID)
 	}
@@ -140,6 +146,7 @@ func (pt *partition) load(store *state.Store, exclusionTag string) error {
 		return err
 	}
 	for _, q := range parts {
+		pt.mergeAttrs(q)
 		for _, m := range [...]struct{ dst, src map[string]*roaring.Bitmap }{
 			{pt.members, q.members}, {pt.products, q.products}, {pt.lists, q.lists}, {pt.reachable, q.reachable},
 		} {

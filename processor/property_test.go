@@ -1,7 +1,9 @@
 package processor
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -198,6 +200,78 @@ func runReferenceComparison(t *testing.T, b *kafkatest.Broker, seed uint64) {
 		}
 	}
 	t.Logf("seed %d: %d transitions over %d contact-segment pairs, %d mismatches", seed, ref.total, len(sorted), bad)
+	checkPreviews(t, h, ref, rng)
+	// Again after a restart on the same store: the indexes are rebuilt by the load.
+	h.stop()
+	h.start()
+	checkPreviews(t, h, ref, rng)
+}
+
+// checkPreviews compares the previews, computed as bitmap algebra over the attribute
+// indexes that the processor maintained through the stream, with the reference's
+// evaluation of every contact: of each live definition (also as a change preview
+// against the reference's memberships) and of a few new random ones.
+func checkPreviews(t *testing.T, h *harness, ref *refModel, rng *rand.Rand) {
+	t.Helper()
+	ctx := context.Background()
+	var defs []*operators.Definition
+	for _, id := range slices.Sorted(maps.Keys(ref.defs)) {
+		defs = append(defs, ref.defs[id].Def)
+	}
+	for i := range 4 {
+		d, err := operators.ParseDefinition([]byte(randomDefinition(rng, fmt.Sprintf("new%d", i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs = append(defs, d)
+	}
+	now := h.now()
+	for _, d := range defs {
+		seg, err := operators.Compile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var match, enter, leave []int64
+		members := 0
+		for key, c := range ref.contacts {
+			cid := customerIDOf(key)
+			in := false
+			if c != nil && !c.IsNew() && !c.IsTombstone() {
+				a := c.Attrs(ws, emptyCatalog{}, "exclude_from_galantis")
+				in = seg.Match(&a, now)
+			}
+			member := ref.member[key+"|"+d.ID]
+			if member {
+				members++
+			}
+			switch {
+			case in && !member:
+				enter = append(enter, cid)
+			case member && !in:
+				leave = append(leave, cid)
+			}
+			if in {
+				match = append(match, cid)
+			}
+		}
+		for _, xs := range [][]int64{match, enter, leave} {
+			slices.Sort(xs)
+		}
+		count, ids, _, err := h.proc.Preview(ctx, d, 1000)
+		if err != nil || count != int64(len(match)) || !slices.Equal(ids, match) && (len(ids) > 0 || len(match) > 0) {
+			t.Errorf("preview of %s: %d %v (%v), reference %d %v\nrules %s", d.ID, count, ids, err, len(match), match, d.RulesKey())
+		}
+		if _, live := ref.defs[d.ID]; !live {
+			continue
+		}
+		cp, _, err := h.proc.PreviewChange(ctx, ws, d.ID, d, 1000)
+		if err != nil || cp.Members != int64(members) || cp.Matching != int64(len(match)) ||
+			!slices.Equal(cp.SampleEntering, append([]int64{}, enter...)) && len(enter)+len(cp.SampleEntering) > 0 ||
+			!slices.Equal(cp.SampleLeaving, append([]int64{}, leave...)) && len(leave)+len(cp.SampleLeaving) > 0 {
+			t.Errorf("change preview of %s: %+v (%v), reference members %d matching %d entering %v leaving %v",
+				d.ID, cp, err, members, len(match), enter, leave)
+		}
+	}
 }
 
 // waitOutputs waits (up to 20s) until the processor produced n transitions in

@@ -392,8 +392,8 @@ func (p *Processor) scanWorkspace(ctx context.Context, ws string, fn func(key st
 }
 
 // Preview evaluates an unsaved definition over the workspace's contacts of the owned
-// partitions: the number matching, and the lowest sample of their customer ids,
-// ascending (whichever process owns which partitions, the merged sample is the same).
+// partitions: the number matching, and the lowest sample of their customer ids. It is
+// bitmap algebra over the attribute indexes (attrindex.go), on the loop goroutine.
 // Nothing is produced.
 func (p *Processor) Preview(ctx context.Context, def *operators.Definition, sample int) (int64, []int64, Local, error) {
 	if !p.ready.Load() {
@@ -403,20 +403,23 @@ func (p *Processor) Preview(ctx context.Context, def *operators.Definition, samp
 	if err != nil {
 		return 0, nil, Local{}, err
 	}
-	local := p.local()
-	now := p.cfg.Now()
 	ws := strings.ToLower(def.Workspace)
 	var count int64
 	ids := []int64{}
-	err = p.scanWorkspace(ctx, ws, func(key string, c *state.Contact) bool {
-		a := c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag)
-		if seg.Match(&a, now) {
-			count++
-			ids = keepLowest(ids, customerIDOf(key), sample)
+	var local Local
+	var qerr error
+	err = p.inLoop(ctx, func() {
+		local = p.local()
+		var m map[int32]*roaring.Bitmap
+		if m, qerr = p.matching(seg, ws, p.cfg.Now()); qerr != nil {
+			return
 		}
-		return true
+		for id, b := range m {
+			count += int64(b.GetCardinality())
+			ids = lowestCustomers(ids, p.parts[id], b, sample)
+		}
 	})
-	return count, lowest(ids, sample), local, err
+	return count, lowest(ids, sample), local, errors.Join(err, qerr)
 }
 
 // ChangePreview is the effect of replacing a segment's definition by another, over
@@ -431,8 +434,9 @@ type ChangePreview struct {
 
 // PreviewChange evaluates def, meant to replace segment id of ws, over the
 // workspace's contacts of the owned partitions, and compares the outcome with their
-// current membership. Nothing is produced or stored. The definition is evaluated as
-// Preview does; an excluded contact matches nothing.
+// current membership (the member bitmaps): would enter = matching AND NOT members,
+// would leave = members AND NOT matching. Nothing is produced or stored. The
+// definition is evaluated as Preview does; an excluded contact matches nothing.
 func (p *Processor) PreviewChange(ctx context.Context, ws, id string, def *operators.Definition, sample int) (ChangePreview, Local, error) {
 	if !p.ready.Load() {
 		return ChangePreview{}, Local{}, ErrNotReady
@@ -445,47 +449,37 @@ func (p *Processor) PreviewChange(ctx context.Context, ws, id string, def *opera
 	if err != nil {
 		return ChangePreview{}, Local{}, err
 	}
-	local := p.local()
-	exists := p.view.Load().segs[ws+"/"+id] != nil
-	now := p.cfg.Now()
 	out := ChangePreview{SampleEntering: []int64{}, SampleLeaving: []int64{}}
-	err = p.scanWorkspace(ctx, ws, func(key string, c *state.Contact) bool {
-		member := exists && isMember(c, id)
-		a := c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag)
-		match := seg.Match(&a, now)
-		if member {
-			out.Members++
+	var local Local
+	var qerr error
+	err = p.inLoop(ctx, func() {
+		local = p.local()
+		var m map[int32]*roaring.Bitmap
+		if m, qerr = p.matching(seg, ws, p.cfg.Now()); qerr != nil {
+			return
 		}
-		if match {
-			out.Matching++
+		exists := p.rules.segs[ws+"/"+id] != nil
+		for pid, match := range m {
+			pt := p.parts[pid]
+			members := roaring.New()
+			if b := pt.members[ws+"/"+id]; exists && b != nil {
+				members = b
+			}
+			enter, leave := roaring.AndNot(match, members), roaring.AndNot(members, match)
+			out.Members += int64(members.GetCardinality())
+			out.Matching += int64(match.GetCardinality())
+			out.WouldEnter += int64(enter.GetCardinality())
+			out.WouldLeave += int64(leave.GetCardinality())
+			out.SampleEntering = lowestCustomers(out.SampleEntering, pt, enter, sample)
+			out.SampleLeaving = lowestCustomers(out.SampleLeaving, pt, leave, sample)
 		}
-		switch {
-		case match && !member:
-			out.WouldEnter++
-			out.SampleEntering = keepLowest(out.SampleEntering, customerIDOf(key), sample)
-		case member && !match:
-			out.WouldLeave++
-			out.SampleLeaving = keepLowest(out.SampleLeaving, customerIDOf(key), sample)
-		}
-		return true
 	})
-	if err != nil {
+	if err = errors.Join(err, qerr); err != nil {
 		return ChangePreview{}, local, err
 	}
 	out.SampleEntering = lowest(out.SampleEntering, sample)
 	out.SampleLeaving = lowest(out.SampleLeaving, sample)
 	return out, local, nil
-}
-
-// isMember reports whether c is a member of segment id, in any incarnation (as the
-// member bitmaps count them).
-func isMember(c *state.Contact, id string) bool {
-	for _, m := range c.Memberships {
-		if m.Segment == id && m.Member() {
-			return true
-		}
-	}
-	return false
 }
 
 // keepLowest adds x to ids, which keeps at least the n lowest of what was added:

@@ -30,6 +30,7 @@ type window struct {
 	dense    map[int32]uint32               // next dense id per partition, when assigned in the window
 	deltas   []memberDelta                  // bitmap changes to apply after commit
 	idx      []indexDelta                   // list and reachability changes, after commit
+	attrs    []attrDelta                    // attribute index changes, after commit
 	records  int                            // input records processed
 	outputs  int                            // transitions produced
 	causes   []time.Time                    // timestamps of input records that caused outputs
@@ -399,6 +400,7 @@ func (w *window) committed(restoring bool) {
 			b.Remove(d.dense)
 		}
 	}
+	w.applyAttrDeltas()
 	for _, ref := range w.dirty {
 		if pt := w.parts[ref.p]; pt != nil {
 			o := w.contacts[ref]
@@ -406,6 +408,7 @@ func (w *window) committed(restoring bool) {
 				w.timers.armed(ref.p, o.c.NextDue, ref.key)
 			}
 			if o.c.DenseID != 0 && !o.c.IsTombstone() {
+				pt.setCustomer(o.c.DenseID, customerIDOf(ref.key))
 				ws := workspaceOf(ref.key)
 				for _, prod := range o.c.PurchasedProducts() {
 					pt.bitmap(pt.products, ws+"/"+prod).Add(o.c.DenseID)
