@@ -148,6 +148,26 @@ func bruteNextFlip(defs []*Definition, a *Attrs, now time.Time) time.Time {
 			candidates = append(candidates, base.Add(time.Duration(k)*Day))
 		}
 	}
+	// Windows: an item leaves a window of N days at its time + N·24h.
+	var items []time.Time
+	for _, o := range a.RecentOrders {
+		items = append(items, o.At)
+	}
+	items = append(append(items, a.RecentReceived...), a.RecentRead...)
+	for _, x := range a.RecentCompletions {
+		items = append(items, x.At)
+	}
+	for _, c := range conds {
+		if len(c.c.InLastDays) == 0 {
+			continue
+		}
+		n, _, _ := decimal.MustParse(string(c.c.InLastDays)).Int64(0)
+		for _, t := range items {
+			if at := t.Add(time.Duration(n) * Day); at.After(now) {
+				candidates = append(candidates, at)
+			}
+		}
+	}
 	slices.SortFunc(candidates, time.Time.Compare)
 	at0 := outcomes(now)
 	for _, c := range candidates {
@@ -223,7 +243,10 @@ var (
 	propDays      = []string{"-1", "0", "1", "2", "3", "5", "7", "7.5", "59", "60", "61", "89", "90", "91"}
 	propRelDays   = []string{"0", "1", "2", "3", "7", "7.0", "30"}
 	propDayOffs   = []int64{0, 1, 2, 3, 5, 7, 8, 29, 30, 31, 59, 60, 61, 62, 89, 90, 91, 92, 179, 180, 181, 182, -1}
-	propJitter    = []time.Duration{0, 0, -time.Nanosecond, time.Nanosecond, -time.Hour, 5 * time.Hour, 23*time.Hour + 59*time.Minute}
+	// Windows within every field's range; the brute force of NextFlip tries
+	// departures up to 183 days.
+	propWindowDays = []string{"1", "2", "7", "7.0", "30", "60", "90"}
+	propJitter     = []time.Duration{0, 0, -time.Nanosecond, time.Nanosecond, -time.Hour, 5 * time.Hour, 23*time.Hour + 59*time.Minute}
 )
 
 func genCondition(r *rand.Rand) map[string]any {
@@ -314,6 +337,9 @@ func genCondition(r *rand.Rand) map[string]any {
 		} else {
 			c["value"] = json.Number(pick(r, vals))
 		}
+		if maxWindowDays(parseField(f)) > 0 && r.IntN(3) == 0 {
+			c["in_last_days"] = json.Number(pick(r, propWindowDays))
+		}
 	}
 	return c
 }
@@ -355,7 +381,7 @@ func mutateAttrs(r *rand.Rand, a *Attrs, now time.Time) *Attrs {
 	return &b
 }
 
-const numAttrKinds = 15
+const numAttrKinds = 18
 
 // setAttr regenerates attribute group k of a (replacing slices and maps, never
 // modifying them in place).
@@ -450,5 +476,28 @@ func setAttr(r *rand.Rand, a *Attrs, k int, now time.Time) {
 		}
 	case 14:
 		a.Excluded = r.IntN(6) == 0
+	case 15: // counted orders of windows
+		a.RecentOrders = nil
+		for range r.IntN(5) {
+			a.RecentOrders = append(a.RecentOrders, TimedAmount{At: genInstant(r, now), Total: decimal.MustParse(pick(r, propMoney))})
+		}
+		slices.SortStableFunc(a.RecentOrders, func(x, y TimedAmount) int { return x.At.Compare(y.At) })
+	case 16: // messages of windows
+		a.RecentReceived, a.RecentRead = nil, nil
+		for range r.IntN(5) {
+			t := genInstant(r, now)
+			a.RecentReceived = append(a.RecentReceived, t)
+			if r.IntN(2) == 0 {
+				a.RecentRead = append(a.RecentRead, t)
+			}
+		}
+		slices.SortFunc(a.RecentReceived, time.Time.Compare)
+		slices.SortFunc(a.RecentRead, time.Time.Compare)
+	case 17: // completions of windows
+		a.RecentCompletions = nil
+		for range r.IntN(5) {
+			a.RecentCompletions = append(a.RecentCompletions, Completion{At: genInstant(r, now), Automation: pick(r, propAutos)})
+		}
+		slices.SortStableFunc(a.RecentCompletions, func(x, y Completion) int { return x.At.Compare(y.At) })
 	}
 }
