@@ -77,6 +77,10 @@ const (
 	// MaxMessages caps the per-message states kept; beyond it the messages received
 	// earliest are folded into the counters first.
 	MaxMessages = 1000
+	// CompletionRetention is how long an automation completion's time is kept for
+	// windows (at most 90 days, SPEC §6): completions more than this before the
+	// contact's latest completion are dropped from the window part (the counts stay).
+	CompletionRetention = 90 * 24 * time.Hour
 )
 
 // Contact error codes (shown by the admin API; see Contact.Errors).
@@ -143,6 +147,16 @@ const (
 // MaxMessages most recent, is folded into counters (received, read, latest received
 // time): the attributes are unchanged, but a status arriving later for a folded
 // message counts it again (a read 90 days after delivery counts a second receipt).
+//
+// # Windows
+//
+// Windows (in_last_days, SPEC §6) count dated items: counted orders by created_at
+// (from the full orders and the folded entries; forgotten orders are not in any
+// window), messages by received time (the per-message states), and automation
+// completions by completed_at, kept for that purpose alone: each completion's time
+// and automation, for CompletionRetention before the contact's latest completion,
+// at most the share of the bound (the oldest go first). Completions counted before
+// this part existed have no time and are in no window.
 //
 // # Bounded size
 //
@@ -211,6 +225,7 @@ type Contact struct {
 	lastEngagedAt time.Time
 
 	automations []automationCount // sorted by ID
+	completions []completionAt    // for windows: sorted by time, then id (see "Windows")
 	backInStock []BackInStockSub  // sorted by VariantID, then ProductID
 	convs       []ConversationState
 
@@ -221,6 +236,9 @@ type Contact struct {
 	msgAgg    *msgAgg
 	byAuto    map[string]int64 // shared with Attrs; replaced, never mutated
 	byAutoOK  bool
+	// recentComp is completions as Attrs hands them out (shared; replaced).
+	recentComp   []operators.Completion
+	recentCompOK bool
 	// orderBytes estimates the encoding of orders (see bound).
 	orderBytes   int
 	orderBytesOK bool
@@ -301,6 +319,13 @@ type AutomationCount struct {
 }
 
 type automationCount = AutomationCount
+
+// completionAt is one automation completion kept for windows (SPEC §6): its
+// completed_at and automation id.
+type completionAt struct {
+	at time.Time
+	id string
+}
 
 type seenID struct {
 	hash uint64

@@ -18,17 +18,19 @@ type orderAgg struct {
 	aov         decimal.Decimal
 	hasAOV      bool
 	first, last time.Time
-	brands      []string          // lower case, sorted, unique
-	prices      []decimal.Decimal // ascending, unique by value
-	products    []string          // sorted, unique
-	lang        string            // of the latest order (by created_at) with a usable customer_locale
-	langAt      time.Time         // that order's created_at
+	brands      []string                // lower case, sorted, unique
+	prices      []decimal.Decimal       // ascending, unique by value
+	products    []string                // sorted, unique
+	lang        string                  // of the latest order (by created_at) with a usable customer_locale
+	langAt      time.Time               // that order's created_at
+	recent      []operators.TimedAmount // counted orders by created_at, for windows (not the forgotten ones)
 }
 
 // msgAgg caches the message counters.
 type msgAgg struct {
 	received, read int64
 	last           time.Time
+	recv, readAt   []time.Time // received times of the kept messages (of the read ones), ascending
 }
 
 // Attrs derives the evaluation view of SPEC §5. A deleted or absent contact has the
@@ -85,6 +87,8 @@ func (c *Contact) Attrs(workspace string, cat Catalog, exclusionTag string) oper
 		}
 	}
 	a.AutomationCompletions, a.CompletionsByAutomation = c.automationAggregates()
+	a.RecentOrders, a.RecentReceived, a.RecentRead = agg.recent, ma.recv, ma.readAt
+	a.RecentCompletions = c.recentCompletions()
 	if t := lowerTrim(exclusionTag); t != "" {
 		_, a.Excluded = slices.BinarySearch(a.Tags, t)
 	}
@@ -178,6 +182,7 @@ func (c *Contact) orderAggregates() *orderAgg {
 		a.lang, langAt = f.lang, f.langAt
 	}
 	addCounted := func(created time.Time, total decimal.Decimal) {
+		a.recent = append(a.recent, operators.TimedAmount{At: created, Total: total})
 		a.count++
 		if sum, err := a.total.Add(total); err == nil {
 			a.total = sum
@@ -250,8 +255,18 @@ func (c *Contact) orderAggregates() *orderAgg {
 		}
 	}
 	a.langAt = langAt
+	slices.SortFunc(a.recent, cmpTimedAmount)
+	a.recent = slices.Clip(a.recent)
 	c.agg = a
 	return a
+}
+
+// cmpTimedAmount orders windowed orders by time, then total (deterministically).
+func cmpTimedAmount(x, y operators.TimedAmount) int {
+	if r := x.At.Compare(y.At); r != 0 {
+		return r
+	}
+	return x.Total.CmpTotal(y.Total)
 }
 
 // withOrder returns the aggregates with one more order o, that no aggregate counts
@@ -275,6 +290,9 @@ func (a *orderAgg) withOrder(o *events.Order) *orderAgg {
 	if o.CreatedAt.After(n.last) {
 		n.last = o.CreatedAt
 	}
+	ta := operators.TimedAmount{At: o.CreatedAt, Total: o.Total}
+	j, _ := slices.BinarySearchFunc(n.recent, ta, cmpTimedAmount)
+	n.recent = slices.Insert(slices.Clip(n.recent), j, ta) // a copy: shared with Attrs
 	// Copy on write: the slices are shared with Attrs already handed out.
 	cloned := [3]bool{}
 	for i := range o.LineItems {
@@ -331,16 +349,40 @@ func (c *Contact) messageAggregates() *msgAgg {
 		return c.msgAgg
 	}
 	m := &msgAgg{received: c.msgFolded.received + int64(len(c.msgs)), read: c.msgFolded.read, last: c.msgFolded.lastRecv}
+	if len(c.msgs) > 0 {
+		m.recv = make([]time.Time, len(c.msgs))
+	}
 	for i := range c.msgs {
+		m.recv[i] = c.msgs[i].recv
 		if c.msgs[i].read {
 			m.read++
+			m.readAt = append(m.readAt, c.msgs[i].recv)
 		}
 		if c.msgs[i].recv.After(m.last) {
 			m.last = c.msgs[i].recv
 		}
 	}
+	slices.SortFunc(m.recv, time.Time.Compare)
+	slices.SortFunc(m.readAt, time.Time.Compare)
+	m.readAt = slices.Clip(m.readAt)
 	c.msgAgg = m
 	return m
+}
+
+// recentCompletions returns the completions kept for windows, ascending by time
+// (cached; shared with Attrs, replaced and never modified in place).
+func (c *Contact) recentCompletions() []operators.Completion {
+	if !c.recentCompOK {
+		c.recentComp = nil
+		if len(c.completions) > 0 {
+			c.recentComp = make([]operators.Completion, len(c.completions))
+			for i, x := range c.completions {
+				c.recentComp[i] = operators.Completion{At: x.at, Automation: x.id}
+			}
+		}
+		c.recentCompOK = true
+	}
+	return c.recentComp
 }
 
 func (c *Contact) automationAggregates() (int64, map[string]int64) {
