@@ -99,10 +99,11 @@ type Attrs struct {
 
 	// The dated items that windows (in_last_days on a counter or a sum, SPEC §6)
 	// count, ascending by time; what the state package keeps of them is bounded (see
-	// its README section "Bounded contact state").
+	// its README section "Bounded contact state"). Message times are UnixNano (as
+	// UnixNano saturates them): a contact may keep a thousand, derived on every event.
 	RecentOrders      []TimedAmount // counted orders: created_at and total
-	RecentReceived    []time.Time   // received time of each received message
-	RecentRead        []time.Time   // received time of each read message
+	RecentReceived    []int64       // received time of each received message (UnixNano)
+	RecentRead        []int64       // received time of each read message (UnixNano)
 	RecentCompletions []Completion  // completed_at and automation of each completion
 }
 

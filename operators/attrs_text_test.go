@@ -121,15 +121,15 @@ func parseAttrs(s string, now time.Time) (*Attrs, error) {
 			}
 			slices.SortStableFunc(a.RecentOrders, func(x, y TimedAmount) int { return x.At.Compare(y.At) })
 		case "recent_received", "recent_read": // times of received (read) messages
-			var ts []time.Time
+			var ts []int64
 			for _, e := range strings.Split(v, ",") {
 				t, perr := parseTestTime(e, now)
 				if perr != nil {
 					return nil, perr
 				}
-				ts = append(ts, t)
+				ts = append(ts, UnixNano(t))
 			}
-			slices.SortFunc(ts, time.Time.Compare)
+			slices.Sort(ts)
 			if k == "recent_received" {
 				a.RecentReceived = ts
 			} else {

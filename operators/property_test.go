@@ -153,7 +153,9 @@ func bruteNextFlip(defs []*Definition, a *Attrs, now time.Time) time.Time {
 	for _, o := range a.RecentOrders {
 		items = append(items, o.At)
 	}
-	items = append(append(items, a.RecentReceived...), a.RecentRead...)
+	for _, t := range append(slices.Clone(a.RecentReceived), a.RecentRead...) {
+		items = append(items, time.Unix(0, t))
+	}
 	for _, x := range a.RecentCompletions {
 		items = append(items, x.At)
 	}
@@ -486,13 +488,13 @@ func setAttr(r *rand.Rand, a *Attrs, k int, now time.Time) {
 		a.RecentReceived, a.RecentRead = nil, nil
 		for range r.IntN(5) {
 			t := genInstant(r, now)
-			a.RecentReceived = append(a.RecentReceived, t)
+			a.RecentReceived = append(a.RecentReceived, UnixNano(t))
 			if r.IntN(2) == 0 {
-				a.RecentRead = append(a.RecentRead, t)
+				a.RecentRead = append(a.RecentRead, UnixNano(t))
 			}
 		}
-		slices.SortFunc(a.RecentReceived, time.Time.Compare)
-		slices.SortFunc(a.RecentRead, time.Time.Compare)
+		slices.Sort(a.RecentReceived)
+		slices.Sort(a.RecentRead)
 	case 17: // completions of windows
 		a.RecentCompletions = nil
 		for range r.IntN(5) {

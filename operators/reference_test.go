@@ -63,7 +63,7 @@ func refWindow(c *Condition, a *Attrs, now time.Time) decimal.Decimal {
 			ts = a.RecentRead
 		}
 		for _, t := range ts {
-			if in(t) {
+			if in(time.Unix(0, t)) {
 				n++
 			}
 		}

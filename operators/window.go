@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -32,6 +33,24 @@ type Completion struct {
 	Automation string
 }
 
+// UnixNano returns t as nanoseconds since the Unix epoch, saturated to the int64
+// range (years 1678 to 2262), which keeps the order of instants: the message times of
+// Attrs.
+func UnixNano(t time.Time) int64 {
+	switch {
+	case t.Before(minUnixNano):
+		return math.MinInt64
+	case t.After(maxUnixNano):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	minUnixNano = time.Unix(0, math.MinInt64)
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+)
+
 // windowStart returns the instant items must be after to be in the last n days at
 // now: t is in the window iff t > now − n·24h (floor((now − t)/24h) < n).
 func windowStart(now time.Time, n int64) time.Time {
@@ -60,9 +79,9 @@ func windowItems(d dim, a *Attrs) (l int, at func(int) time.Time) {
 	case dimOrdersWindow, dimSpentWindow:
 		return len(a.RecentOrders), func(i int) time.Time { return a.RecentOrders[i].At }
 	case dimReceivedWindow:
-		return len(a.RecentReceived), func(i int) time.Time { return a.RecentReceived[i] }
+		return len(a.RecentReceived), func(i int) time.Time { return time.Unix(0, a.RecentReceived[i]) }
 	case dimReadWindow:
-		return len(a.RecentRead), func(i int) time.Time { return a.RecentRead[i] }
+		return len(a.RecentRead), func(i int) time.Time { return time.Unix(0, a.RecentRead[i]) }
 	case dimCompletionsWindow:
 		return len(a.RecentCompletions), func(i int) time.Time { return a.RecentCompletions[i].At }
 	}

@@ -224,9 +224,9 @@ type Contact struct {
 	msgFolded     msgFolded
 	lastEngagedAt time.Time
 
-	automations []automationCount // sorted by ID
-	completions []completionAt    // for windows: sorted by time, then id (see "Windows")
-	backInStock []BackInStockSub  // sorted by VariantID, then ProductID
+	automations []automationCount      // sorted by ID
+	completions []operators.Completion // for windows: sorted by time, then id (see "Windows"); shared with Attrs, replaced on change
+	backInStock []BackInStockSub       // sorted by VariantID, then ProductID
 	convs       []ConversationState
 
 	// Derived, not encoded: rebuilt lazily (nil or invalid = stale).
@@ -236,9 +236,6 @@ type Contact struct {
 	msgAgg    *msgAgg
 	byAuto    map[string]int64 // shared with Attrs; replaced, never mutated
 	byAutoOK  bool
-	// recentComp is completions as Attrs hands them out (shared; replaced).
-	recentComp   []operators.Completion
-	recentCompOK bool
 	// orderBytes estimates the encoding of orders (see bound).
 	orderBytes   int
 	orderBytesOK bool
@@ -319,13 +316,6 @@ type AutomationCount struct {
 }
 
 type automationCount = AutomationCount
-
-// completionAt is one automation completion kept for windows (SPEC §6): its
-// completed_at and automation id.
-type completionAt struct {
-	at time.Time
-	id string
-}
 
 type seenID struct {
 	hash uint64

@@ -311,9 +311,9 @@ func (c *Contact) dropOldCompletions() {
 	if len(c.completions) == 0 {
 		return
 	}
-	cutoff := c.completions[len(c.completions)-1].at.Add(-CompletionRetention)
+	cutoff := c.completions[len(c.completions)-1].At.Add(-CompletionRetention)
 	i := 0
-	for i < len(c.completions) && c.completions[i].at.Before(cutoff) {
+	for i < len(c.completions) && c.completions[i].At.Before(cutoff) {
 		i++
 	}
 	c.keepCompletions(i)
@@ -328,15 +328,14 @@ func (c *Contact) keepCompletions(n int) {
 	if len(c.completions) == 0 {
 		c.completions = nil
 	}
-	c.recentComp, c.recentCompOK = nil, false
 }
 
 // cmpCompletion orders the window part's completions: by time, then automation.
-func cmpCompletion(x, y completionAt) int {
-	if r := x.at.Compare(y.at); r != 0 {
+func cmpCompletion(x, y operators.Completion) int {
+	if r := x.At.Compare(y.At); r != 0 {
 		return r
 	}
-	return cmp.Compare(x.id, y.id)
+	return cmp.Compare(x.Automation, y.Automation)
 }
 
 // foldMessages folds into c.msgFolded the messages received more than
@@ -770,10 +769,9 @@ func (c *Contact) completeAutomation(id string, completedAt, at time.Time) effec
 	if ts.IsZero() {
 		ts = at
 	}
-	x := completionAt{at: ts, id: id}
+	x := operators.Completion{At: ts, Automation: id}
 	j, _ := slices.BinarySearchFunc(c.completions, x, cmpCompletion)
-	c.completions = slices.Insert(slices.Clip(c.completions), j, x) // a copy (see ApplyBounded)
-	c.recentComp, c.recentCompOK = nil, false
+	c.completions = slices.Insert(slices.Clip(c.completions), j, x) // a copy (see ApplyBounded; shared with Attrs)
 	i, found := slices.BinarySearchFunc(c.automations, id, func(a AutomationCount, id string) int { return cmp.Compare(a.AutomationID, id) })
 	// Copy on write (see ApplyBounded).
 	if found {

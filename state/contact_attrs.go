@@ -30,7 +30,7 @@ type orderAgg struct {
 type msgAgg struct {
 	received, read int64
 	last           time.Time
-	recv, readAt   []time.Time // received times of the kept messages (of the read ones), ascending
+	recv, readAt   []int64 // received times (UnixNano) of the kept messages (of the read ones), ascending
 }
 
 // Attrs derives the evaluation view of SPEC §5. A deleted or absent contact has the
@@ -88,7 +88,7 @@ func (c *Contact) Attrs(workspace string, cat Catalog, exclusionTag string) oper
 	}
 	a.AutomationCompletions, a.CompletionsByAutomation = c.automationAggregates()
 	a.RecentOrders, a.RecentReceived, a.RecentRead = agg.recent, ma.recv, ma.readAt
-	a.RecentCompletions = c.recentCompletions()
+	a.RecentCompletions = c.completions
 	if t := lowerTrim(exclusionTag); t != "" {
 		_, a.Excluded = slices.BinarySearch(a.Tags, t)
 	}
@@ -174,6 +174,9 @@ func (c *Contact) orderAggregates() *orderAgg {
 		return c.agg
 	}
 	a := &orderAgg{total: decimal.Zero}
+	if n := len(c.fold.entries) + len(c.orders); n > 0 {
+		a.recent = make([]operators.TimedAmount, 0, n)
+	}
 	var langAt time.Time
 	// Folded orders (see Contact, "Bounded size") first: forgotten sums, remembered
 	// entries, multisets.
@@ -255,7 +258,9 @@ func (c *Contact) orderAggregates() *orderAgg {
 		}
 	}
 	a.langAt = langAt
-	slices.SortFunc(a.recent, cmpTimedAmount)
+	if !slices.IsSortedFunc(a.recent, cmpTimedAmount) { // orders by id are mostly chronological
+		slices.SortFunc(a.recent, cmpTimedAmount)
+	}
 	a.recent = slices.Clip(a.recent)
 	c.agg = a
 	return a
@@ -349,40 +354,35 @@ func (c *Contact) messageAggregates() *msgAgg {
 		return c.msgAgg
 	}
 	m := &msgAgg{received: c.msgFolded.received + int64(len(c.msgs)), read: c.msgFolded.read, last: c.msgFolded.lastRecv}
+	reads := 0
+	for i := range c.msgs {
+		if c.msgs[i].read {
+			reads++
+		}
+	}
 	if len(c.msgs) > 0 {
-		m.recv = make([]time.Time, len(c.msgs))
+		// One allocation for both: received times, then those of the read ones.
+		all := make([]int64, len(c.msgs)+reads)
+		m.recv, m.readAt = all[:len(c.msgs):len(c.msgs)], all[len(c.msgs):len(c.msgs)]
 	}
 	for i := range c.msgs {
-		m.recv[i] = c.msgs[i].recv
+		ns := operators.UnixNano(c.msgs[i].recv)
+		m.recv[i] = ns
 		if c.msgs[i].read {
 			m.read++
-			m.readAt = append(m.readAt, c.msgs[i].recv)
+			m.readAt = append(m.readAt, ns)
 		}
 		if c.msgs[i].recv.After(m.last) {
 			m.last = c.msgs[i].recv
 		}
 	}
-	slices.SortFunc(m.recv, time.Time.Compare)
-	slices.SortFunc(m.readAt, time.Time.Compare)
-	m.readAt = slices.Clip(m.readAt)
+	slices.Sort(m.recv)
+	slices.Sort(m.readAt)
+	if len(m.readAt) == 0 {
+		m.readAt = nil
+	}
 	c.msgAgg = m
 	return m
-}
-
-// recentCompletions returns the completions kept for windows, ascending by time
-// (cached; shared with Attrs, replaced and never modified in place).
-func (c *Contact) recentCompletions() []operators.Completion {
-	if !c.recentCompOK {
-		c.recentComp = nil
-		if len(c.completions) > 0 {
-			c.recentComp = make([]operators.Completion, len(c.completions))
-			for i, x := range c.completions {
-				c.recentComp[i] = operators.Completion{At: x.at, Automation: x.id}
-			}
-		}
-		c.recentCompOK = true
-	}
-	return c.recentComp
 }
 
 func (c *Contact) automationAggregates() (int64, map[string]int64) {

@@ -691,25 +691,25 @@ func (c *Contact) decode(d *decoder) {
 func (c *Contact) appendCompletions(e *encoder) {
 	e.uint(uint64(len(c.completions)))
 	for _, x := range c.completions {
-		i, found := slices.BinarySearchFunc(c.automations, x.id, func(a AutomationCount, id string) int { return strings.Compare(a.AutomationID, id) })
+		i, found := slices.BinarySearchFunc(c.automations, x.Automation, func(a AutomationCount, id string) int { return strings.Compare(a.AutomationID, id) })
 		if !found && e.err == nil {
-			e.err = fmt.Errorf("completion of automation %q without a count", x.id)
+			e.err = fmt.Errorf("completion of automation %q without a count", x.Automation)
 		}
 		e.uint(uint64(i))
-		e.time(x.at, 0)
+		e.time(x.At, 0)
 	}
 }
 
 func (c *Contact) decodeCompletions(d *decoder) {
 	n := d.count(2)
-	c.completions = make([]completionAt, 0, n)
+	c.completions = make([]operators.Completion, 0, n)
 	for range n {
 		if len(c.automations) == 0 {
 			d.fail("completions without automations")
 			return
 		}
 		i := d.uintMax(uint64(len(c.automations) - 1))
-		x := completionAt{id: c.automations[i].AutomationID, at: d.time(nil)}
+		x := operators.Completion{Automation: c.automations[i].AutomationID, At: d.time(nil)}
 		if k := len(c.completions); k > 0 && cmpCompletion(c.completions[k-1], x) > 0 {
 			d.fail("completions out of order")
 		}

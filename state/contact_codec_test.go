@@ -28,7 +28,6 @@ func contactEqual(a, b *Contact) bool {
 func stored(c *Contact) Contact {
 	s := *c
 	s.tagKeys, s.tagKeysOK, s.agg, s.msgAgg, s.byAuto, s.byAutoOK = nil, false, nil, nil, nil, false
-	s.recentComp, s.recentCompOK = nil, false
 	s.orderBytes, s.orderBytesOK = 0, false
 	return s
 }

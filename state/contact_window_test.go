@@ -41,8 +41,9 @@ func TestAttrsWindowItems(t *testing.T) {
 
 	a := c.Attrs("ws", nil, "")
 	eqJSON(t, "RecentOrders", a.RecentOrders, `[{"At":"2026-05-01T00:00:00Z","Total":"10"},{"At":"2026-06-20T00:00:00Z","Total":"30"}]`)
-	eqJSON(t, "RecentReceived", a.RecentReceived, `["2026-06-10T00:00:00Z","2026-06-28T00:00:00Z","2026-06-29T00:00:00Z"]`)
-	eqJSON(t, "RecentRead", a.RecentRead, `["2026-06-10T00:00:00Z","2026-06-29T00:00:00Z"]`)
+	ns := func(s string) int64 { return ts(s).UnixNano() }
+	eqJSON(t, "RecentReceived", a.RecentReceived, fmt.Sprint("[", ns("2026-06-10T00:00:00Z"), ",", ns("2026-06-28T00:00:00Z"), ",", ns("2026-06-29T00:00:00Z"), "]"))
+	eqJSON(t, "RecentRead", a.RecentRead, fmt.Sprint("[", ns("2026-06-10T00:00:00Z"), ",", ns("2026-06-29T00:00:00Z"), "]"))
 	eqJSON(t, "RecentCompletions", a.RecentCompletions, `[{"At":"2026-06-15T00:00:00Z","Automation":"a"},{"At":"2026-06-30T00:00:00Z","Automation":"b"}]`)
 
 	// A new order is inserted in time order by the incremental path (withOrder).
@@ -89,7 +90,7 @@ func TestWindowItemsBounded(t *testing.T) {
 	if len(d.completions) > lim || len(d.completions) == 0 {
 		t.Errorf("completion times kept = %d, want 1..%d", len(d.completions), lim)
 	}
-	if last := d.completions[len(d.completions)-1].at; !last.Equal(now.Add(-time.Minute)) {
+	if last := d.completions[len(d.completions)-1].At; !last.Equal(now.Add(-time.Minute)) {
 		t.Errorf("latest completion kept = %v: the oldest must go first", last)
 	}
 	if got, _ := d.automationAggregates(); got != int64(n) {

@@ -405,8 +405,8 @@ func checkCompletions(t *testing.T, b []byte) {
 		{"2026-06-20T10:00:00Z", "winback"}, {"2026-06-30T08:00:00.25Z", "8812734"},
 	}
 	for i := range min(len(want), len(c.completions)) {
-		eqTime(t, fmt.Sprintf("completion %d at", i), c.completions[i].at, want[i].at)
-		eq(t, fmt.Sprintf("completion %d automation", i), c.completions[i].id, want[i].id)
+		eqTime(t, fmt.Sprintf("completion %d at", i), c.completions[i].At, want[i].at)
+		eq(t, fmt.Sprintf("completion %d automation", i), c.completions[i].Automation, want[i].id)
 	}
 	a := c.Attrs("ws", nil, "")
 	eq(t, "automation_completions", a.AutomationCompletions, int64(5))
