@@ -57,14 +57,49 @@ func windowStart(now time.Time, n int64) time.Time {
 	return now.Add(-time.Duration(n) * Day)
 }
 
-// firstInWindow returns the index of the first of the ascending times (at(i)) that
-// is in the last n days at now.
-func firstInWindow(l int, at func(int) time.Time, now time.Time, n int64) int {
+// items is the ascending sequence of dated items that a window dim counts.
+type items struct {
+	d dim
+	a *Attrs
+}
+
+// windowItems returns the items of window dim d of a.
+func windowItems(d dim, a *Attrs) items { return items{d, a} }
+
+func (s items) len() int {
+	switch s.d {
+	case dimOrdersWindow, dimSpentWindow:
+		return len(s.a.RecentOrders)
+	case dimReceivedWindow:
+		return len(s.a.RecentReceived)
+	case dimReadWindow:
+		return len(s.a.RecentRead)
+	case dimCompletionsWindow:
+		return len(s.a.RecentCompletions)
+	}
+	return 0
+}
+
+// at returns the time of item i.
+func (s items) at(i int) time.Time {
+	switch s.d {
+	case dimOrdersWindow, dimSpentWindow:
+		return s.a.RecentOrders[i].At
+	case dimReceivedWindow:
+		return time.Unix(0, s.a.RecentReceived[i])
+	case dimReadWindow:
+		return time.Unix(0, s.a.RecentRead[i])
+	}
+	return s.a.RecentCompletions[i].At
+}
+
+// first returns the index of the first item in the last n days at now.
+func (s items) first(now time.Time, n int64) int {
 	start := windowStart(now, n)
-	lo, hi := 0, l
+	lo, hi := 0, s.len()
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if at(m).After(start) {
+		if s.at(m).After(start) {
 			hi = m
 		} else {
 			lo = m + 1
@@ -73,26 +108,11 @@ func firstInWindow(l int, at func(int) time.Time, now time.Time, n int64) int {
 	return lo
 }
 
-// windowSource names the dated items a window dim counts.
-func windowItems(d dim, a *Attrs) (l int, at func(int) time.Time) {
-	switch d {
-	case dimOrdersWindow, dimSpentWindow:
-		return len(a.RecentOrders), func(i int) time.Time { return a.RecentOrders[i].At }
-	case dimReceivedWindow:
-		return len(a.RecentReceived), func(i int) time.Time { return time.Unix(0, a.RecentReceived[i]) }
-	case dimReadWindow:
-		return len(a.RecentRead), func(i int) time.Time { return time.Unix(0, a.RecentRead[i]) }
-	case dimCompletionsWindow:
-		return len(a.RecentCompletions), func(i int) time.Time { return a.RecentCompletions[i].At }
-	}
-	return 0, nil
-}
-
 // windowCount returns the number of items of a counting window dim in the last n
 // days at now (of one automation when automation != "").
 func windowCount(d dim, automation string, n int64, a *Attrs, now time.Time) int64 {
-	l, at := windowItems(d, a)
-	i := firstInWindow(l, at, now, n)
+	it := windowItems(d, a)
+	i := it.first(now, n)
 	if d == dimCompletionsWindow && automation != "" {
 		var c int64
 		for _, x := range a.RecentCompletions[i:] {
@@ -102,14 +122,13 @@ func windowCount(d dim, automation string, n int64, a *Attrs, now time.Time) int
 		}
 		return c
 	}
-	return int64(l - i)
+	return int64(it.len() - i)
 }
 
 // windowSpent returns the total of the counted orders in the last n days at now.
 func windowSpent(n int64, a *Attrs, now time.Time) decimal.Decimal {
-	l, at := windowItems(dimSpentWindow, a)
 	sum := decimal.Zero
-	for _, o := range a.RecentOrders[firstInWindow(l, at, now, n):] {
+	for _, o := range a.RecentOrders[windowItems(dimSpentWindow, a).first(now, n):] {
 		if s, err := sum.Add(o.Total); err == nil {
 			sum = s
 		}
@@ -127,14 +146,13 @@ type WindowState struct {
 // windowState returns the window of p for a at now.
 func windowState(p *pred, a *Attrs, now time.Time) WindowState {
 	var s WindowState
-	l, at := windowItems(p.dim, a)
-	i := firstInWindow(l, at, now, p.window)
-	for ; i < l; i++ {
+	it := windowItems(p.dim, a)
+	for i := it.first(now, p.window); i < it.len(); i++ {
 		if p.dim == dimCompletionsWindow && p.automation != "" && a.RecentCompletions[i].Automation != p.automation {
 			continue
 		}
 		if s.Count == 0 {
-			s.NextChange = at(i).Add(time.Duration(p.window) * Day)
+			s.NextChange = it.at(i).Add(time.Duration(p.window) * Day)
 		}
 		s.Count++
 	}
@@ -259,8 +277,8 @@ func (rs *RuleSet) nextWindowFlip(a *Attrs, now time.Time) time.Time {
 	for i := range rs.windows {
 		w := &rs.windows[i]
 		k := w.key
-		l, at := windowItems(k.dim, a)
-		first := firstInWindow(l, at, now, k.days)
+		it := windowItems(k.dim, a)
+		l, first := it.len(), it.first(now, k.days)
 		if first == l {
 			continue
 		}
@@ -295,13 +313,13 @@ func (rs *RuleSet) nextWindowFlip(a *Attrs, now time.Time) time.Time {
 		var gone int64 // departed items
 		sum := windowSpent(k.days, a, now)
 		for j := first; j < l; {
-			t := at(j)
+			t := it.at(j)
 			leave := t.Add(span)
 			if !next.IsZero() && !leave.Before(next) {
 				break // no earlier flip in this window
 			}
 			moved := false
-			for ; j < l && at(j).Equal(t); j++ {
+			for ; j < l && it.at(j).Equal(t); j++ {
 				if !counts(j) {
 					continue
 				}
