@@ -97,6 +97,10 @@ func (rs *RuleSet) Affected(old, new *Attrs, now time.Time, dst []int) []int {
 		}
 	}
 
+	if len(rs.windows) > 0 {
+		rs.diffWindows(old, new, now, &c)
+	}
+
 	dst = c.dst
 	segs := dst[start:]
 	slices.Sort(segs)

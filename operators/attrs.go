@@ -103,6 +103,15 @@ type Attrs struct {
 
 	LifecycleOverride Stage // StageNone unless contacts/lifecycle_stage_set set one
 	Excluded          bool  // has the exclusion tag: member of no segment
+
+	// The dated items that windows (in_last_days on a counter or a sum, SPEC §6)
+	// count, ascending by time; what the state package keeps of them is bounded (see
+	// its README section "Bounded contact state"). Message times are UnixNano (as
+	// UnixNano saturates them): a contact may keep a thousand, derived on every event.
+	RecentOrders      []TimedAmount // counted orders: created_at and total
+	RecentReceived    []int64       // received time of each received message (UnixNano)
+	RecentRead        []int64       // received time of each read message (UnixNano)
+	RecentCompletions []Completion  // completed_at and automation of each completion
 }
 
 // Day is the length of one "day" in days-since arithmetic: whole 24-hour periods.

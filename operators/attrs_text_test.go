@@ -21,6 +21,8 @@ import (
 //	collections prices received read last_msg engaged completions auto=id:n,id:n lists
 //	tags stage (override) excluded (a bare flag) email_consent created city province
 //	domain
+//	recent_orders=T@total,… recent_received=T,… recent_read=T,…
+//	recent_completions=id@T,… (the dated items of windows)
 func parseAttrs(s string, now time.Time) (*Attrs, error) {
 	a := &Attrs{}
 	for _, tok := range strings.Fields(s) {
@@ -116,6 +118,46 @@ func parseAttrs(s string, now time.Time) (*Attrs, error) {
 			a.LifecycleOverride = st
 		case "excluded":
 			a.Excluded = true
+		case "recent_orders": // at:total,… (counted orders for windows)
+			for _, e := range strings.Split(v, ",") {
+				at, total, _ := strings.Cut(e, "@")
+				o := TimedAmount{Total: decimal.Zero}
+				if o.At, err = parseTestTime(at, now); err != nil {
+					break
+				}
+				if total != "" {
+					if o.Total, err = decimal.Parse(total); err != nil {
+						break
+					}
+				}
+				a.RecentOrders = append(a.RecentOrders, o)
+			}
+			slices.SortStableFunc(a.RecentOrders, func(x, y TimedAmount) int { return x.At.Compare(y.At) })
+		case "recent_received", "recent_read": // times of received (read) messages
+			var ts []int64
+			for _, e := range strings.Split(v, ",") {
+				t, perr := parseTestTime(e, now)
+				if perr != nil {
+					return nil, perr
+				}
+				ts = append(ts, UnixNano(t))
+			}
+			slices.Sort(ts)
+			if k == "recent_received" {
+				a.RecentReceived = ts
+			} else {
+				a.RecentRead = ts
+			}
+		case "recent_completions": // automation@time,…
+			for _, e := range strings.Split(v, ",") {
+				id, at, _ := strings.Cut(e, "@")
+				t, perr := parseTestTime(at, now)
+				if perr != nil {
+					return nil, perr
+				}
+				a.RecentCompletions = append(a.RecentCompletions, Completion{At: t, Automation: id})
+			}
+			slices.SortStableFunc(a.RecentCompletions, func(x, y Completion) int { return x.At.Compare(y.At) })
 		default:
 			err = fmt.Errorf("unknown attribute %q", k)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -26,6 +27,9 @@ type Condition struct {
 	Op           string          `json:"op"`
 	Value        json.RawMessage `json:"value"`
 	AutomationID string          `json:"automation_id,omitempty"`
+	// InLastDays makes a condition on a counter or a sum compare its value over the
+	// last N days (SPEC §6 "Windows"); kept as written, judged by Validate.
+	InLastDays json.RawMessage `json:"in_last_days,omitempty"`
 }
 
 // Key returns the definition's key on the segments topic, "<workspace>/<id>"
@@ -122,6 +126,20 @@ func canonicalCondition(c *Condition) string {
 	if c.AutomationID != "" {
 		b.WriteString(`,"automation_id":`)
 		b.Write(jsonString(c.AutomationID))
+	}
+	if len(c.InLastDays) > 0 {
+		// Canonical when valid ("7.0" → 7); else as written, compacted.
+		b.WriteString(`,"in_last_days":`)
+		if n, err := windowDays("", parseField(c.Field), c.InLastDays); err == nil {
+			b.WriteString(strconv.FormatInt(n, 10))
+		} else {
+			var buf bytes.Buffer
+			if json.Compact(&buf, c.InLastDays) == nil {
+				b.Write(buf.Bytes())
+			} else {
+				b.Write(jsonString(string(c.InLastDays)))
+			}
+		}
 	}
 	b.WriteString("}")
 	return b.String()

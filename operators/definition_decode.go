@@ -70,19 +70,26 @@ func (r *jsonReader) condition(path string, c *Condition) error {
 		case "automation_id":
 			return r.id(path, &c.AutomationID)
 		case "value":
-			var raw json.RawMessage
-			if err := r.dec.Decode(&raw); err != nil {
-				return syntaxError(err)
-			}
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, raw); err != nil {
-				return syntaxError(err)
-			}
-			c.Value = buf.Bytes()
-			return nil
+			return r.raw(&c.Value)
+		case "in_last_days":
+			return r.raw(&c.InLastDays)
 		}
 		return &ValidationError{Path: path, Msg: "unknown key"}
 	})
+}
+
+// raw reads the next value as compacted JSON into dst.
+func (r *jsonReader) raw(dst *json.RawMessage) error {
+	var raw json.RawMessage
+	if err := r.dec.Decode(&raw); err != nil {
+		return syntaxError(err)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return syntaxError(err)
+	}
+	*dst = buf.Bytes()
+	return nil
 }
 
 // token reads the next token, turning a decoding failure into a ValidationError.

@@ -144,6 +144,14 @@ func compileCondition(path string, c *Condition) (*compiledCondition, error) {
 	if err := vc.compile(v, p, c.AutomationID, &cc.canon); err != nil {
 		return nil, err
 	}
+	if len(c.InLastDays) > 0 {
+		n, err := windowDays(at("in_last_days"), f, c.InLastDays)
+		if err != nil {
+			return nil, err
+		}
+		p.dim, _ = windowDim(p.dim)
+		p.window = n
+	}
 	p.key = p.makeKey()
 	return cc, nil
 }

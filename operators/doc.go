@@ -45,9 +45,11 @@
 // bounds in [a, b]; string and set fields map each value to the predicates that
 // mention it; identical predicates of several segments are indexed once. Time alone
 // flips only the time-relative predicates (days since, in_last_days and
-// more_than_days_ago on every date field, lifecycle_stage); NextFlip says when the
-// next one flips for a contact, so the processor arms a timer instead of sweeping all
-// contacts. in_last_days / more_than_days_ago on first_order_at and last_order_at are
-// the predicates of days_since_first_order / days_since_last_order, indexed once. Absolute
-// before/after/between never flip with time.
+// more_than_days_ago on every date field, lifecycle_stage, and windows: a counter or
+// sum with "in_last_days", whose value falls as items leave the window, window.go);
+// NextFlip says when the next one flips for a contact, so the processor arms a timer
+// instead of sweeping all contacts. in_last_days / more_than_days_ago on
+// first_order_at and last_order_at are the predicates of days_since_first_order /
+// days_since_last_order, indexed once. Absolute before/after/between never flip with
+// time.
 package operators

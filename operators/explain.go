@@ -35,6 +35,15 @@ type ConditionExplanation struct {
 	Actual any  `json:"actual"`
 	Absent bool `json:"absent,omitempty"` // the value is absent: the condition is false
 	Match  bool `json:"match"`
+
+	// Windowed conditions (in_last_days on a counter or a sum): Actual is the value
+	// over the window; WindowCount is how many items (orders, messages, completions)
+	// are in the window, and NextChange the instant the earliest of them leaves it,
+	// i.e. when the windowed value next changes by time alone (absent when the window
+	// is empty).
+	InLastDays  json.RawMessage `json:"in_last_days,omitempty"` // as written in the definition
+	WindowCount *int64          `json:"window_count,omitempty"`
+	NextChange  *time.Time      `json:"next_change,omitempty"`
 }
 
 // Explain evaluates s for a at now, condition by condition. Its Match equals
@@ -57,6 +66,15 @@ func Explain(s *Segment, a *Attrs, now time.Time) Explanation {
 			if present {
 				ce.Actual = actualValue(c.pred, a, now)
 			}
+			if c.pred.dim.windowed() {
+				ws := windowState(c.pred, a, now)
+				ce.InLastDays = c.src.InLastDays
+				ce.WindowCount = &ws.Count
+				if !ws.NextChange.IsZero() {
+					t := ws.NextChange.UTC()
+					ce.NextChange = &t
+				}
+			}
 			ge.Match = ge.Match && ce.Match
 			ge.Conditions[ci] = ce
 		}
@@ -70,6 +88,10 @@ func Explain(s *Segment, a *Attrs, now time.Time) Explanation {
 // actualValue returns the value p reads from a, JSON-ready (see ConditionExplanation).
 func actualValue(p *pred, a *Attrs, now time.Time) any {
 	switch d := p.dim; {
+	case d == dimSpentWindow:
+		return decimalNumber(windowSpent(p.window, a, now))
+	case d.windowed():
+		return windowCount(d, p.automation, p.window, a, now)
 	case d <= lastStringDim:
 		v, _ := stringValue(d, a, now)
 		return v

@@ -53,6 +53,14 @@ const (
 	dimFirstOrderAt
 	dimLastOrderAt
 	dimCreatedAt
+	// Window dims (in_last_days on a counter or a sum, window.go): the value is an
+	// aggregate over the contact's dated items in the last pred.window days. They are
+	// indexed per windowed value (RuleSet.windows), not per dim.
+	dimOrdersWindow
+	dimReceivedWindow
+	dimReadWindow
+	dimCompletionsWindow // total, or of one automation when pred.automation != ""
+	dimSpentWindow
 	numDims
 )
 
@@ -62,6 +70,7 @@ const (
 	firstIntDim, lastIntDim       = dimOrdersCount, dimCreatedDays
 	firstDecDim, lastDecDim       = dimTotalSpent, dimAOV
 	firstTimeDim, lastTimeDim     = dimMessageAt, dimCreatedAt
+	firstWindowDim, lastWindowDim = dimOrdersWindow, dimSpentWindow
 )
 
 // timeRelative reports whether predicates on d change outcome with now alone.
@@ -70,8 +79,11 @@ func (d dim) timeRelative() bool {
 	case dimDaysSinceLastOrder, dimDaysSinceFirstOrder, dimMessageDays, dimEngagedDays, dimCreatedDays, dimLifecycle:
 		return true
 	}
-	return false
+	return d.windowed()
 }
+
+// windowed reports whether d is a window dim (in_last_days on a counter or a sum).
+func (d dim) windowed() bool { return d >= firstWindowDim && d <= lastWindowDim }
 
 // intSpan is a closed interval of int64; math.MinInt64 / math.MaxInt64 stand for
 // unbounded ends (no int64 lies beyond them). Empty when lo > hi.
@@ -120,7 +132,8 @@ func (s *span[T]) empty(cmp func(T, T) int) bool {
 // Preds are deduplicated across the segments of a RuleSet by key.
 type pred struct {
 	dim        dim
-	automation string                // dimCompletions: "" = total over automations
+	automation string                // dimCompletions(Window): "" = total over automations
+	window     int64                 // window dims: in_last_days
 	ints       intSpan               // integer dims
 	decs       span[decimal.Decimal] // decimal dims and dimPrices (closed)
 	times      span[time.Time]       // instant dims
@@ -149,6 +162,10 @@ func (p *pred) eval(a *Attrs, now time.Time) (outcome, present bool) {
 			return false, false
 		}
 		return p.decs.contains(v, decimal.Decimal.Cmp), true
+	case dimSpentWindow:
+		return p.decs.contains(windowSpent(p.window, a, now), decimal.Decimal.Cmp), true
+	case dimOrdersWindow, dimReceivedWindow, dimReadWindow, dimCompletionsWindow:
+		return p.ints.contains(windowCount(p.dim, p.automation, p.window, a, now)), true
 	case dimMessageAt, dimEngagedAt, dimFirstOrderAt, dimLastOrderAt, dimCreatedAt:
 		v := timeValue(p.dim, a)
 		if v.IsZero() {
@@ -311,6 +328,19 @@ func (p *pred) makeKey() string {
 	b.WriteString(strconv.Itoa(int(p.dim)))
 	b.WriteByte('|')
 	switch {
+	case p.dim.windowed():
+		b.WriteString(p.automation)
+		b.WriteByte('|')
+		b.WriteString(strconv.FormatInt(p.window, 10))
+		b.WriteByte('|')
+		if p.dim == dimSpentWindow {
+			writeBound(&b, p.decs.lo, func(d decimal.Decimal) string { return canonicalDecimal(d) })
+			writeBound(&b, p.decs.hi, func(d decimal.Decimal) string { return canonicalDecimal(d) })
+		} else {
+			b.WriteString(strconv.FormatInt(p.ints.lo, 10))
+			b.WriteByte('|')
+			b.WriteString(strconv.FormatInt(p.ints.hi, 10))
+		}
 	case p.dim >= firstIntDim && p.dim <= lastIntDim:
 		b.WriteString(p.automation)
 		b.WriteByte('|')

@@ -148,6 +148,28 @@ func bruteNextFlip(defs []*Definition, a *Attrs, now time.Time) time.Time {
 			candidates = append(candidates, base.Add(time.Duration(k)*Day))
 		}
 	}
+	// Windows: an item leaves a window of N days at its time + N·24h.
+	var items []time.Time
+	for _, o := range a.RecentOrders {
+		items = append(items, o.At)
+	}
+	for _, t := range append(slices.Clone(a.RecentReceived), a.RecentRead...) {
+		items = append(items, time.Unix(0, t))
+	}
+	for _, x := range a.RecentCompletions {
+		items = append(items, x.At)
+	}
+	for _, c := range conds {
+		if len(c.c.InLastDays) == 0 {
+			continue
+		}
+		n, _, _ := decimal.MustParse(string(c.c.InLastDays)).Int64(0)
+		for _, t := range items {
+			if at := t.Add(time.Duration(n) * Day); at.After(now) {
+				candidates = append(candidates, at)
+			}
+		}
+	}
 	slices.SortFunc(candidates, time.Time.Compare)
 	at0 := outcomes(now)
 	for _, c := range candidates {
@@ -228,7 +250,10 @@ var (
 	propDays      = []string{"-1", "0", "1", "2", "3", "5", "7", "7.5", "59", "60", "61", "89", "90", "91"}
 	propRelDays   = []string{"0", "1", "2", "3", "7", "7.0", "30"}
 	propDayOffs   = []int64{0, 1, 2, 3, 5, 7, 8, 29, 30, 31, 59, 60, 61, 62, 89, 90, 91, 92, 179, 180, 181, 182, -1}
-	propJitter    = []time.Duration{0, 0, -time.Nanosecond, time.Nanosecond, -time.Hour, 5 * time.Hour, 23*time.Hour + 59*time.Minute}
+	// Windows within every field's range; the brute force of NextFlip tries
+	// departures up to 183 days.
+	propWindowDays = []string{"1", "2", "7", "7.0", "30", "60", "90"}
+	propJitter     = []time.Duration{0, 0, -time.Nanosecond, time.Nanosecond, -time.Hour, 5 * time.Hour, 23*time.Hour + 59*time.Minute}
 )
 
 func genCondition(r *rand.Rand) map[string]any {
@@ -321,6 +346,9 @@ func genCondition(r *rand.Rand) map[string]any {
 		} else {
 			c["value"] = json.Number(pick(r, vals))
 		}
+		if maxWindowDays(parseField(f)) > 0 && r.IntN(3) == 0 {
+			c["in_last_days"] = json.Number(pick(r, propWindowDays))
+		}
 	}
 	return c
 }
@@ -362,7 +390,7 @@ func mutateAttrs(r *rand.Rand, a *Attrs, now time.Time) *Attrs {
 	return &b
 }
 
-const numAttrKinds = 18
+const numAttrKinds = 21
 
 // setAttr regenerates attribute group k of a (replacing slices and maps, never
 // modifying them in place).
@@ -468,5 +496,28 @@ func setAttr(r *rand.Rand, a *Attrs, k int, now time.Time) {
 		if r.IntN(4) != 0 {
 			a.CustomerCreatedAt = genInstant(r, now)
 		}
+	case 18: // counted orders of windows
+		a.RecentOrders = nil
+		for range r.IntN(5) {
+			a.RecentOrders = append(a.RecentOrders, TimedAmount{At: genInstant(r, now), Total: decimal.MustParse(pick(r, propMoney))})
+		}
+		slices.SortStableFunc(a.RecentOrders, func(x, y TimedAmount) int { return x.At.Compare(y.At) })
+	case 19: // messages of windows
+		a.RecentReceived, a.RecentRead = nil, nil
+		for range r.IntN(5) {
+			t := genInstant(r, now)
+			a.RecentReceived = append(a.RecentReceived, UnixNano(t))
+			if r.IntN(2) == 0 {
+				a.RecentRead = append(a.RecentRead, UnixNano(t))
+			}
+		}
+		slices.Sort(a.RecentReceived)
+		slices.Sort(a.RecentRead)
+	case 20: // completions of windows
+		a.RecentCompletions = nil
+		for range r.IntN(5) {
+			a.RecentCompletions = append(a.RecentCompletions, Completion{At: genInstant(r, now), Automation: pick(r, propAutos)})
+		}
+		slices.SortStableFunc(a.RecentCompletions, func(x, y Completion) int { return x.At.Compare(y.At) })
 	}
 }

@@ -37,7 +37,46 @@ func refTimeRelative(c *Condition) bool {
 	case "days_since_last_order", "days_since_first_order", "lifecycle_stage":
 		return true
 	}
-	return c.Op == "in_last_days" || c.Op == "more_than_days_ago"
+	return c.Op == "in_last_days" || c.Op == "more_than_days_ago" || len(c.InLastDays) > 0
+}
+
+// refWindow returns the value of a windowed condition (SPEC §5 "windowed
+// aggregates"): over the items whose whole days since is < N.
+func refWindow(c *Condition, a *Attrs, now time.Time) decimal.Decimal {
+	days := decimal.MustParse(string(c.InLastDays)).Trim(0)
+	in := func(t time.Time) bool { return decimal.MustNew(DaysSince(t, now), 0).Cmp(days) < 0 }
+	n, sum := int64(0), decimal.Zero
+	switch c.Field {
+	case "orders_count", "total_spent":
+		for _, o := range a.RecentOrders {
+			if in(o.At) {
+				n++
+				sum, _ = sum.Add(o.Total)
+			}
+		}
+		if c.Field == "total_spent" {
+			return sum
+		}
+	case "messages_received", "messages_read":
+		ts := a.RecentReceived
+		if c.Field == "messages_read" {
+			ts = a.RecentRead
+		}
+		for _, t := range ts {
+			if in(time.Unix(0, t)) {
+				n++
+			}
+		}
+	case "automation_completions":
+		for _, x := range a.RecentCompletions {
+			if in(x.At) && (c.AutomationID == "" || x.Automation == c.AutomationID) {
+				n++
+			}
+		}
+	default:
+		panic("reference model: no window on " + c.Field)
+	}
+	return decimal.MustNew(n, 0)
 }
 
 // refCond evaluates one (valid) condition.
@@ -183,27 +222,29 @@ func refEval(c *Condition, v any, a *Attrs, now time.Time) bool {
 
 	// Numbers.
 	var x decimal.Decimal
-	switch c.Field {
-	case "orders_count":
+	switch {
+	case len(c.InLastDays) > 0:
+		x = refWindow(c, a, now)
+	case c.Field == "orders_count":
 		x = decimal.MustNew(a.OrdersCount, 0)
-	case "total_spent":
+	case c.Field == "total_spent":
 		x = a.TotalSpent
-	case "average_order_value":
+	case c.Field == "average_order_value":
 		if !a.HasAOV {
 			return false
 		}
 		x = a.AOV
-	case "messages_received":
+	case c.Field == "messages_received":
 		x = decimal.MustNew(a.MessagesReceived, 0)
-	case "messages_read":
+	case c.Field == "messages_read":
 		x = decimal.MustNew(a.MessagesRead, 0)
-	case "automation_completions":
+	case c.Field == "automation_completions":
 		n := a.AutomationCompletions
 		if c.AutomationID != "" {
 			n = a.CompletionsByAutomation[c.AutomationID]
 		}
 		x = decimal.MustNew(n, 0)
-	case "days_since_last_order", "days_since_first_order":
+	case c.Field == "days_since_last_order", c.Field == "days_since_first_order":
 		t := a.LastOrderAt
 		if c.Field == "days_since_first_order" {
 			t = a.FirstOrderAt

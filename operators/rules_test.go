@@ -15,7 +15,8 @@ import (
 //
 //	reset                      forget every defined segment
 //	rule id=ID                 define a one-workspace segment from condition lines
-//	                           "<field> <op> <json value> [automation_id=<id>]";
+//	                           "<field> <op> <json value> [automation_id=<id>]
+//	                           [in_last_days=<json>]";
 //	                           a line "or" starts the next group
 //	define                     define a segment from its JSON
 //	parse [quiet]              validate JSON only: its RulesKey (quiet: "ok"), or the
@@ -121,6 +122,7 @@ func ruleJSON(id string, lines []string) ([]byte, error) {
 		Op           string          `json:"op"`
 		Value        json.RawMessage `json:"value"`
 		AutomationID string          `json:"automation_id,omitempty"`
+		InLastDays   json.RawMessage `json:"in_last_days,omitempty"`
 	}
 	type group struct {
 		Conditions []cond `json:"conditions"`
@@ -138,6 +140,9 @@ func ruleJSON(id string, lines []string) ([]byte, error) {
 		}
 		c := cond{Field: parts[0], Op: parts[1]}
 		value := parts[2]
+		if i := strings.LastIndex(value, " in_last_days="); i >= 0 {
+			value, c.InLastDays = value[:i], json.RawMessage(value[i+len(" in_last_days="):])
+		}
 		if i := strings.LastIndex(value, " automation_id="); i >= 0 {
 			value, c.AutomationID = value[:i], value[i+len(" automation_id="):]
 		}
@@ -250,7 +255,17 @@ func (r *ddRunner) explain(t *testing.T, c *ddCase, now time.Time) string {
 				if ce.AutomationID != "" {
 					auto = " automation_id=" + ce.AutomationID
 				}
+				if len(ce.InLastDays) > 0 {
+					auto += " in_last_days=" + string(ce.InLastDays)
+				}
 				fmt.Fprintf(&b, "  %s %s %s%s: actual %s -> %v\n", ce.Field, ce.Op, ce.Value, auto, actual, ce.Match)
+				if ce.WindowCount != nil {
+					next := "none"
+					if ce.NextChange != nil {
+						next = ce.NextChange.Format(time.RFC3339Nano) + " (now+" + formatDays(ce.NextChange.Sub(now)) + ")"
+					}
+					fmt.Fprintf(&b, "    window: %d in it, next change %s\n", *ce.WindowCount, next)
+				}
 			}
 		}
 		if _, err := json.Marshal(e); err != nil {

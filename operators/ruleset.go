@@ -30,6 +30,7 @@ type RuleSet struct {
 	byAutomation map[string]*dimIndex // dimCompletions predicates with an automation_id
 	automations  []string             // the keys of byAutomation, sorted
 	prices       stabIndex
+	windows      []windowIndex // one per windowed value (dim, automation, days), in first-use order
 
 	// lifecycleFlips[s][t]: some lifecycle predicate has different outcomes for stages
 	// s and t (so a derived-stage change from s to t is a flip).
@@ -91,6 +92,9 @@ func NewRuleSet(segs []*Segment) *RuleSet {
 	for d := range rs.dims {
 		rs.dims[d].finish()
 	}
+	for i := range rs.windows {
+		rs.windows[i].x.finish()
+	}
 	for id, x := range rs.byAutomation {
 		x.finish()
 		rs.automations = append(rs.automations, id)
@@ -102,7 +106,9 @@ func NewRuleSet(segs []*Segment) *RuleSet {
 // indexPred adds predicate p to the index of its dim.
 func (rs *RuleSet) indexPred(pr *pred, p int32) {
 	x := &rs.dims[pr.dim]
-	if pr.dim == dimCompletions && pr.automation != "" {
+	if pr.dim.windowed() {
+		x = rs.windowIndex(windowKey{pr.dim, pr.automation, pr.window})
+	} else if pr.dim == dimCompletions && pr.automation != "" {
 		x = rs.byAutomation[pr.automation]
 		if x == nil {
 			x = &dimIndex{}
@@ -111,6 +117,19 @@ func (rs *RuleSet) indexPred(pr *pred, p int32) {
 	}
 	x.all = append(x.all, p)
 	switch d := pr.dim; {
+	case d == dimSpentWindow:
+		if !pr.decs.empty(decimal.Decimal.Cmp) {
+			addBounds(&x.decs, &pr.decs, p)
+		}
+	case d.windowed():
+		if s := pr.ints; !s.empty() {
+			if s.lo != math.MinInt64 {
+				x.ints.add(s.lo, p)
+			}
+			if s.hi != math.MaxInt64 {
+				x.ints.add(s.hi, p)
+			}
+		}
 	case d <= lastStringDim || d >= firstSetDim && d <= lastSetDim:
 		if x.values == nil {
 			x.values = map[string][]int32{}
@@ -157,6 +176,17 @@ func (rs *RuleSet) indexPred(pr *pred, p int32) {
 		}
 		addBounds(&x.times, &pr.times, p)
 	}
+}
+
+// windowIndex returns the index of the windowed value k, creating it.
+func (rs *RuleSet) windowIndex(k windowKey) *dimIndex {
+	for i := range rs.windows {
+		if rs.windows[i].key == k {
+			return rs.windows[i].x
+		}
+	}
+	rs.windows = append(rs.windows, windowIndex{key: k, x: &dimIndex{}})
+	return rs.windows[len(rs.windows)-1].x
 }
 
 func addBounds[T any](x *orderedIndex[T], s *span[T], p int32) {

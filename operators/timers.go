@@ -18,8 +18,9 @@ var daysDims = [...]dim{dimDaysSinceLastOrder, dimDaysSinceFirstOrder, dimMessag
 //
 // Time-relative predicates are the days-since ones (days_since_last_order,
 // days_since_first_order, in_last_days and more_than_days_ago on every date field,
-// customer_created_at's included) and lifecycle_stage, whose
-// derived stage changes 91 and 181 days after the last order. A days-since value
+// customer_created_at's included) and lifecycle_stage, whose derived stage changes 91
+// and 181 days after the last order, and windowed values (in_last_days on a counter or
+// a sum), which fall as items leave their window. A days-since value
 // counted from t steps up at t + k·24h, so each days dim keeps the sorted day counts
 // at which one of its predicates flips, and the next flip is one binary search away.
 // An excluded contact matches nothing whatever the time: its next flip is zero.
@@ -42,6 +43,11 @@ func (rs *RuleSet) NextFlip(a *Attrs, now time.Time) time.Time {
 	}
 	if at := rs.nextLifecycleFlip(a, now); !at.IsZero() {
 		next = earliest(next, at)
+	}
+	if len(rs.windows) > 0 {
+		if at := rs.nextWindowFlip(a, now); !at.IsZero() {
+			next = earliest(next, at)
+		}
 	}
 	return next
 }

@@ -58,10 +58,10 @@ type mmGenOptions struct {
 	// requires each to take effect whatever the batching. On in mmGenFor.
 	SameSegmentTwice bool
 	// Extensions draws conditions of SPEC §6 that the rule language does not
-	// implement yet (windowed aggregates, segment references); off, their definitions
-	// would only be dead-lettered. The attributes of issue 17 item 3 (first/last order
-	// and creation dates, email consent, city, province, email domain) are drawn
-	// always.
+	// implement yet (segment references); off, their definitions would only be
+	// dead-lettered. Windowed aggregates (in_last_days on counters and sums) and the
+	// attributes of issue 17 item 3 (first/last order and creation dates, email
+	// consent, city, province, email domain) are implemented and drawn always.
 	Extensions bool
 	// BatchCatalog lets the catalog records of a phase reach the processor
 	// together (one poll) in the configurations that do not pace global records,
@@ -300,7 +300,7 @@ func (g *mmGen) condition(id string) string {
 	c := weighted[g.rng.IntN(len(weighted))]
 	if !g.o.Extensions {
 		switch c {
-		case 8, 9, 23:
+		case 23:
 			c = 2 + g.rng.IntN(2) // days since last or first order
 		}
 	}
@@ -322,8 +322,17 @@ func (g *mmGen) condition(id string) string {
 	case 7:
 		return fmt.Sprintf(`{"field":"automation_completions","op":"gte","value":%d,"automation_id":%q}`, 1+g.rng.IntN(2), g.pick(mmAutomations))
 	case 8:
-		return fmt.Sprintf(`{"field":"orders_count","op":"gte","value":%d,"in_last_days":%d}`, 1+g.rng.IntN(2), 1+g.rng.IntN(60))
+		if g.chance(3) {
+			return fmt.Sprintf(`{"field":"total_spent","op":%q,"value":%d,"in_last_days":%d}`, g.pick([]string{"gt", "lt"}), 50+g.rng.IntN(200), 1+g.rng.IntN(60))
+		}
+		return fmt.Sprintf(`{"field":"orders_count","op":%q,"value":%d,"in_last_days":%d}`, g.pick([]string{"gte", "lt"}), 1+g.rng.IntN(2), 1+g.rng.IntN(60))
 	case 9:
+		switch g.rng.IntN(3) {
+		case 0:
+			return fmt.Sprintf(`{"field":"messages_read","op":"gte","value":1,"in_last_days":%d}`, 1+g.rng.IntN(30))
+		case 1:
+			return fmt.Sprintf(`{"field":"automation_completions","op":"gte","value":1,"automation_id":%q,"in_last_days":%d}`, g.pick(mmAutomations), 1+g.rng.IntN(30))
+		}
 		return fmt.Sprintf(`{"field":"messages_received","op":"gte","value":1,"in_last_days":%d}`, 1+g.rng.IntN(30))
 	case 10:
 		return date("last_engaged_at")

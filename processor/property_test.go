@@ -365,6 +365,24 @@ func randomDefinition(rng *rand.Rand, id string) string {
 			}
 			return fmt.Sprintf(`{"field":%q,"op":%q,"value":%q}`, f, pick(rng, []string{"before", "after"}), "2026-09-01")
 		},
+		// Windows (SPEC §6): over orders up to 200 days old, messages up to 20,
+		// completions up to 40.
+		func() string {
+			return fmt.Sprintf(`{"field":"orders_count","op":%q,"value":%d,"in_last_days":%d}`, pick(rng, []string{"gte", "lt"}), 1+rng.IntN(2), pick(rng, []int{7, 30, 90, 365}))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":"total_spent","op":%q,"value":%d,"in_last_days":%d}`, pick(rng, []string{"gt", "lte"}), 50*rng.IntN(5), pick(rng, []int{30, 180}))
+		},
+		func() string {
+			return fmt.Sprintf(`{"field":%q,"op":"gte","value":%d,"in_last_days":%d}`, pick(rng, []string{"messages_received", "messages_read"}), 1+rng.IntN(2), pick(rng, []int{3, 10, 90}))
+		},
+		func() string {
+			auto := ""
+			if rng.IntN(2) == 0 {
+				auto = fmt.Sprintf(`,"automation_id":%q`, pick(rng, []string{"welcome", "winback"}))
+			}
+			return fmt.Sprintf(`{"field":"automation_completions","op":"gte","value":1%s,"in_last_days":%d}`, auto, pick(rng, []int{5, 30}))
+		},
 	}
 	var groups []string
 	for g := 0; g < 1+rng.IntN(2); g++ {
@@ -428,6 +446,10 @@ func randomEvent(rng *rand.Rand, cid int64, now time.Time) (topic, payload strin
 		return "customers_marketing_consent/update", fmt.Sprintf(`{"id":%d,"sms_marketing_consent":{"state":%q,"consent_updated_at":%q}}`,
 			cid, pick(rng, []string{"subscribed", "unsubscribed", "pending"}), now.Add(time.Duration(rng.IntN(1000))*time.Second).Format(time.RFC3339))
 	case 7:
+		if rng.IntN(2) == 0 {
+			return "automations/completed", fmt.Sprintf(`{"customer_id":%d,"automation_id":%q,"completed_at":%q}`,
+				cid, pick(rng, []string{"welcome", "winback"}), ts(rng.IntN(40)))
+		}
 		return "orders/delete", fmt.Sprintf(`{"id":%d}`, 100*cid+int64(rng.IntN(4)))
 	default:
 		if rng.IntN(4) == 0 {

@@ -77,6 +77,10 @@ const (
 	// MaxMessages caps the per-message states kept; beyond it the messages received
 	// earliest are folded into the counters first.
 	MaxMessages = 1000
+	// CompletionRetention is how long an automation completion's time is kept for
+	// windows (at most 90 days, SPEC §6): completions more than this before the
+	// contact's latest completion are dropped from the window part (the counts stay).
+	CompletionRetention = 90 * 24 * time.Hour
 )
 
 // Contact error codes (shown by the admin API; see Contact.Errors).
@@ -144,6 +148,16 @@ const (
 // time): the attributes are unchanged, but a status arriving later for a folded
 // message counts it again (a read 90 days after delivery counts a second receipt).
 //
+// # Windows
+//
+// Windows (in_last_days, SPEC §6) count dated items: counted orders by created_at
+// (from the full orders and the folded entries; forgotten orders are not in any
+// window), messages by received time (the per-message states), and automation
+// completions by completed_at, kept for that purpose alone: each completion's time
+// and automation, for CompletionRetention before the contact's latest completion,
+// at most the share of the bound (the oldest go first). Completions counted before
+// this part existed have no time and are in no window.
+//
 // # Bounded size
 //
 // ApplyBounded keeps the encoded record within a bound (SPEC §4.4, --max-contact-bytes,
@@ -210,8 +224,9 @@ type Contact struct {
 	msgFolded     msgFolded
 	lastEngagedAt time.Time
 
-	automations []automationCount // sorted by ID
-	backInStock []BackInStockSub  // sorted by VariantID, then ProductID
+	automations []automationCount      // sorted by ID
+	completions []operators.Completion // for windows: sorted by time, then id (see "Windows"); shared with Attrs, replaced on change
+	backInStock []BackInStockSub       // sorted by VariantID, then ProductID
 	convs       []ConversationState
 
 	// Derived, not encoded: rebuilt lazily (nil or invalid = stale).

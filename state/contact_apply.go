@@ -195,7 +195,7 @@ func (c *Contact) applyEffect(ev *events.Event, at, now time.Time) effect {
 	case events.MessageInbound:
 		return c.applyInbound(ev.Message, at)
 	case events.AutomationCompleted:
-		return c.completeAutomation(ev.Automation.AutomationID)
+		return c.completeAutomation(ev.Automation.AutomationID, ev.Automation.CompletedAt, at)
 	case events.ListMemberAdded:
 		return c.addList(ev.ListID)
 	case events.ListMemberRemoved:
@@ -300,6 +300,42 @@ func (c *Contact) compact(now time.Time) {
 		c.orderDeletion = keep
 	}
 	c.foldMessages()
+	c.dropOldCompletions()
+}
+
+// dropOldCompletions drops from the window part the completions more than
+// CompletionRetention before the latest one: they are in no window (of at most 90
+// days) once that one is in the past. Judged against the contact's own latest
+// completion, like messages, so that the record depends only on its events.
+func (c *Contact) dropOldCompletions() {
+	if len(c.completions) == 0 {
+		return
+	}
+	cutoff := c.completions[len(c.completions)-1].At.Add(-CompletionRetention)
+	i := 0
+	for i < len(c.completions) && c.completions[i].At.Before(cutoff) {
+		i++
+	}
+	c.keepCompletions(i)
+}
+
+// keepCompletions drops the first n completions of the window part.
+func (c *Contact) keepCompletions(n int) {
+	if n <= 0 {
+		return
+	}
+	c.completions = slices.Clone(c.completions[n:])
+	if len(c.completions) == 0 {
+		c.completions = nil
+	}
+}
+
+// cmpCompletion orders the window part's completions: by time, then automation.
+func cmpCompletion(x, y operators.Completion) int {
+	if r := x.At.Compare(y.At); r != 0 {
+		return r
+	}
+	return cmp.Compare(x.Automation, y.Automation)
 }
 
 // foldMessages folds into c.msgFolded the messages received more than
@@ -732,7 +768,14 @@ func (c *Contact) applyInbound(m *events.Message, at time.Time) effect {
 	return changed
 }
 
-func (c *Contact) completeAutomation(id string) effect {
+func (c *Contact) completeAutomation(id string, completedAt, at time.Time) effect {
+	ts := normTime(completedAt)
+	if ts.IsZero() {
+		ts = at
+	}
+	x := operators.Completion{At: ts, Automation: id}
+	j, _ := slices.BinarySearchFunc(c.completions, x, cmpCompletion)
+	c.completions = slices.Insert(slices.Clip(c.completions), j, x) // a copy (see ApplyBounded; shared with Attrs)
 	i, found := slices.BinarySearchFunc(c.automations, id, func(a AutomationCount, id string) int { return cmp.Compare(a.AutomationID, id) })
 	// Copy on write (see ApplyBounded).
 	if found {

@@ -18,17 +18,19 @@ type orderAgg struct {
 	aov         decimal.Decimal
 	hasAOV      bool
 	first, last time.Time
-	brands      []string          // lower case, sorted, unique
-	prices      []decimal.Decimal // ascending, unique by value
-	products    []string          // sorted, unique
-	lang        string            // of the latest order (by created_at) with a usable customer_locale
-	langAt      time.Time         // that order's created_at
+	brands      []string                // lower case, sorted, unique
+	prices      []decimal.Decimal       // ascending, unique by value
+	products    []string                // sorted, unique
+	lang        string                  // of the latest order (by created_at) with a usable customer_locale
+	langAt      time.Time               // that order's created_at
+	recent      []operators.TimedAmount // counted orders by created_at, for windows (not the forgotten ones)
 }
 
 // msgAgg caches the message counters.
 type msgAgg struct {
 	received, read int64
 	last           time.Time
+	recv, readAt   []int64 // received times (UnixNano) of the kept messages (of the read ones), ascending
 }
 
 // Attrs derives the evaluation view of SPEC §5. A deleted or absent contact has the
@@ -91,6 +93,8 @@ func (c *Contact) Attrs(workspace string, cat Catalog, exclusionTag string) oper
 		}
 	}
 	a.AutomationCompletions, a.CompletionsByAutomation = c.automationAggregates()
+	a.RecentOrders, a.RecentReceived, a.RecentRead = agg.recent, ma.recv, ma.readAt
+	a.RecentCompletions = c.completions
 	if t := lowerTrim(exclusionTag); t != "" {
 		_, a.Excluded = slices.BinarySearch(a.Tags, t)
 	}
@@ -199,6 +203,9 @@ func (c *Contact) orderAggregates() *orderAgg {
 		return c.agg
 	}
 	a := &orderAgg{total: decimal.Zero}
+	if n := len(c.fold.entries) + len(c.orders); n > 0 {
+		a.recent = make([]operators.TimedAmount, 0, n)
+	}
 	var langAt time.Time
 	// Folded orders (see Contact, "Bounded size") first: forgotten sums, remembered
 	// entries, multisets.
@@ -207,6 +214,7 @@ func (c *Contact) orderAggregates() *orderAgg {
 		a.lang, langAt = f.lang, f.langAt
 	}
 	addCounted := func(created time.Time, total decimal.Decimal) {
+		a.recent = append(a.recent, operators.TimedAmount{At: created, Total: total})
 		a.count++
 		if sum, err := a.total.Add(total); err == nil {
 			a.total = sum
@@ -279,8 +287,20 @@ func (c *Contact) orderAggregates() *orderAgg {
 		}
 	}
 	a.langAt = langAt
+	if !slices.IsSortedFunc(a.recent, cmpTimedAmount) { // orders by id are mostly chronological
+		slices.SortFunc(a.recent, cmpTimedAmount)
+	}
+	a.recent = slices.Clip(a.recent)
 	c.agg = a
 	return a
+}
+
+// cmpTimedAmount orders windowed orders by time, then total (deterministically).
+func cmpTimedAmount(x, y operators.TimedAmount) int {
+	if r := x.At.Compare(y.At); r != 0 {
+		return r
+	}
+	return x.Total.CmpTotal(y.Total)
 }
 
 // withOrder returns the aggregates with one more order o, that no aggregate counts
@@ -304,6 +324,9 @@ func (a *orderAgg) withOrder(o *events.Order) *orderAgg {
 	if o.CreatedAt.After(n.last) {
 		n.last = o.CreatedAt
 	}
+	ta := operators.TimedAmount{At: o.CreatedAt, Total: o.Total}
+	j, _ := slices.BinarySearchFunc(n.recent, ta, cmpTimedAmount)
+	n.recent = slices.Insert(slices.Clip(n.recent), j, ta) // a copy: shared with Attrs
 	// Copy on write: the slices are shared with Attrs already handed out.
 	cloned := [3]bool{}
 	for i := range o.LineItems {
@@ -360,13 +383,32 @@ func (c *Contact) messageAggregates() *msgAgg {
 		return c.msgAgg
 	}
 	m := &msgAgg{received: c.msgFolded.received + int64(len(c.msgs)), read: c.msgFolded.read, last: c.msgFolded.lastRecv}
+	reads := 0
 	for i := range c.msgs {
 		if c.msgs[i].read {
+			reads++
+		}
+	}
+	if len(c.msgs) > 0 {
+		// One allocation for both: received times, then those of the read ones.
+		all := make([]int64, len(c.msgs)+reads)
+		m.recv, m.readAt = all[:len(c.msgs):len(c.msgs)], all[len(c.msgs):len(c.msgs)]
+	}
+	for i := range c.msgs {
+		ns := operators.UnixNano(c.msgs[i].recv)
+		m.recv[i] = ns
+		if c.msgs[i].read {
 			m.read++
+			m.readAt = append(m.readAt, ns)
 		}
 		if c.msgs[i].recv.After(m.last) {
 			m.last = c.msgs[i].recv
 		}
+	}
+	slices.Sort(m.recv)
+	slices.Sort(m.readAt)
+	if len(m.readAt) == 0 {
+		m.readAt = nil
 	}
 	c.msgAgg = m
 	return m

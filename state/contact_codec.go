@@ -44,9 +44,14 @@ import (
 //	                  count0 {id(str) createdAt(time, extra bit = counted) updatedAt total(dec)}
 //	                  count0 {brand(str) n} count0 {productID(str) n} count0 {price(dec) n}
 //
-//	count0 is a count that may be 0. Section 17 was added after the first release
-//	without changing the version: a record without it is encoded as before, so that
-//	records of the previous release decode and re-encode unchanged (testdata/golden).
+//	 18 completions   count {automation(index into section 14) at(time)}: the
+//	                  window part (times of completions), sorted by time, then
+//	                  automation id
+//
+//	count0 is a count that may be 0. Sections 17 and 18 were added after the first
+//	release without changing the version: a record without them is encoded as
+//	before, so that records of the previous releases decode and re-encode unchanged
+//	(testdata/golden).
 //
 //	time = u, fraction: u = zigzag(seconds − base) << 3 | extra << 2 | mode, where
 //	       base is syncedAt's Unix seconds, mode 0 = the zero time (u = extra << 2),
@@ -80,7 +85,8 @@ const (
 	secBackInStock
 	secConversations
 	secOrderFold
-	secAll = secOrderFold<<1 - 1
+	secCompletions // 18
+	secAll         = secCompletions<<1 - 1
 )
 
 // Profile field bits.
@@ -142,6 +148,7 @@ func (c *Contact) AppendBinary(dst []byte) ([]byte, error) {
 	set(secBackInStock, len(c.backInStock) > 0)
 	set(secConversations, len(c.convs) > 0)
 	set(secOrderFold, !c.fold.empty())
+	set(secCompletions, len(c.completions) > 0)
 
 	e.b = append(e.b, codecVersion)
 	e.uint(uint64(c.state))
@@ -257,6 +264,9 @@ func (c *Contact) AppendBinary(dst []byte) ([]byte, error) {
 	}
 	if secs&secOrderFold != 0 {
 		c.appendFold(&e)
+	}
+	if secs&secCompletions != 0 {
+		c.appendCompletions(&e)
 	}
 	if e.err != nil {
 		return dst, fmt.Errorf("encode contact: %w", e.err)
@@ -687,6 +697,40 @@ func (c *Contact) decode(d *decoder) {
 	}
 	if secs&secOrderFold != 0 {
 		c.decodeFold(d)
+	}
+	if secs&secCompletions != 0 {
+		c.decodeCompletions(d)
+	}
+}
+
+// appendCompletions encodes section 18. Every completion's automation has a count
+// in section 14 (both are kept together and reset together).
+func (c *Contact) appendCompletions(e *encoder) {
+	e.uint(uint64(len(c.completions)))
+	for _, x := range c.completions {
+		i, found := slices.BinarySearchFunc(c.automations, x.Automation, func(a AutomationCount, id string) int { return strings.Compare(a.AutomationID, id) })
+		if !found && e.err == nil {
+			e.err = fmt.Errorf("completion of automation %q without a count", x.Automation)
+		}
+		e.uint(uint64(i))
+		e.time(x.At, 0)
+	}
+}
+
+func (c *Contact) decodeCompletions(d *decoder) {
+	n := d.count(2)
+	c.completions = make([]operators.Completion, 0, n)
+	for range n {
+		if len(c.automations) == 0 {
+			d.fail("completions without automations")
+			return
+		}
+		i := d.uintMax(uint64(len(c.automations) - 1))
+		x := operators.Completion{Automation: c.automations[i].AutomationID, At: d.time(nil)}
+		if k := len(c.completions); k > 0 && cmpCompletion(c.completions[k-1], x) > 0 {
+			d.fail("completions out of order")
+		}
+		c.completions = append(c.completions, x)
 	}
 }
 

@@ -28,6 +28,8 @@ const (
 	shareDeletions   = 64 // order deletions
 	shareMessages    = 16 // per-message states (also capped by MaxMessages)
 	shareExact       = 4  // tags, lists, automations, back-in-stock, conversations, profile, memberships
+	shareCompletions = 32 // completion times for windows
+	estCompletion    = 7  // estimated bytes of a completion time (time and automation index)
 	estOrderOverhead = 24 // estimated bytes of an order's fields besides its id, items and locale
 	estItemBytes     = 12 // estimated bytes of a line item besides its product id
 	estFoldedEntry   = 20 // estimated bytes of a folded order's entry besides its id
@@ -97,14 +99,15 @@ func (s *orderSum) add(created time.Time, total decimal.Decimal) {
 // limits are the per-section caps derived from a bound, each share divided by divide
 // (1, or more when AppendBounded must shrink them).
 type limits struct {
-	max       int // the bound; 0 = unbounded
-	orders    int // estimated bytes of full orders
-	foldedIDs int // folded order entries
-	seen      int // delivery ids
-	messages  int // per-message states
-	deletions int // order deletions
-	multiset  int // entries of each multiset
-	exact     int // estimated bytes of the exact sets
+	max         int // the bound; 0 = unbounded
+	orders      int // estimated bytes of full orders
+	foldedIDs   int // folded order entries
+	seen        int // delivery ids
+	messages    int // per-message states
+	deletions   int // order deletions
+	multiset    int // entries of each multiset
+	exact       int // estimated bytes of the exact sets
+	completions int // completion times kept for windows
 }
 
 func newLimits(maxBytes, divide int) limits {
@@ -119,6 +122,7 @@ func newLimits(maxBytes, divide int) limits {
 	l.deletions = maxBytes / shareDeletions / 16 / divide
 	l.multiset = maxBytes / shareMultiset / 10 / divide
 	l.exact = maxBytes / shareExact
+	l.completions = maxBytes / shareCompletions / estCompletion / divide
 	return l
 }
 
@@ -182,6 +186,9 @@ func (c *Contact) bound(l limits) {
 		}
 	}
 	c.foldMessagesTo(l.messages)
+	if len(c.completions) > l.completions {
+		c.keepCompletions(len(c.completions) - (l.completions - l.completions/8))
+	}
 }
 
 // foldOrders folds the oldest orders (by created_at, then id) until the full orders'

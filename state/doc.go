@@ -4,8 +4,9 @@
 // # Contact
 //
 // A Contact is everything segmentd knows of one customer of one workspace: profile,
-// consents, orders, per-message delivery state, automation completions, lists, tags,
-// related data, the delivery ids seen in the last 7 days, and its segment memberships.
+// consents, orders, per-message delivery state, automation completions (counts, and
+// the times of the recent ones for windows), lists, tags, related data, the delivery
+// ids seen in the last 7 days, and its segment memberships.
 // Contact.Apply applies a decoded event (package events) with the effects of SPEC §4;
 // Contact.Attrs derives the attribute view (operators.Attrs) that rules evaluate. The
 // record is encoded in a compact versioned binary form (contact_codec.go), the same

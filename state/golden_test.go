@@ -50,6 +50,8 @@ var goldenCases = []goldenCase{
 	{file: "contact-folded-messages-v1.bin", build: encodeContact(goldenFoldedMessages), check: checkFoldedMessages, reencodes: true},
 	// Section 17 (folded orders), added with --max-contact-bytes.
 	{file: "contact-folded-orders-v1s17.bin", build: encodeContact(goldenFoldedOrders), check: checkFoldedOrders, reencodes: true},
+	// Section 18 (completion times for windows), added with in_last_days.
+	{file: "contact-completions-v1s18.bin", build: encodeContact(goldenCompletions), check: checkCompletions, reencodes: true},
 	{file: "changelog-partition-meta-v1.json", build: goldenPartitionMeta, check: checkPartitionMeta, reencodes: true},
 	{file: "changelog-segment-meta-v1.json", build: goldenSegmentMeta, check: checkSegmentMeta, reencodes: true},
 	// Profile bits 12 and 13 (city, province), added with those attributes.
@@ -387,6 +389,38 @@ func checkFoldedMessages(t *testing.T, b []byte) {
 	eq(t, "messages_received", a.MessagesReceived, int64(3))
 	eq(t, "messages_read", a.MessagesRead, int64(1))
 	eqTime(t, "last_message_received_at", a.LastMessageReceivedAt, "2026-06-30T00:00:00Z")
+}
+
+// goldenCompletions has automation completions whose times the window part keeps:
+// one older than 90 days before the latest (dropped from the window part, still
+// counted), two of one automation at the same instant, one with a fraction.
+func goldenCompletions() *Contact {
+	var c Contact
+	now := ts("2026-07-01T00:00:00Z")
+	c.Apply(automationEv(ts("2026-03-01T00:00:00Z"), "", "welcome"), now)
+	c.Apply(automationEv(ts("2026-06-20T10:00:00Z"), "", "winback"), now)
+	c.Apply(automationEv(ts("2026-06-20T10:00:00Z"), "", "welcome"), now)
+	c.Apply(automationEv(ts("2026-06-30T08:00:00.250Z"), "", "8812734"), now)
+	c.Apply(automationEv(ts("2026-06-20T10:00:00Z"), "", "welcome"), now)
+	return &c
+}
+
+func checkCompletions(t *testing.T, b []byte) {
+	c := decodeGolden(t, b, true)
+	eq(t, "state", c.state, stateLive)
+	eqJSON(t, "automations", c.AutomationCounts(), `[{"automation_id":"8812734","count":1},{"automation_id":"welcome","count":3},{"automation_id":"winback","count":1}]`)
+	eq(t, "completions", len(c.completions), 4)
+	want := []struct{ at, id string }{
+		{"2026-06-20T10:00:00Z", "welcome"}, {"2026-06-20T10:00:00Z", "welcome"},
+		{"2026-06-20T10:00:00Z", "winback"}, {"2026-06-30T08:00:00.25Z", "8812734"},
+	}
+	for i := range min(len(want), len(c.completions)) {
+		eqTime(t, fmt.Sprintf("completion %d at", i), c.completions[i].At, want[i].at)
+		eq(t, fmt.Sprintf("completion %d automation", i), c.completions[i].Automation, want[i].id)
+	}
+	a := c.Attrs("ws", nil, "")
+	eq(t, "automation_completions", a.AutomationCompletions, int64(5))
+	eq(t, "recent completions", len(a.RecentCompletions), 4)
 }
 
 func goldenPartitionMeta(t *testing.T) []byte {

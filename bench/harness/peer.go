@@ -55,7 +55,7 @@ func lastLines(s string, n int) string {
 }
 
 // subsetDefinitions returns the run's definitions (demo and random) with every
-// condition outside the peer's subset dropped, and groups or segments left empty
+// condition outside the peer's subset (its fields, without windows) dropped, and groups or segments left empty
 // dropped, as segments-topic records of topic.
 func (r *run) subsetDefinitions(topic string) ([]*kgo.Record, error) {
 	type cond = map[string]any
@@ -86,6 +86,9 @@ func (r *run) subsetDefinitions(topic string) ([]*kgo.Record, error) {
 		for _, g := range d.Groups {
 			var keep []cond
 			for _, c := range g.Conditions {
+				if _, windowed := c["in_last_days"]; windowed {
+					continue // windows are outside the peer's subset
+				}
 				if f, _ := c["field"].(string); peerFields[f] {
 					keep = append(keep, c)
 				}

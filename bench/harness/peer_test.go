@@ -65,6 +65,9 @@ func TestSubsetDefinitions(t *testing.T) {
 				if !peerFields[c.Field] {
 					t.Fatalf("field %s outside the subset in %s", c.Field, rec.Value)
 				}
+				if len(c.InLastDays) > 0 {
+					t.Fatalf("a window (outside the subset) in %s", rec.Value)
+				}
 				if strings.HasPrefix(d.ID, "bench-") {
 					got++
 				}

@@ -206,7 +206,18 @@ func printExplanation(w io.Writer, contact string, ex *operators.Explanation) {
 			if !c.Absent {
 				actual = fmtValue(jsonValue(c.Actual))
 			}
-			fmt.Fprintf(w, "    %s %s %s %s (actual: %s)\n", mark, c.Field, c.Op, c.Value, actual)
+			window := ""
+			if len(c.InLastDays) > 0 {
+				window = " in the last " + string(c.InLastDays) + " days"
+			}
+			fmt.Fprintf(w, "    %s %s %s %s%s (actual: %s)\n", mark, c.Field, c.Op, c.Value, window, actual)
+			if c.WindowCount != nil {
+				next := "none in the window"
+				if c.NextChange != nil {
+					next = "the earliest leaves it at " + fmtTime(*c.NextChange)
+				}
+				fmt.Fprintf(w, "        window: %d in it; %s\n", *c.WindowCount, next)
+			}
 		}
 	}
 }

@@ -270,9 +270,10 @@ func TestSegmentDefinitions(t *testing.T) {
 			Name      string `json:"name"`
 			Groups    []struct {
 				Conditions []struct {
-					Field string          `json:"field"`
-					Op    string          `json:"op"`
-					Value json.RawMessage `json:"value"`
+					Field      string          `json:"field"`
+					Op         string          `json:"op"`
+					Value      json.RawMessage `json:"value"`
+					InLastDays int             `json:"in_last_days"`
 				} `json:"conditions"`
 			} `json:"groups"`
 		}

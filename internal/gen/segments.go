@@ -8,6 +8,7 @@ const (
 	SegmentFirstTimeCrossSell   = "first-time-buyer-cross-sell"
 	SegmentMexicoHighSpend      = "mexico-high-spend"
 	SegmentReEngagementSuppress = "re-engagement-suppression"
+	SegmentRecentRepeat         = "recent-repeat-buyers"
 )
 
 // demoSegments are the rules of the demo segments, as JSON after "groups":. The
@@ -34,6 +35,9 @@ var demoSegments = []struct{ id, name, groups string }{
 			`{"conditions":[` +
 			`{"field":"messages_received","op":"gte","value":6},` +
 			`{"field":"messages_read","op":"eq","value":0}]}]`},
+	{SegmentRecentRepeat, "2+ orders in the last 30 days",
+		`[{"conditions":[` +
+			`{"field":"orders_count","op":"gte","value":2,"in_last_days":30}]}]`},
 }
 
 // Segments returns the demo segment definitions of every workspace, ready for the
@@ -46,6 +50,8 @@ var demoSegments = []struct{ id, name, groups string }{
 //   - mexico-high-spend: country is MX and total_spent ≥ 300.
 //   - re-engagement-suppression: last engaged more than 30 days ago and at least 3
 //     messages received; or at least 6 received and none read.
+//   - recent-repeat-buyers: at least 2 orders in the last 30 days (a window: a
+//     member leaves by itself when its second-latest order turns 30 days old).
 func (g *Generator) Segments() []Record {
 	var out []Record
 	var w writer
