@@ -25,6 +25,7 @@ const (
 	fieldPurchasedBrand
 	fieldPurchasedPriceRange
 	fieldTag
+	fieldSegment
 	numFields
 )
 
@@ -71,6 +72,8 @@ func (f field) String() string {
 		return "purchased_price_range"
 	case fieldTag:
 		return "tag"
+	case fieldSegment:
+		return "segment"
 	}
 	return ""
 }
@@ -109,6 +112,8 @@ const (
 	opNotInList
 	opHas
 	opHasNot
+	opInSegment
+	opNotInSegment
 	numOps
 )
 
@@ -153,6 +158,10 @@ func (o op) String() string {
 		return "has"
 	case opHasNot:
 		return "has_not"
+	case opInSegment:
+		return "in_segment"
+	case opNotInSegment:
+		return "not_in_segment"
 	}
 	return ""
 }
@@ -189,6 +198,8 @@ func (f field) allows(o op) bool {
 		return o == opBetween || o == opNotBetween
 	case fieldTag:
 		return o == opHas || o == opHasNot
+	case fieldSegment:
+		return o == opInSegment || o == opNotInSegment
 	}
 	return false
 }
@@ -197,7 +208,7 @@ func (f field) allows(o op) bool {
 // true when the value is present and the predicate false.
 func (o op) negated() bool {
 	switch o {
-	case opIsNot, opNotIn, opNotInList, opHasNot, opNotBetween:
+	case opIsNot, opNotIn, opNotInList, opHasNot, opNotBetween, opNotInSegment:
 		return true
 	}
 	return false

@@ -203,11 +203,11 @@ var (
 		"phone", "list", "last_message_received_at", "last_engaged_at", "orders_count", "total_spent",
 		"days_since_last_order", "days_since_first_order", "average_order_value", "messages_received",
 		"messages_read", "automation_completions", "country", "language", "lifecycle_stage",
-		"consent_status", "purchased_collection", "purchased_brand", "purchased_price_range", "tag",
+		"consent_status", "purchased_collection", "purchased_brand", "purchased_price_range", "tag", "segment",
 	}
 	propOps = []string{
 		"eq", "gt", "lt", "gte", "lte", "between", "not_between", "before", "after", "in_last_days",
-		"more_than_days_ago", "is", "is_not", "in", "not_in", "in_list", "not_in_list", "has", "has_not",
+		"more_than_days_ago", "is", "is_not", "in", "not_in", "in_list", "not_in_list", "has", "has_not", "in_segment", "not_in_segment",
 	}
 	propPhones    = []string{"+14155552671", "+525512345678", "+5491123456789"}
 	propCountries = []string{"MX", "CO", "US", "FR"}
@@ -216,6 +216,7 @@ var (
 	propBrands    = []string{"nike", "adidas", "puma"}
 	propColls     = []string{"summer", "shoes", "winter"}
 	propTags      = []string{"vip", "new", "old"}
+	propSegs      = []string{"vip", "lapsed", "x-1"}
 	propLists     = []string{"l1", "l2", "42"}
 	propAutos     = []string{"a1", "a2", "a3"}
 	propMoney     = []string{"0", "0.1", "0.2", "0.3", "5", "5.5", "10", "10.01", "9.99", "15"}
@@ -270,6 +271,8 @@ func genCondition(r *rand.Rand) map[string]any {
 		c["value"] = pick(r, propLists)
 	case "tag":
 		c["value"] = randCase(pick(r, propTags))
+	case "segment":
+		c["value"] = pick(r, propSegs)
 	case "purchased_brand":
 		c["value"] = subset(propBrands)
 	case "purchased_collection":
@@ -355,7 +358,7 @@ func mutateAttrs(r *rand.Rand, a *Attrs, now time.Time) *Attrs {
 	return &b
 }
 
-const numAttrKinds = 15
+const numAttrKinds = 16
 
 // setAttr regenerates attribute group k of a (replacing slices and maps, never
 // modifying them in place).
@@ -450,5 +453,7 @@ func setAttr(r *rand.Rand, a *Attrs, k int, now time.Time) {
 		}
 	case 14:
 		a.Excluded = r.IntN(6) == 0
+	case 15:
+		a.Segments = subset(propSegs)
 	}
 }
