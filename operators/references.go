@@ -111,7 +111,7 @@ func DependencyOrder(segs []*Segment) []*Segment {
 // one d replaces, and definitions of other workspaces are ignored) acyclic and no
 // deeper than MaxReferenceDepth. A problem is a *ValidationError naming the condition
 // that causes it and the cycle or chain, e.g. `groups[0].conditions[1].value: segment
-// "b" closes a cycle: a -> b -> a`. A reference to a segment that does not exist is
+// "b" closes a cycle of segment references: a → b → a`. A reference to a segment that does not exist is
 // valid: it has no members.
 func CheckReferences(d *Definition, inForce []*Definition) error {
 	refs := map[string][]string{d.ID: d.References()}
@@ -134,7 +134,7 @@ func CheckReferences(d *Definition, inForce []*Definition) error {
 			if path := findPath(refs, id, d.ID, map[string]bool{}); path != nil {
 				chain := append([]string{d.ID}, path...)
 				return &ValidationError{Path: condPath(gi, ci) + ".value",
-					Msg: fmt.Sprintf("segment %q closes a cycle of segment references: %s", id, strings.Join(chain, " -> "))}
+					Msg: fmt.Sprintf("segment %q closes a cycle of segment references: %s", id, strings.Join(chain, " → "))}
 			}
 		}
 	}
@@ -190,7 +190,7 @@ func CheckReferences(d *Definition, inForce []*Definition) error {
 			if depth := len(chain) - 1; depth > MaxReferenceDepth {
 				return &ValidationError{Path: condPath(gi, ci) + ".value",
 					Msg: fmt.Sprintf("segment %q makes a chain of segment references deeper than %d: %s",
-						id, MaxReferenceDepth, strings.Join(chain, " -> "))}
+						id, MaxReferenceDepth, strings.Join(chain, " → "))}
 			}
 		}
 	}
