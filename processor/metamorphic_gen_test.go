@@ -58,7 +58,7 @@ type mmGenOptions struct {
 	// requires each to take effect whatever the batching. On in mmGenFor.
 	SameSegmentTwice bool
 	// Extensions draws conditions of SPEC §6 that the rule language does not
-	// implement yet (windowed aggregates, segment references, first/last order and
+	// implement yet (windowed aggregates, first/last order and
 	// creation dates, email consent, email domain); off, their definitions would only
 	// be dead-lettered.
 	Extensions bool
@@ -297,7 +297,7 @@ func (g *mmGen) condition(id string) string {
 	c := weighted[g.rng.IntN(len(weighted))]
 	if !g.o.Extensions {
 		switch c {
-		case 8, 9, 12, 23:
+		case 8, 9, 12: // segment references (23) are implemented: always drawn
 			c = 2 + g.rng.IntN(2) // days since last or first order
 		}
 	}
