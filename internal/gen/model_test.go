@@ -323,8 +323,11 @@ func (c *refContact) attrs(now time.Time) refAttrs {
 	return a
 }
 
+// numRefSegments is len(refSegments), the number of demo segments.
+const numRefSegments = 6
+
 // refSegments evaluates the demo segments (see demoSegments) by hand.
-var refSegments = []struct {
+var refSegments = [numRefSegments]struct {
 	id    string
 	match func(a *refAttrs) bool
 }{
@@ -335,14 +338,20 @@ var refSegments = []struct {
 		return a.orders == 1 && a.daysSinceLast <= 30 && !a.brands[strings.ToLower(crossSellBrand)]
 	}},
 	{SegmentMexicoHighSpend, func(a *refAttrs) bool { return a.country == "MX" && a.spent >= 300 }},
-	{SegmentReEngagementSuppress, func(a *refAttrs) bool {
-		return (a.daysSinceEngaged > 30 && a.received >= 3) || (a.received >= 6 && a.read == 0)
-	}},
+	{SegmentReEngagementSuppress, refSuppressed},
+	{SegmentVIP, refVIP},
+	{SegmentVIPNotSuppressed, func(a *refAttrs) bool { return refVIP(a) && !refSuppressed(a) }},
 }
 
+func refSuppressed(a *refAttrs) bool {
+	return (a.daysSinceEngaged > 30 && a.received >= 3) || (a.received >= 6 && a.read == 0)
+}
+
+func refVIP(a *refAttrs) bool { return a.spent >= 500 }
+
 // members returns, per demo segment, whether c is a member at now.
-func (c *refContact) members(now time.Time) [4]bool {
-	var out [4]bool
+func (c *refContact) members(now time.Time) [numRefSegments]bool {
+	var out [numRefSegments]bool
 	if c == nil || c.deleted {
 		return out
 	}
@@ -356,8 +365,8 @@ func (c *refContact) members(now time.Time) [4]bool {
 	return out
 }
 
-func (m *refModel) counts(now time.Time) [4]int {
-	var n [4]int
+func (m *refModel) counts(now time.Time) [numRefSegments]int {
+	var n [numRefSegments]int
 	for _, c := range m.contacts {
 		for i, in := range c.members(now) {
 			if in {
@@ -395,7 +404,7 @@ func TestDemoSegmentsPopulated(t *testing.T) {
 	// Live: 20 events/s for 10 minutes; count the transitions events cause.
 	const rate, minutes = 20, 10
 	now := testStart.Add(time.Second)
-	var in, out [4]int
+	var in, out [numRefSegments]int
 	for i := 0; i < rate*60*minutes; i++ {
 		r := g.Next(now)
 		before := m.contacts[string(r.Key)].members(now)

@@ -8,6 +8,10 @@ const (
 	SegmentFirstTimeCrossSell   = "first-time-buyer-cross-sell"
 	SegmentMexicoHighSpend      = "mexico-high-spend"
 	SegmentReEngagementSuppress = "re-engagement-suppression"
+	SegmentVIP                  = "vip"
+	// SegmentVIPNotSuppressed is built on two other segments (SPEC §6 segment
+	// references).
+	SegmentVIPNotSuppressed = "vip-not-suppressed"
 )
 
 // demoSegments are the rules of the demo segments, as JSON after "groups":. The
@@ -34,6 +38,12 @@ var demoSegments = []struct{ id, name, groups string }{
 			`{"conditions":[` +
 			`{"field":"messages_received","op":"gte","value":6},` +
 			`{"field":"messages_read","op":"eq","value":0}]}]`},
+	{SegmentVIP, "VIP - 500+ spent",
+		`[{"conditions":[{"field":"total_spent","op":"gte","value":500}]}]`},
+	{SegmentVIPNotSuppressed, "VIP but not in re-engagement suppression",
+		`[{"conditions":[` +
+			`{"field":"segment","op":"in_segment","value":"` + SegmentVIP + `"},` +
+			`{"field":"segment","op":"not_in_segment","value":"` + SegmentReEngagementSuppress + `"}]}]`},
 }
 
 // Segments returns the demo segment definitions of every workspace, ready for the
@@ -46,6 +56,9 @@ var demoSegments = []struct{ id, name, groups string }{
 //   - mexico-high-spend: country is MX and total_spent ≥ 300.
 //   - re-engagement-suppression: last engaged more than 30 days ago and at least 3
 //     messages received; or at least 6 received and none read.
+//   - vip: total_spent ≥ 500.
+//   - vip-not-suppressed: a member of vip and not of re-engagement-suppression (a
+//     segment built on two others).
 func (g *Generator) Segments() []Record {
 	var out []Record
 	var w writer
