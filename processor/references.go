@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/segmentd/segmentd/events"
 	"github.com/segmentd/segmentd/operators"
@@ -63,25 +64,27 @@ func withMemberships(c *state.Contact, s *operators.Segment, a *operators.Attrs)
 	return &b
 }
 
-// refPass is one evaluation pass over a contact with references: the memberships it
-// started from and the transitions it made, for the causes of the transitions made
-// through references.
+// refPass is one evaluation pass over a contact with references: the membership
+// changes it made (and the memberships it started from, which they give back), for
+// the causes of the transitions made through references.
 type refPass struct {
-	start  []string // member segment ids at the start of the pass
 	reason string
 	cause  Cause
 	made   []passTransition
+	// start, when set, is the memberships at the start of the pass (a cascade from
+	// a definition step, whose change happened before the pass); otherwise they are
+	// the current ones with the changes of made undone.
+	start []string
+	buf   []string // scratch: the current memberships
 }
 
-// passTransition is the reason and cause of a segment's transition in a pass.
+// passTransition is a change of the contact's membership of seg in a pass: whether
+// it was a member before, and the reason and cause of its transition.
 type passTransition struct {
 	seg    string
+	was    bool
 	reason string
 	cause  Cause
-}
-
-func newPass(c *state.Contact, reason string, cause Cause) *refPass {
-	return &refPass{start: memberIDs(c, nil), reason: reason, cause: cause}
 }
 
 // causeOf returns the reason and cause of the pass's transition of seg.
@@ -94,6 +97,20 @@ func (p *refPass) causeOf(seg string) (string, Cause, bool) {
 	return "", Cause{}, false
 }
 
+// startMember reports whether the contact was a member of seg at the start of the
+// pass, given whether it is now.
+func (p *refPass) startMember(seg string, now bool) bool {
+	if p.start != nil {
+		return operators.MemberOf(p.start, seg)
+	}
+	for _, m := range p.made {
+		if m.seg == seg {
+			return m.was // the first change of seg in the pass
+		}
+	}
+	return now
+}
+
 // evalInPass evaluates si for the contact in pass p, as evalSegment does, and
 // reports whether the contact's membership of si changed. A transition the
 // memberships at the start of the pass would not have made is caused through a
@@ -102,40 +119,82 @@ func (w *window) evalInPass(ctx context.Context, pt *partition, key string, o *o
 	c := o.c
 	was := isMember(c, si.ID)
 	w.settleOldIncarnations(ctx, pt, key, o, si.ID, si.Incarnation, si.Version)
-	cur := withMemberships(c, si.Seg, a)
+	refs := si.Seg.References()
+	cur := a
+	if len(refs) > 0 {
+		b := *a
+		p.buf = memberIDs(c, p.buf)
+		b.Segments = p.buf
+		cur = &b
+	}
 	match := si.Seg.Match(cur, w.now)
 	w.p.m.evaluations.Inc()
 	i, found := membership(c, si.ID, si.Incarnation)
 	member := found && c.Memberships[i].Member()
+	reason, cause := p.reason, p.cause
+	if reason == ReasonDefinition {
+		cause.SegmentVersion = si.Version
+	}
 	if match != member {
 		if !found {
 			c.Memberships = slices.Insert(c.Memberships, i, state.Membership{Segment: si.ID, Incarnation: si.Incarnation})
 		}
-		reason, cause := p.reason, p.cause
-		if reason == ReasonDefinition {
-			cause.SegmentVersion = si.Version
-		}
-		if cur != a {
-			start := *cur
-			start.Segments = p.start
-			if si.Seg.Match(&start, w.now) == member {
-				// Only the memberships changed in the pass flip it.
-				for _, ref := range si.Seg.References() {
-					if operators.MemberOf(p.start, ref) == operators.MemberOf(cur.Segments, ref) {
-						continue
-					}
-					if r, rc, ok := p.causeOf(ref); ok {
-						reason, cause = r, rc
-						cause.ViaSegment = ref
-						break
-					}
-				}
+		if via := p.via(si.Seg, cur, member, w.now); via != "" {
+			if r, rc, ok := p.causeOf(via); ok {
+				reason, cause = r, rc
+				cause.ViaSegment = via
 			}
 		}
 		w.transition(ctx, pt, key, o, i, si.Workspace, si.Version, reason, cause)
-		p.made = append(p.made, passTransition{seg: si.ID, reason: reason, cause: cause})
 	}
-	return was != isMember(c, si.ID)
+	now := isMember(c, si.ID)
+	if now != was || match != member {
+		p.made = append(p.made, passTransition{seg: si.ID, was: was, reason: reason, cause: cause})
+	}
+	return now != was
+}
+
+// via returns the reference through which s, evaluated on cur as matching !member,
+// flipped: the first of its references (by id) whose membership changed in the pass,
+// if the memberships at the start of the pass would have left s as it was; "" if
+// the contact's own attributes flipped it.
+func (p *refPass) via(s *operators.Segment, cur *operators.Attrs, member bool, now time.Time) string {
+	refs := s.References()
+	if len(refs) == 0 || len(p.made) == 0 {
+		return ""
+	}
+	first := ""
+	for _, ref := range refs {
+		in := operators.MemberOf(cur.Segments, ref)
+		if p.startMember(ref, in) != in {
+			first = ref
+			break
+		}
+	}
+	if first == "" {
+		return ""
+	}
+	start := *cur
+	start.Segments = nil
+	for _, id := range cur.Segments { // the current memberships, with the pass's changes undone
+		if p.startMember(id, true) {
+			start.Segments = append(start.Segments, id)
+		}
+	}
+	for _, m := range p.made {
+		if m.was && !operators.MemberOf(cur.Segments, m.seg) && p.startMember(m.seg, false) {
+			start.Segments = append(start.Segments, m.seg)
+		}
+	}
+	if p.start != nil {
+		start.Segments = p.start
+	}
+	slices.Sort(start.Segments)
+	start.Segments = slices.Compact(start.Segments)
+	if s.Match(&start, now) != member {
+		return "" // it would have flipped anyway
+	}
+	return first
 }
 
 // evalSegments evaluates the live segments cand (ascending indexes of wr) for a
@@ -148,7 +207,7 @@ func (w *window) evalSegments(ctx context.Context, pt *partition, key string, o 
 		}
 		return
 	}
-	p := newPass(o.c, reason, cause)
+	p := &refPass{reason: reason, cause: cause}
 	work := append(w.p.refWork[:0], cand...)
 	for k := 0; k < len(work); k++ {
 		si := wr.segs[work[k]]
@@ -189,7 +248,7 @@ func (w *window) cascade(ctx context.Context, pt *partition, key string, o *over
 		a = o.c.Attrs(ws, w.catalog(pt, o.c.DenseID, true), w.p.cfg.ExclusionTag)
 	}
 	p := &refPass{start: start, reason: reason, cause: cause}
-	p.made = append(p.made, passTransition{seg: from, reason: reason, cause: cause})
+	p.made = append(p.made, passTransition{seg: from, was: operators.MemberOf(start, from), reason: reason, cause: cause})
 	work := append([]int(nil), rs.Referencing(from)...)
 	for k := 0; k < len(work); k++ {
 		si := segs[work[k]]

@@ -146,3 +146,26 @@ func TestReferences(t *testing.T) {
 		_ = n
 	})
 }
+
+// TestReferencesViaOnlyWhenCausedThrough: a transition the contact's own attributes
+// cause has no via_segment, even when a segment it references changed in the same
+// event; the same whether evaluation is incremental or naive.
+func TestReferencesViaOnlyWhenCausedThrough(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		for _, naive := range []bool{false, true} {
+			h := newHarness(t, b, func(c *Config) { c.NaiveEvaluation = naive })
+			h.putSegment(ws, "vip", seg("vip", `{"field":"total_spent","op":"gte","value":100}`))
+			h.putSegment(ws, "big-or-vip", fmt.Sprintf(`{"workspace":%q,"id":"big-or-vip","groups":[{"conditions":[{"field":"total_spent","op":"gte","value":1000}]},{"conditions":[%s]}]}`,
+				ws, ref("in_segment", "vip")))
+			h.waitBackfilled("vip")
+			h.waitBackfilled("big-or-vip")
+			ev1 := `{"topic":"orders/create","delivery_id":"o1"}`
+			h.envelope(ws+"/1", "orders/create", ws, "o1", order(1, 11, h.now(), "150.00"))
+			n := h.expectOrdered(0, 1, "+vip 1 v1 event "+ev1, "+big-or-vip 1 v1 event "+via(ev1, "vip"))
+			ev2 := `{"topic":"orders/create","delivery_id":"o2"}`
+			h.envelope(ws+"/2", "orders/create", ws, "o2", order(2, 21, h.now(), "1500.00"))
+			h.expectOrdered(n, 2, "+vip 2 v1 event "+ev2, "+big-or-vip 2 v1 event "+ev2)
+			h.stop()
+		}
+	})
+}
