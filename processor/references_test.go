@@ -169,3 +169,86 @@ func TestReferencesViaOnlyWhenCausedThrough(t *testing.T) {
 		}
 	})
 }
+
+// refSequence: segment references across definition steps. "ref" (in big) is
+// created, big widens, "later" (in big) and "ref2" (not in ref) are created, big
+// narrows, big is deleted. A contact the widening of big reaches has not reached
+// "later" yet: it joins later through later's own step, not through big.
+var refSequence = [][2]string{
+	{"ref", seg("ref", ref("in_segment", "big"))},
+	{"big", seg("big", `{"field":"total_spent","op":"gte","value":6}`)},
+	{"later", seg("later", ref("in_segment", "big"))},
+	{"ref2", seg("ref2", ref("not_in_segment", "ref"))},
+	{"big", seg("big", `{"field":"total_spent","op":"gte","value":16}`)},
+	{"big", ""},
+}
+
+// refSequenceWant is what refSequence, then an order of 1.00 for every contact and
+// five new contacts, produce per contact (defHarness: contact i spent i.00, big is
+// spent ≥ 11 at version 1).
+func refSequenceWant() (map[int64][]string, int) {
+	want := map[int64][]string{}
+	n := 0
+	add := func(i int, s string) {
+		want[int64(i)] = append(want[int64(i)], s)
+		n++
+	}
+	def := func(v int) string { return fmt.Sprintf(`{"segment_version":%d}`, v) }
+	for i := 1; i <= defContacts; i++ {
+		switch {
+		case i <= 5:
+			add(i, fmt.Sprintf("+ref2 %d v1 definition %s", i, def(1)))
+		case i <= 10:
+			add(i, defTransition("+", "big", i, 2))
+			add(i, fmt.Sprintf("+ref %d v1 definition %s", i, via(def(2), "big")))
+		default:
+			add(i, fmt.Sprintf("+ref %d v1 definition %s", i, def(1)))
+		}
+		if i >= 6 {
+			add(i, fmt.Sprintf("+later %d v1 definition %s", i, def(1)))
+		}
+		if i >= 6 {
+			add(i, defTransition("-", "big", i, 3)) // narrowed (6..15) or deleted (16..20)
+			add(i, fmt.Sprintf("-later %d v1 definition %s", i, via(def(3), "big")))
+			add(i, fmt.Sprintf("-ref %d v1 definition %s", i, via(def(3), "big")))
+			add(i, fmt.Sprintf("+ref2 %d v1 definition %s", i, via(def(3), "ref")))
+		}
+	}
+	for i := defContacts + 1; i <= defContacts+5; i++ {
+		add(i, fmt.Sprintf(`+ref2 %d v1 event {"topic":"orders/create","delivery_id":"n%d"}`, i, i))
+	}
+	return want, n
+}
+
+// TestReferencesWhateverTheBatching: definition steps cascade through references
+// with the versions each contact has reached, so the transitions per contact are the
+// same whether the definitions come at once and the backfills advance one contact
+// per window while events bring contacts through the pending steps, or one by one.
+func TestReferencesWhateverTheBatching(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		want, n := refSequenceWant()
+		orders := func(h *harness) {
+			for i := 1; i <= defContacts+5; i++ {
+				h.envelope(fmt.Sprintf("%s/%d", ws, i), "orders/create", ws, fmt.Sprintf("n%d", i), orderOf(int64(i), int64(7000+i), 100, 9000))
+			}
+		}
+		t.Run("at-once", func(t *testing.T) {
+			h, k := defHarness(t, b, 1)
+			h.putSegmentsAtOnce(refSequence...)
+			h.waitDefinitionsRead(1 + len(refSequence))
+			orders(h)
+			assertPerContact(t, h.settle(k, n), want)
+		})
+		t.Run("paused", func(t *testing.T) {
+			h, k := defHarness(t, b, 1000)
+			for i, r := range refSequence {
+				h.putSegment(ws, r[0], r[1])
+				h.waitDefinitionsRead(2 + i)
+				time.Sleep(100 * time.Millisecond) // at least one window
+				h.waitIdle()
+			}
+			orders(h)
+			assertPerContact(t, h.settle(k, n), want)
+		})
+	})
+}
