@@ -84,6 +84,14 @@ func TestReferences(t *testing.T) {
 		ev1 := `{"topic":"orders/create","delivery_id":"o1"}`
 		h.envelope(ws+"/1", "orders/create", ws, "o1", order(1, 11, t0.Add(-time.Hour), "150.00"))
 		n = h.expectOrdered(n, 1, "+vip 1 v1 event "+ev1, "+vip-ok 1 v1 event "+via(ev1, "vip"), "+top 1 v1 event "+via(ev1, "vip-ok"))
+		// Explain shows the memberships a reference reads.
+		ex, err := h.proc.Explain(context.Background(), ws, 1, "vip-ok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := ex.Groups[0].Conditions; !ex.Match || c[0].Actual != true || c[1].Actual != false {
+			t.Fatalf("explain vip-ok: %+v", ex)
+		}
 		// The tag "supp" makes it suppressed: vip-ok and top leave, through supp and vip-ok.
 		ev2 := `{"topic":"customer.tags_added","delivery_id":"t1"}`
 		h.envelope(ws+"/1", "customer.tags_added", ws, "t1", `{"customerId":"gid://shopify/Customer/1","tags":["supp"],"occurredAt":"2026-11-21T09:00:00Z"}`)
