@@ -102,6 +102,7 @@ func mergeSegment(dst, src *Segment) {
 	dst.Backfilling = dst.Backfilling || src.Backfilling
 	if src.Version > dst.Version {
 		dst.Version, dst.Definition, dst.Name = src.Version, src.Definition, src.Name
+		dst.References, dst.ReferencedBy = src.References, src.ReferencedBy
 		dst.Backfilling = true // the processes disagree: not settled yet
 	} else if src.Version < dst.Version {
 		dst.Backfilling = true

@@ -215,6 +215,12 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 	if !strings.Contains(last, "5 segments; members counted over partitions 0,1,2") {
 		t.Fatalf("list footer: %s", last)
 	}
+	// segments get shows the dependencies too.
+	for id, want := range map[string]string{"vip": "used by  direct\n", "direct": "uses     vip\n"} {
+		if stdout, _, err := cli(t, "segments", "get", cliWS, id, server); err != nil || !strings.Contains(stdout, want) {
+			t.Errorf("segments get %s: %v: lacks %q:\n%s", id, err, want, stdout)
+		}
+	}
 	stdout, _, err = cli(t, "segments", "list", cliWS, "--json", server)
 	var list struct {
 		Segments []admin.Segment `json:"segments"`

@@ -500,6 +500,12 @@ func segmentsGet(ctx context.Context, args []string, stdout, _ io.Writer) error 
 	}
 	fmt.Fprintf(tw, "version\t%d\n", seg.Version)
 	fmt.Fprintf(tw, "members\t%s, over partitions %s\n", members, joinInts(seg.Partitions))
+	if len(seg.References) > 0 {
+		fmt.Fprintf(tw, "uses\t%s\n", strings.Join(seg.References, ", "))
+	}
+	if len(seg.ReferencedBy) > 0 {
+		fmt.Fprintf(tw, "used by\t%s\n", strings.Join(seg.ReferencedBy, ", "))
+	}
 	tw.Flush()
 	fmt.Fprintln(stdout, "definition:")
 	def, err := json.MarshalIndent(seg.Definition, "  ", "  ")
