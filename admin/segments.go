@@ -102,6 +102,7 @@ func mergeSegment(dst, src *Segment) {
 	dst.Backfilling = dst.Backfilling || src.Backfilling
 	if src.Version > dst.Version {
 		dst.Version, dst.Definition, dst.Name = src.Version, src.Definition, src.Name
+		dst.References, dst.ReferencedBy = src.References, src.ReferencedBy
 		dst.Backfilling = true // the processes disagree: not settled yet
 	} else if src.Version < dst.Version {
 		dst.Backfilling = true
@@ -306,6 +307,9 @@ func (h *Handler) putSegment(w http.ResponseWriter, r *http.Request) {
 	if !h.syncSegments(w, r) {
 		return
 	}
+	if !h.checkReferences(w, r, def, false) {
+		return
+	}
 	old, _, err := h.cfg.Backend.Segment(r.Context(), ws, id)
 	result := ResultUpdated
 	switch {
@@ -390,10 +394,34 @@ func (h *Handler) validateSegment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	def, ok := parseBodyDefinition(w, r, ws, "", true)
-	if !ok {
+	if !ok || !h.checkReferences(w, r, def, true) {
 		return
 	}
 	writeJSON(w, http.StatusOK, ValidateResponse{Valid: true, Definition: def})
+}
+
+// checkReferences checks def's segment references against the definitions in force
+// of its workspace, as this process has applied them (SPEC §6: no cycle, no chain
+// deeper than operators.MaxReferenceDepth). On failure it has answered (400 naming
+// the condition and the cycle, or the backend's error).
+func (h *Handler) checkReferences(w http.ResponseWriter, r *http.Request, def *operators.Definition, validate bool) bool {
+	if len(def.References()) == 0 {
+		return true
+	}
+	segs, _, err := h.cfg.Backend.Segments(r.Context(), def.Workspace)
+	if err != nil {
+		writeBackendError(w, r, err, "segments")
+		return false
+	}
+	inForce := make([]*operators.Definition, 0, len(segs))
+	for _, s := range segs {
+		inForce = append(inForce, s.Definition)
+	}
+	if err := operators.CheckReferences(def, inForce); err != nil {
+		writeInvalid(w, err, validate)
+		return false
+	}
+	return true
 }
 
 func (h *Handler) previewSegment(w http.ResponseWriter, r *http.Request) {

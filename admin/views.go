@@ -23,11 +23,15 @@ type Segment struct {
 	Definition  *operators.Definition `json:"definition"`
 	Members     int64                 `json:"members"`
 	Backfilling bool                  `json:"backfilling"` // some contacts still await the current version
+	// References and ReferencedBy are its dependencies (SPEC §6 segment references):
+	// the segments its definition references and the segments referencing it.
+	References   []string `json:"references,omitempty"`
+	ReferencedBy []string `json:"referenced_by,omitempty"`
 }
 
 func segmentView(s processor.SegmentInfo) Segment {
 	return Segment{Workspace: s.Workspace, ID: s.ID, Name: s.Name, Version: s.Version, Definition: s.Definition,
-		Members: s.Members, Backfilling: s.Backfilling}
+		Members: s.Members, Backfilling: s.Backfilling, References: s.References, ReferencedBy: s.ReferencedBy}
 }
 
 func segmentViews(ss []processor.SegmentInfo) []Segment {

@@ -37,6 +37,10 @@ type Query struct {
 	// catalog puts in them. Without it a purchased_collection condition leaves every
 	// contact to its Attrs.
 	Collections func(names []string) *roaring.Bitmap
+	// Segments, if set, returns the current members of a segment of the workspace
+	// (exactly the contacts whose Attrs.Segments holds it). Without it a segment
+	// reference leaves every contact to its Attrs.
+	Segments func(id string) *roaring.Bitmap
 
 	evaluated int
 }
@@ -179,6 +183,15 @@ func (q *Query) pred(p *pred) (outcome, present *roaring.Bitmap, ok bool) {
 		return roaring.FastOr(bs...), x.live, true
 	case dimLists, dimTags, dimBrands:
 		return x.sets[setDim(p.dim)].union(p.set), x.live, true
+	case dimSegments:
+		if q.Segments == nil {
+			return nil, nil, false
+		}
+		var bs []*roaring.Bitmap
+		for _, id := range p.set {
+			bs = append(bs, q.Segments(id))
+		}
+		return roaring.FastOr(bs...), x.live, true
 	case dimPrices:
 		var bs []*roaring.Bitmap
 		for _, pb := range x.prices {

@@ -3,6 +3,7 @@ package operators
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,6 +65,17 @@ func TestPropertyMembers(t *testing.T) {
 				for id, a := range byID {
 					if intersects(a.PurchasedCollections, names) || id%7 == 0 {
 						b.Add(id)
+					}
+				}
+				return b
+			}
+		}
+		if r.IntN(2) == 0 { // the members of each referenced segment
+			q.Segments = func(id string) *roaring.Bitmap {
+				b := roaring.New()
+				for cid, a := range byID {
+					if _, in := slices.BinarySearch(a.Segments, id); in {
+						b.Add(cid)
 					}
 				}
 				return b

@@ -101,6 +101,12 @@ type Attrs struct {
 	Lists []string // static list ids
 	Tags  []string // trimmed, lower case
 
+	// Segments are the ids of the segments of the workspace the contact is currently
+	// a member of (what the membership topic says), for segment references. The
+	// state package does not derive them: whoever evaluates a segment with references
+	// fills them from the contact's memberships (MemberSegments).
+	Segments []string
+
 	LifecycleOverride Stage // StageNone unless contacts/lifecycle_stage_set set one
 	Excluded          bool  // has the exclusion tag: member of no segment
 

@@ -110,6 +110,8 @@ func parseAttrs(s string, now time.Time) (*Attrs, error) {
 			a.Lists = sortedSet(strings.Split(v, ","))
 		case "tags":
 			a.Tags = foldSet(v)
+		case "segments":
+			a.Segments = sortedSet(strings.Split(v, ","))
 		case "stage":
 			st, ok := ParseStage(v)
 			if !ok {

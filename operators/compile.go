@@ -10,6 +10,7 @@ type Segment struct {
 	Def *Definition
 
 	groups [][]cond // ORed groups of ANDed conditions, in definition order
+	refs   []string // the segments it references, ascending
 }
 
 // cond is one compiled condition: true iff the value its pred reads is present and the
@@ -34,7 +35,7 @@ func Compile(d *Definition) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Segment{Def: d, groups: groups}, nil
+	return &Segment{Def: d, groups: groups, refs: segmentRefs(groups)}, nil
 }
 
 // ID returns the segment's id.

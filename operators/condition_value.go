@@ -72,6 +72,13 @@ func (vc *valueCompiler) compile(v any, p *pred, automation string, canon *[]byt
 		}
 		p.dim, p.set = dimLists, []string{id}
 		*canon = jsonString(id)
+	case fieldSegment:
+		s, ok := v.(string)
+		if !ok || !validID(s) {
+			return vc.errorf("must be a segment id: 1 to 64 characters of a-z, 0-9, _ and -")
+		}
+		p.dim, p.set = dimSegments, []string{s}
+		*canon = jsonString(s)
 	case fieldTag:
 		s, ok := v.(string)
 		if !ok || strings.TrimSpace(s) == "" {

@@ -84,6 +84,10 @@ func compileGroups(d *Definition) ([][]cond, error) {
 			if err != nil {
 				return nil, err
 			}
+			if cc.field == fieldSegment && cc.pred.set[0] == d.ID {
+				return nil, &ValidationError{Path: condPath(gi, ci) + ".value",
+					Msg: fmt.Sprintf("segment %q references itself: %s → %s", d.ID, d.ID, d.ID)}
+			}
 			groups[gi][ci] = cond{pred: cc.pred, negate: cc.negate, field: cc.field, op: cc.op, src: c}
 		}
 	}

@@ -14,6 +14,11 @@
 // Attrs is the evaluation view of one contact, derived by the state package.
 // A RuleSet holds the compiled segments of one workspace and the indexes over their
 // predicates; Explain reports a segment's evaluation condition by condition.
+// Segment references (references.go): a segment condition reads Attrs.Segments, the
+// contact's current memberships; CheckReferences keeps a workspace's references
+// acyclic and at most MaxReferenceDepth deep; DependencyOrder orders segments so that
+// each follows the ones it references, and RuleSet.Referencing finds the segments
+// to evaluate again when a membership changes.
 //
 // # Validation
 //

@@ -31,7 +31,8 @@ type ConditionExplanation struct {
 	AutomationID string          `json:"automation_id,omitempty"`
 	// Actual is the contact's value that was compared, JSON-ready: a string, an int64
 	// (counts and days since), a json.Number (money), an RFC 3339 string (instants),
-	// a []string or []json.Number (sets); nil when the value is absent.
+	// a []string or []json.Number (sets), a bool (a segment reference: whether the
+	// contact is a member of the referenced segment); nil when the value is absent.
 	Actual any  `json:"actual"`
 	Absent bool `json:"absent,omitempty"` // the value is absent: the condition is false
 	Match  bool `json:"match"`
@@ -95,6 +96,8 @@ func actualValue(p *pred, a *Attrs, now time.Time) any {
 	case d <= lastStringDim:
 		v, _ := stringValue(d, a, now)
 		return v
+	case d == dimSegments:
+		return MemberOf(a.Segments, p.set[0]) // the contact's membership of the referenced segment
 	case d >= firstSetDim && d <= lastSetDim:
 		return append([]string{}, setValue(d, a)...)
 	case d == dimPrices:

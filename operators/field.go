@@ -32,6 +32,7 @@ const (
 	fieldCity
 	fieldProvince
 	fieldEmailDomain
+	fieldSegment
 	numFields
 )
 
@@ -92,6 +93,8 @@ func (f field) String() string {
 		return "province"
 	case fieldEmailDomain:
 		return "email_domain"
+	case fieldSegment:
+		return "segment"
 	}
 	return ""
 }
@@ -130,6 +133,8 @@ const (
 	opNotInList
 	opHas
 	opHasNot
+	opInSegment
+	opNotInSegment
 	numOps
 )
 
@@ -174,6 +179,10 @@ func (o op) String() string {
 		return "has"
 	case opHasNot:
 		return "has_not"
+	case opInSegment:
+		return "in_segment"
+	case opNotInSegment:
+		return "not_in_segment"
 	}
 	return ""
 }
@@ -210,6 +219,8 @@ func (f field) allows(o op) bool {
 		return o == opBetween || o == opNotBetween
 	case fieldTag:
 		return o == opHas || o == opHasNot
+	case fieldSegment:
+		return o == opInSegment || o == opNotInSegment
 	}
 	return false
 }
@@ -218,7 +229,7 @@ func (f field) allows(o op) bool {
 // true when the value is present and the predicate false.
 func (o op) negated() bool {
 	switch o {
-	case opIsNot, opNotIn, opNotInList, opHasNot, opNotBetween:
+	case opIsNot, opNotIn, opNotInList, opHasNot, opNotBetween, opNotInSegment:
 		return true
 	}
 	return false

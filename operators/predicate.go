@@ -32,6 +32,7 @@ const (
 	dimTags
 	dimBrands
 	dimCollections
+	dimSegments // the segments the contact is a member of
 	// Prices: true if some purchased price lies in the predicate's closed span.
 	dimPrices
 	// Integer dims: true if the value lies in the predicate's closed intSpan.
@@ -66,7 +67,7 @@ const (
 
 const (
 	firstStringDim, lastStringDim = dimPhone, dimLifecycle
-	firstSetDim, lastSetDim       = dimLists, dimCollections
+	firstSetDim, lastSetDim       = dimLists, dimSegments
 	firstIntDim, lastIntDim       = dimOrdersCount, dimCreatedDays
 	firstDecDim, lastDecDim       = dimTotalSpent, dimAOV
 	firstTimeDim, lastTimeDim     = dimMessageAt, dimCreatedAt
@@ -152,7 +153,7 @@ func (p *pred) eval(a *Attrs, now time.Time) (outcome, present bool) {
 		}
 		_, found := slices.BinarySearch(p.set, v)
 		return found, true
-	case dimLists, dimTags, dimBrands, dimCollections:
+	case dimLists, dimTags, dimBrands, dimCollections, dimSegments:
 		return intersects(setValue(p.dim, a), p.set), true
 	case dimPrices:
 		return anyPriceIn(a.PurchasedPrices, &p.decs), true
@@ -217,6 +218,8 @@ func setValue(d dim, a *Attrs) []string {
 		return a.PurchasedBrands
 	case dimCollections:
 		return a.PurchasedCollections
+	case dimSegments:
+		return a.Segments
 	}
 	return nil
 }

@@ -227,11 +227,11 @@ var (
 		"messages_read", "automation_completions", "country", "language", "lifecycle_stage",
 		"consent_status", "purchased_collection", "purchased_brand", "purchased_price_range", "tag",
 		"first_order_at", "last_order_at", "customer_created_at", "email_consent_status", "city", "province",
-		"email_domain",
+		"email_domain", "segment",
 	}
 	propOps = []string{
 		"eq", "gt", "lt", "gte", "lte", "between", "not_between", "before", "after", "in_last_days",
-		"more_than_days_ago", "is", "is_not", "in", "not_in", "in_list", "not_in_list", "has", "has_not",
+		"more_than_days_ago", "is", "is_not", "in", "not_in", "in_list", "not_in_list", "has", "has_not", "in_segment", "not_in_segment",
 	}
 	propPhones    = []string{"+14155552671", "+525512345678", "+5491123456789"}
 	propCountries = []string{"MX", "CO", "US", "FR"}
@@ -243,6 +243,7 @@ var (
 	propCities    = []string{"monterrey", "ciudad de méxico", "bogotá", "austin"}
 	propProvinces = []string{"NL", "CDMX", "CA", "TX"}
 	propDomains   = []string{"gmail.com", "example.com", "mail.mx"}
+	propSegs      = []string{"vip", "lapsed", "x-1"}
 	propLists     = []string{"l1", "l2", "42"}
 	propAutos     = []string{"a1", "a2", "a3"}
 	propMoney     = []string{"0", "0.1", "0.2", "0.3", "5", "5.5", "10", "10.01", "9.99", "15"}
@@ -300,6 +301,8 @@ func genCondition(r *rand.Rand) map[string]any {
 		c["value"] = pick(r, propLists)
 	case "tag":
 		c["value"] = randCase(pick(r, propTags))
+	case "segment":
+		c["value"] = pick(r, propSegs)
 	case "purchased_brand":
 		c["value"] = subset(propBrands)
 	case "purchased_collection":
@@ -390,7 +393,7 @@ func mutateAttrs(r *rand.Rand, a *Attrs, now time.Time) *Attrs {
 	return &b
 }
 
-const numAttrKinds = 21
+const numAttrKinds = 22
 
 // setAttr regenerates attribute group k of a (replacing slices and maps, never
 // modifying them in place).
@@ -519,5 +522,7 @@ func setAttr(r *rand.Rand, a *Attrs, k int, now time.Time) {
 			a.RecentCompletions = append(a.RecentCompletions, Completion{At: genInstant(r, now), Automation: pick(r, propAutos)})
 		}
 		slices.SortStableFunc(a.RecentCompletions, func(x, y Completion) int { return x.At.Compare(y.At) })
+	case 21:
+		a.Segments = subset(propSegs)
 	}
 }

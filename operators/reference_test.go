@@ -131,6 +131,8 @@ func refEval(c *Condition, v any, a *Attrs, now time.Time) bool {
 		return has(a.Lists, str(v)) == (c.Op == "in_list")
 	case "tag":
 		return has(a.Tags, lower(str(v))) == (c.Op == "has")
+	case "segment":
+		return has(a.Segments, str(v)) == (c.Op == "in_segment")
 	case "purchased_brand":
 		return anyOf(a.PurchasedBrands, strs(lower)) == (c.Op == "in")
 	case "purchased_collection":

@@ -27,6 +27,15 @@ import (
 //	                           segments whose match really changed
 //	next-flip [now=T]          per contact line: NextFlip, as an instant and from now
 //	ruleset                    MatchEmpty, TimeRelative, predicate count
+//	check                      CheckReferences of a definition (JSON, or condition
+//	                           lines with id=ID) against the defined segments,
+//	                           which it joins when valid
+//	order                      the defined segments in DependencyOrder, and for each
+//	                           the segments Referencing it
+//	members [now=T]            per contact line (without segments=): the segments it
+//	                           is a member of, evaluated in dependency order with the
+//	                           memberships found so far, checked against a fixpoint
+//	                           of the reference model
 //
 // Every match also checks the compiled evaluation against the reference model, Explain
 // against Match, and Affected(zero, contact) against the match change.
@@ -96,6 +105,12 @@ func (r *ddRunner) run(t *testing.T, c *ddCase) string {
 		return r.affected(t, c, now)
 	case "next-flip":
 		return r.nextFlip(t, c, now)
+	case "check":
+		return r.check(t, c)
+	case "order":
+		return r.order()
+	case "members":
+		return r.members(t, c, now)
 	case "ruleset":
 		rs := r.ruleSet()
 		return fmt.Sprintf("segments: %s\nmatch-empty: %s\ntime-relative: %s\npredicates: %d",

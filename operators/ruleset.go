@@ -35,6 +35,9 @@ type RuleSet struct {
 	// lifecycleFlips[s][t]: some lifecycle predicate has different outcomes for stages
 	// s and t (so a derived-stage change from s to t is a flip).
 	lifecycleFlips [StageLapsed + 1][StageLapsed + 1]bool
+
+	// referencing: per segment id, the segments referencing it, ascending.
+	referencing map[string][]int
 }
 
 // NewRuleSet indexes segs; segment i of the set is segs[i]. Segment ids should be
@@ -88,6 +91,7 @@ func NewRuleSet(segs []*Segment) *RuleSet {
 			rs.matchEmpty = append(rs.matchEmpty, si)
 		}
 	}
+	rs.indexReferences()
 	rs.prices = newStabIndex(priceSpans)
 	for d := range rs.dims {
 		rs.dims[d].finish()

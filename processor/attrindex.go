@@ -128,10 +128,18 @@ func (p *Processor) indexQuery(pt *partition, ws string, now time.Time) *operato
 			return nil, nil
 		}
 		a := c.Attrs(ws, cat, p.cfg.ExclusionTag)
+		a.Segments = memberIDs(&c, nil) // for segment references
 		return &a, nil
 	})
 	q.Collections = func(names []string) *roaring.Bitmap {
 		return p.collectionBuyers(pt, ws, names)
+	}
+	q.Segments = func(id string) *roaring.Bitmap {
+		// The member bitmaps hold what the records' memberships say (memberIDs).
+		if b := pt.members[ws+"/"+id]; b != nil {
+			return b
+		}
+		return roaring.New()
 	}
 	return q
 }

@@ -310,6 +310,7 @@ func (w *window) catchUp(ctx context.Context, pt *partition, key string, o *over
 	slices.SortStableFunc(todo, func(x, y *segInfo) int { return cmp.Compare(x.Pos, y.Pos) })
 	var withCollections *operators.Attrs
 	for _, s := range todo {
+		start := w.refStart(pt, s.Workspace, o.c)
 		switch {
 		case s.Deleted:
 			w.removeSegment(ctx, pt, key, o, s.ID, s.Version)
@@ -324,6 +325,7 @@ func (w *window) catchUp(ctx context.Context, pt *partition, key string, o *over
 		default:
 			w.evalSegment(ctx, pt, key, o, s, a, ReasonDefinition, Cause{})
 		}
+		w.stepCascade(ctx, pt, key, o, s.ID, start, s.Pos, s.Version)
 	}
 	for _, p := range ps {
 		if last := len(p.steps) - 1; last != p.base+1 {
@@ -485,12 +487,15 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 		if o == nil || o.c.IsNew() || o.c.IsTombstone() || (skip != nil && skip.Contains(o.c.DenseID)) {
 			return
 		}
+		start := w.refStart(pt, ws, o.c)
 		if si == nil {
 			w.removeSegment(ctx, pt, it.key, o, segID, step.Version)
+			w.stepCascade(ctx, pt, it.key, o, segID, start, step.Pos, step.Version)
 			return
 		}
 		a := it.attrs(o, func() operators.Attrs { return o.c.Attrs(ws, cat(o.c.DenseID), excl) })
 		w.evalSegment(ctx, pt, it.key, o, si, a, ReasonDefinition, Cause{})
+		w.stepCascade(ctx, pt, it.key, o, segID, start, step.Pos, step.Version)
 		if f.wr != nil {
 			if due := f.wr.rs.NextFlip(a, w.now); !due.Equal(o.c.NextDue) {
 				o.c.NextDue = due
@@ -565,7 +570,7 @@ func (f *segmentFilter) flips(c *state.Contact, a *operators.Attrs) bool {
 		}
 		member = m.Member()
 	}
-	return f.si.Seg.Match(a, f.now) != member
+	return f.si.Seg.Match(withMemberships(c, f.si.Seg, a), f.now) != member
 }
 
 // changes reports whether a backfill of the live segment changes c: a flip, or a

@@ -93,9 +93,7 @@ func (w *window) catchUpCatalog(ctx context.Context, pt *partition, key string, 
 				continue
 			}
 			a := o.c.Attrs(ws, w.catalogFrom(pt, i+1, false), w.opts.exclusionTag)
-			for _, j := range segIdx {
-				w.evalSegment(ctx, pt, key, o, wr.segs[j], &a, ReasonCatalog, Cause{ProductID: productID})
-			}
+			w.evalSegments(ctx, pt, key, o, wr, segIdx, &a, ReasonCatalog, Cause{ProductID: productID})
 		}
 	}
 	w.markCatalogAhead(pt, dense, steps[len(steps)-1].Pos)
@@ -321,9 +319,7 @@ func (w *window) catalogScan(ctx context.Context, pt *partition, budget *backfil
 		}
 		a := it.attrs(o, func() operators.Attrs { return o.c.Attrs(ws, cat, excl) })
 		w.catchUp(ctx, pt, it.key, o, a)
-		for _, i := range segIdx {
-			w.evalSegment(ctx, pt, it.key, o, wr.segs[i], a, ReasonCatalog, Cause{ProductID: productID})
-		}
+		w.evalSegments(ctx, pt, it.key, o, wr, segIdx, a, ReasonCatalog, Cause{ProductID: productID})
 	}, func(emit func(scanItem, []byte) bool) (bool, error) {
 		it := bm.Iterator()
 		if after > 0 {

@@ -33,6 +33,13 @@
 // roaring bitmaps of members per (partition, segment) are an index derived from the
 // records and rebuilt when a partition is opened.
 //
+// Segment references (references.go) read a contact's memberships from its record. A
+// workspace's segments are indexed in dependency order, so candidates evaluated in
+// ascending order see the memberships they reference settled; a membership change adds
+// the segments referencing it (RuleSet.Referencing) to the contact's candidates, in
+// the same window, whatever caused it; definition steps cascade the same way with the
+// versions the contact has reached. Transitions caused that way carry via_segment.
+//
 // # Definitions and catalog
 //
 // Every process reads the segments and catalog topics whole (globals.go) into

@@ -89,9 +89,7 @@ func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event
 	}
 	*w.cand = cand
 	cause := Cause{Topic: ev.Topic, DeliveryID: ev.DeliveryID}
-	for _, i := range cand {
-		w.evalSegment(ctx, pt, key, o, wr.segs[i], &after, ReasonEvent, cause)
-	}
+	w.evalSegments(ctx, pt, key, o, wr, cand, &after, ReasonEvent, cause)
 	w.m.evaluationsPerEvent.Observe(float64(len(cand)))
 	c.NextDue = wr.rs.NextFlip(&after, w.now)
 	if until := c.FenceUntil(); !until.IsZero() && (c.NextDue.IsZero() || until.Before(c.NextDue)) {
@@ -146,9 +144,9 @@ func membership(c *state.Contact, seg string, inc int64) (int, bool) {
 // its membership changed.
 func (w *window) evalSegment(ctx context.Context, pt *partition, key string, o *overlay, si *segInfo, a *operators.Attrs, reason string, cause Cause) bool {
 	w.settleOldIncarnations(ctx, pt, key, o, si.ID, si.Incarnation, si.Version)
-	match := si.Seg.Match(a, w.now)
-	w.m.evaluations.Inc()
 	c := o.c
+	match := si.Seg.Match(withMemberships(c, si.Seg, a), w.now)
+	w.m.evaluations.Inc()
 	i, found := membership(c, si.ID, si.Incarnation)
 	if match == (found && c.Memberships[i].Member()) {
 		return false

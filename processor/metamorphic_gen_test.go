@@ -57,12 +57,6 @@ type mmGenOptions struct {
 	// (changes, deletion, re-creation) back to back: SPEC §6 "Order of definitions"
 	// requires each to take effect whatever the batching. On in mmGenFor.
 	SameSegmentTwice bool
-	// Extensions draws conditions of SPEC §6 that the rule language does not
-	// implement yet (segment references); off, their definitions would only be
-	// dead-lettered. Windowed aggregates (in_last_days on counters and sums) and the
-	// attributes of issue 17 item 3 (first/last order and creation dates, email
-	// consent, city, province, email domain) are implemented and drawn always.
-	Extensions bool
 	// BatchCatalog lets the catalog records of a phase reach the processor
 	// together (one poll) in the configurations that do not pace global records,
 	// against those that apply them one at a time: every record is a step applied in
@@ -79,7 +73,6 @@ type mmGenOptions struct {
 // (comma-separated names).
 var mmGenFlags = map[string]func(*mmGenOptions) *bool{
 	"same-segment-twice": func(o *mmGenOptions) *bool { return &o.SameSegmentTwice },
-	"extensions":         func(o *mmGenOptions) *bool { return &o.Extensions },
 	"batch-catalog":      func(o *mmGenOptions) *bool { return &o.BatchCatalog },
 }
 
@@ -298,12 +291,6 @@ func (g *mmGen) condition(id string) string {
 	weighted := []int{0, 1, 2, 2, 2, 3, 3, 4, 5, 6, 7, 8, 8, 9, 10, 10, 10, 11, 11, 12, 12, 13, 14, 14, 15,
 		16, 16, 16, 16, 17, 18, 19, 20, 21, 22, 23, 23}
 	c := weighted[g.rng.IntN(len(weighted))]
-	if !g.o.Extensions {
-		switch c {
-		case 23:
-			c = 2 + g.rng.IntN(2) // days since last or first order
-		}
-	}
 	switch c {
 	case 0:
 		return num("orders_count", 4)

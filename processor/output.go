@@ -32,6 +32,9 @@ type Cause struct {
 	DueAt          time.Time // time
 	SegmentVersion int64     // definition
 	ProductID      string    // catalog
+	// ViaSegment names the referenced segment whose transition caused this one
+	// (SPEC §6 segment references); "" otherwise.
+	ViaSegment string
 }
 
 // Transition is one output record of the membership topic.
@@ -121,6 +124,10 @@ func (t *Transition) AppendJSON(b []byte) []byte {
 	case ReasonCatalog:
 		b = append(b, `"product_id":`...)
 		b = jsonenc.AppendString(b, t.Cause.ProductID)
+	}
+	if t.Cause.ViaSegment != "" {
+		b = append(b, `,"via_segment":`...)
+		b = jsonenc.AppendString(b, t.Cause.ViaSegment)
 	}
 	return append(b, "}}"...)
 }

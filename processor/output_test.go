@@ -26,6 +26,7 @@ type wireTransition struct {
 		DueAt          *string `json:"due_at"`
 		SegmentVersion *int64  `json:"segment_version"`
 		ProductID      *string `json:"product_id"`
+		ViaSegment     *string `json:"via_segment"`
 	} `json:"cause"`
 }
 
@@ -133,6 +134,13 @@ func checkAppendJSON(t *testing.T, tr *Transition) {
 	case ReasonCatalog:
 		eqp("cause.product_id", c.ProductID, validUTF8(tr.Cause.ProductID))
 	}
+	if tr.Cause.ViaSegment == "" {
+		if c.ViaSegment != nil {
+			t.Errorf("cause.via_segment = %q, want none", *c.ViaSegment)
+		}
+	} else {
+		eqp("cause.via_segment", c.ViaSegment, validUTF8(tr.Cause.ViaSegment))
+	}
 }
 
 // TestAppendJSONEscapes: every string of a transition is a valid JSON string whatever
@@ -152,6 +160,8 @@ func TestAppendJSONEscapes(t *testing.T) {
 					SegmentVersion: 3, CustomerID: -7012345, OccurredAt: at, Reason: reason,
 					Cause: Cause{Topic: s, DeliveryID: s, DueAt: at.Add(-time.Second), SegmentVersion: 2, ProductID: s},
 				}
+				checkAppendJSON(t, tr)
+				tr.Cause.ViaSegment = s + "vip" // caused through a segment reference
 				checkAppendJSON(t, tr)
 			})
 		}

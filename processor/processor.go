@@ -41,9 +41,10 @@ type Processor struct {
 	timers    timers
 	// moved: partitions revoked from this process, and when; their local data is
 	// deleted after Config.StaleDataGrace unless they come back.
-	moved  map[int32]time.Time
-	cand   []int
-	recBuf []*kgo.Record // processFetches' scratch
+	moved   map[int32]time.Time
+	cand    []int
+	refWork []int         // scratch of evalSegments (references.go), owned by the loop
+	recBuf  []*kgo.Record // processFetches scratch
 	// quarantine: contacts a produced record of which the brokers refused (bound.go);
 	// their input records are dead-lettered until the process restarts.
 	quarantine map[string]quarantined
@@ -389,7 +390,13 @@ func (p *Processor) applyGlobalsToRules() (seg, cat []globalEntry) {
 	p.segCursor += len(seg)
 	p.catCursor += len(cat)
 	defer p.segApplied.set(p.segCursor) // once the rules have them
+	copied := false
 	for i := range seg {
+		if seg[i].Err == nil && seg[i].Def != nil {
+			if err := p.rules.checkReferences(seg[i].Def); err != nil {
+				seg = rejectReferences(seg, i, err, &copied)
+			}
+		}
 		if seg[i].Err == nil {
 			p.rules.applySegment(&seg[i])
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,8 +62,22 @@ func (m *refModel) reevaluate(key string) {
 	if alive {
 		a = c.Attrs(ws, emptyCatalog{}, "exclude_from_galantis")
 	}
-	for id, s := range m.defs {
-		m.set(key, id, alive && s.Match(&a, m.now))
+	// Segments reference only lower ids (randomDefinition): ascending ids evaluate
+	// every segment after the ones it references, with their memberships as they are
+	// now.
+	ids := make([]string, 0, len(m.defs))
+	for id := range m.defs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		a.Segments = a.Segments[:0]
+		for _, other := range ids {
+			if m.member[key+"|"+other] {
+				a.Segments = append(a.Segments, other)
+			}
+		}
+		m.set(key, id, alive && m.defs[id].Match(&a, m.now))
 	}
 }
 
@@ -98,6 +113,9 @@ func (m *refModel) putDef(id string, def string) {
 			if strings.HasSuffix(k, "|"+id) && m.member[k] {
 				m.set(strings.TrimSuffix(k, "|"+id), id, false)
 			}
+		}
+		for key := range m.contacts { // the segments referencing it follow
+			m.reevaluate(key)
 		}
 		return
 	}
@@ -384,6 +402,16 @@ func randomDefinition(rng *rand.Rand, id string) string {
 			return fmt.Sprintf(`{"field":"automation_completions","op":"gte","value":1%s,"in_last_days":%d}`, auto, pick(rng, []int{5, 30}))
 		},
 	}
+	// A reference to a lower segment id: the references form a random DAG (SPEC §6
+	// segment references), up to 5 deep. Drawn as often as two other kinds.
+	ref := func() string {
+		n, _ := strconv.Atoi(strings.TrimPrefix(id, "s"))
+		if n == 0 {
+			return `{"field":"orders_count","op":"gte","value":1}`
+		}
+		return fmt.Sprintf(`{"field":"segment","op":%q,"value":"s%d"}`, pick(rng, []string{"in_segment", "not_in_segment"}), rng.IntN(n))
+	}
+	conds = append(conds, ref, ref)
 	var groups []string
 	for g := 0; g < 1+rng.IntN(2); g++ {
 		var cs []string

@@ -41,6 +41,11 @@ type SegmentInfo struct {
 	// Backfilling: the current version is still being applied to some contacts of
 	// the owned partitions.
 	Backfilling bool
+	// References are the ids of the segments its definition references, and
+	// ReferencedBy those of the live segments referencing it, ascending (SPEC §6
+	// segment references).
+	References   []string
+	ReferencedBy []string
 }
 
 // Local says which partitions an answer covers.
@@ -197,6 +202,7 @@ func (p *Processor) Segment(ctx context.Context, ws, id string) (SegmentInfo, Lo
 // segmentInfo runs on the loop.
 func (p *Processor) segmentInfo(si *segInfo) SegmentInfo {
 	info := SegmentInfo{Workspace: si.Workspace, ID: si.ID, Name: si.Def.Name, Version: si.Version, Definition: si.Def}
+	info.References, info.ReferencedBy = p.rules.dependencies(si)
 	for _, pt := range p.parts {
 		if b := pt.members[si.Key]; b != nil {
 			info.Members += int64(b.GetCardinality())
@@ -358,6 +364,7 @@ func (p *Processor) Explain(ctx context.Context, ws string, customerID int64, se
 	}
 	now := p.cfg.Now()
 	a := c.Attrs(ws, allCollections{p.rules}, p.cfg.ExclusionTag)
+	a.Segments = memberIDs(c, nil) // for segment references
 	e := operators.Explain(si.Seg, &a, now)
 	return &e, nil
 }

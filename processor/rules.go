@@ -215,6 +215,9 @@ func (r *rules) rebuild(ws string) {
 	for i, s := range segs {
 		compiled[i] = s.Seg
 	}
+	// Dependency order (segment references): ascending indexes evaluate every
+	// segment after the ones it references.
+	segs, compiled = dependencyOrder(segs, compiled)
 	r.ws[ws] = &wsRules{rs: operators.NewRuleSet(compiled), segs: segs}
 }
 

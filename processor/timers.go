@@ -259,9 +259,7 @@ func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
 			if w.catchUpCatalog(ctx, pt, e.key, o) {
 				a = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.opts.exclusionTag)
 			}
-			for _, i := range wr.rs.TimeRelative() {
-				w.evalSegment(ctx, pt, e.key, o, wr.segs[i], &a, ReasonTime, Cause{DueAt: e.due})
-			}
+			w.evalSegments(ctx, pt, e.key, o, wr, wr.rs.TimeRelative(), &a, ReasonTime, Cause{DueAt: e.due})
 			c.NextDue = wr.rs.NextFlip(&a, w.now)
 		}
 		w.markDirty(pt.id, e.key, o)

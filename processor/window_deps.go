@@ -34,6 +34,9 @@ type windowDeps struct {
 	// cand is the evaluation's scratch list of candidate segments, kept across
 	// windows.
 	cand *[]int
+	// refWork is evalSegments' scratch list of segments to evaluate through
+	// references (references.go), kept across windows.
+	refWork *[]int
 }
 
 // windowOptions are the settings of Config a window reads.
@@ -77,6 +80,7 @@ func (p *Processor) newWindowDeps() windowDeps {
 		opts:       windowOptionsOf(&p.cfg),
 		quarantine: p.quarantine,
 		cand:       &p.cand,
+		refWork:    &p.refWork,
 	}
 }
 

@@ -36,7 +36,7 @@ type Config struct {
 	ContactsPerWorkspace int
 	Skew                 float64
 	// RandomSegments per workspace, drawn over every field and operator by
-	// load.Definitions, in addition to internal/gen's 4 demo segments.
+	// load.Definitions, in addition to internal/gen's 6 demo segments.
 	RandomSegments int
 	// LiveEvents is the number of live events preloaded for the maximum-throughput runs.
 	LiveEvents int
@@ -89,7 +89,7 @@ type Config struct {
 	Progress io.Writer `json:"-"`
 }
 
-// Short is `make bench`: 2 shops × (16 random + 4 demo) segments, 50,000 contacts,
+// Short is `make bench`: 2 shops × (16 random + 6 demo) segments, 50,000 contacts,
 // 200,000 live events, timers at 10k and 100k contacts. About 10 minutes on a
 // 2-core machine with the broker on the same box.
 func Short() Config {
@@ -116,7 +116,7 @@ func Short() Config {
 }
 
 // Full is `make bench-full`, issue 7's target configuration: 100 shops × (96 random +
-// 4 demo) segments, 1,000,000 contacts (skewed: the largest shop has about 190,000),
+// 6 demo) segments, 1,000,000 contacts (skewed: the largest shop has about 190,000),
 // 2,000,000 live events, exactly-once on, timers at 10k, 100k and 1M contacts. It
 // takes hours on a 2-core machine.
 func Full() Config {

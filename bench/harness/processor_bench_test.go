@@ -29,7 +29,7 @@ var (
 	benchProfile    = flag.String("harness.cpuprofile", "", "write a CPU profile of the timed processing only (first iteration) to this file")
 	benchWorkspaces = flag.Int("harness.workspaces", 2, "shops")
 	benchContacts   = flag.Int("harness.contacts-per-workspace", 10000, "mean contacts per shop")
-	benchSegments   = flag.Int("harness.random-segments", 16, "random segments per shop (plus 5 demo segments)")
+	benchSegments   = flag.Int("harness.random-segments", 16, "random segments per shop (plus 7 demo segments)")
 	benchLive       = flag.Int("harness.live-events", 100000, "live events per iteration")
 	benchNaive      = flag.Bool("harness.naive", false, "naive evaluation (every segment on every event)")
 	benchRate       = flag.Float64("harness.rate", 0, "produce the live events on an open loop at this rate (events/s) while processing, instead of preloading them")

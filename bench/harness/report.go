@@ -110,7 +110,7 @@ func Markdown(res *Results) string {
 	w("Run took %s.\n\n", res.Finished.Sub(res.Started).Round(1e9))
 	d := res.Data
 	c := res.Config
-	w("Data: %d shops (skew %.1f; the largest has %d contacts), %d contacts in all, %d segments (%d random over %d of %d field×operator pairs, and internal/gen's 4 demo segments per shop), %d catalog products. ",
+	w("Data: %d shops (skew %.1f; the largest has %d contacts), %d contacts in all, %d segments (%d random over %d of %d field×operator pairs, and internal/gen's 6 demo segments per shop), %d catalog products. ",
 		d.Workspaces, c.Skew, d.LargestShop, d.Contacts, d.Segments, d.RandomSegments, d.PairsCovered, d.PairsTotal, d.CatalogProducts)
 	w("History: %d events (%d MB). Live: %d events (%d MB, %.0f B mean; mix %.0f%% orders, %.0f%% customers, %.0f%% messaging; orders/create %.0f B, customers %.0f B, message statuses %.0f B). ",
 		d.HistoryRecords, d.HistoryBytes>>20, d.LiveRecords, d.LiveBytes>>20, float64(d.LiveBytes)/math.Max(1, float64(d.LiveRecords)),

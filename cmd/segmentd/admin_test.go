@@ -177,7 +177,8 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 		t.Fatalf("apply: %v\n%s%s", err, stdout, stderr)
 	}
 	// Produced straight to the topic with --direct.
-	direct := writeFile(t, "direct.yaml", "workspace: acme.myshopify.com\nid: direct\ngroups: [{conditions: [{field: orders_count, op: gte, value: 1}]}]\n")
+	// It is built on vip: a segment reference (the list shows the dependency).
+	direct := writeFile(t, "direct.yaml", "workspace: acme.myshopify.com\nid: direct\ngroups: [{conditions: [{field: segment, op: in_segment, value: vip}]}]\n")
 	stdout, stderr, err = cli(t, "segments", "apply", "--direct", "-f", direct, "--brokers", strings.Join(b.Addrs, ","), "--segments-topic", s.topics.Segments)
 	if err != nil || stdout != "written acme.myshopify.com/direct to "+s.topics.Segments+"\n" {
 		t.Fatalf("apply --direct: %v\n%s%s", err, stdout, stderr)
@@ -198,14 +199,14 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 		}
 	}
 	// mx: 3 (CO), 4 (US)… country MX for i%3==0 → 3, 6; CO for i%3==2 → 2, 5: 4 members.
-	// vip: 2, 4, 6.
+	// vip: 2, 4, 6; direct (in_segment vip) the same.
 	want := []string{
-		"ID      VERSION  MEMBERS  NAME",
-		"big     1        0        Big spenders",
-		"direct  1        0",
-		"mx      1        4",
-		"recent  1        0",
-		"vip     1        3",
+		"ID      VERSION  MEMBERS  USES  USED BY  NAME",
+		"big     1        0        -     -        Big spenders",
+		"direct  1        3        vip   -",
+		"mx      1        4        -     -",
+		"recent  1        0        -     -",
+		"vip     1        3        -     direct",
 	}
 	var last string
 	testenv.Eventually(t, "segments list", func() (bool, string) {
@@ -218,6 +219,12 @@ func TestCLIAgainstRunningSegmentd(t *testing.T) {
 	})
 	if !strings.Contains(last, "5 segments; members counted over partitions 0,1,2") {
 		t.Fatalf("list footer: %s", last)
+	}
+	// segments get shows the dependencies too.
+	for id, want := range map[string]string{"vip": "used by  direct\n", "direct": "uses     vip\n"} {
+		if stdout, _, err := cli(t, "segments", "get", cliWS, id, server); err != nil || !strings.Contains(stdout, want) {
+			t.Errorf("segments get %s: %v: lacks %q:\n%s", id, err, want, stdout)
+		}
 	}
 	stdout, _, err = cli(t, "segments", "list", cliWS, "--json", server)
 	var list struct {

@@ -38,7 +38,7 @@ func commands() []command {
 		{name: "segments apply", args: "-f FILE [-f FILE...] [flags]", summary: "validate, then create or replace segments (JSON or YAML)",
 			long:  applyHelp,
 			flags: func() *flag.FlagSet { return newApplyFlagSet(&applyFlags{}) }, run: segmentsApply},
-		{name: "segments list", args: "WORKSPACE [flags]", summary: "list a workspace's segments with member counts",
+		{name: "segments list", args: "WORKSPACE [flags]", summary: "list a workspace's segments with member counts and dependencies",
 			flags: func() *flag.FlagSet { return newListFlagSet(&listFlags{}) }, run: segmentsList},
 		{name: "segments get", args: "WORKSPACE ID [flags]", summary: "show a segment: its definition, version and member count",
 			flags: func() *flag.FlagSet { return newSegmentGetFlagSet(&clientFlags{}) }, run: segmentsGet},

@@ -203,7 +203,14 @@ func printExplanation(w io.Writer, contact string, ex *operators.Explanation) {
 				mark = "+"
 			}
 			actual := "absent"
-			if !c.Absent {
+			switch member, isRef := c.Actual.(bool); {
+			case c.Absent:
+			case isRef && c.Field == "segment": // a segment reference: the membership
+				actual = "not a member"
+				if member {
+					actual = "a member"
+				}
+			default:
 				actual = fmtValue(jsonValue(c.Actual))
 			}
 			window := ""

@@ -75,13 +75,6 @@ func TestDocsFieldValues(t *testing.T) {
 		want = append(want, f.Field)
 	}
 	checkNames(t, "field-values", want)
-	// The fields listed as not implemented yet must not be fields: once one is, its
-	// note goes and the tables above document it.
-	for _, n := range firstColumnNames(t, readFile(t, specPath), "not-implemented-fields") {
-		if slices.Contains(want, n) {
-			t.Errorf("docs/SPEC.md lists field %q as not implemented, but operators has it", n)
-		}
-	}
 }
 
 func TestDocsEventTopics(t *testing.T) {

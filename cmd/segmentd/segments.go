@@ -500,13 +500,13 @@ func segmentsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tVERSION\tMEMBERS\tNAME")
+	fmt.Fprintln(tw, "ID\tVERSION\tMEMBERS\tUSES\tUSED BY\tNAME")
 	for _, s := range list.Segments {
 		members := strconv.FormatInt(s.Members, 10)
 		if s.Backfilling {
 			members += " (backfilling)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.ID, s.Version, members, s.Name)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Version, members, idList(s.References), idList(s.ReferencedBy), s.Name)
 	}
 	tw.Flush()
 	for _, line := range strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n") {
@@ -572,6 +572,12 @@ func segmentsGet(ctx context.Context, args []string, stdout, _ io.Writer) error 
 	}
 	fmt.Fprintf(tw, "version\t%d\n", seg.Version)
 	fmt.Fprintf(tw, "members\t%s, over partitions %s\n", members, joinInts(seg.Partitions))
+	if len(seg.References) > 0 {
+		fmt.Fprintf(tw, "uses\t%s\n", strings.Join(seg.References, ", "))
+	}
+	if len(seg.ReferencedBy) > 0 {
+		fmt.Fprintf(tw, "used by\t%s\n", strings.Join(seg.ReferencedBy, ", "))
+	}
 	tw.Flush()
 	fmt.Fprintln(stdout, "definition:")
 	def, err := json.MarshalIndent(seg.Definition, "  ", "  ")
@@ -604,4 +610,12 @@ func segmentsDelete(ctx context.Context, args []string, stdout, _ io.Writer) err
 	}
 	_, err = fmt.Fprintf(stdout, "deleted %s/%s\n", del.Workspace, del.ID)
 	return err
+}
+
+// idList renders the segment ids of a dependency column: comma-separated, "-" for none.
+func idList(ids []string) string {
+	if len(ids) == 0 {
+		return "-"
+	}
+	return strings.Join(ids, ",")
 }

@@ -67,10 +67,12 @@
 // contacts: 70% of contacts have ordered (1–8 orders, the last one 22% within 30 days,
 // 13% 31–60, 15% 61–90, 20% 91–180, 30% longer ago), about half consented to
 // marketing messages, about 44% of the demo shop's contacts live in Mexico, and a share received several messages and
-// replied long ago or never reads. With Seed 1 the segments start with about 76
+// replied long ago or never reads. With Seed 1 the seven segments start with about 76
 // (high-ltv-lapsed), 179 (first-time-buyer-cross-sell), 282 (mexico-high-spend), 285
-// (re-engagement-suppression) and 18 (recent-repeat-buyers, a window: 2+ orders in the
-// last 30 days, which the live stream's repeat orders fill within minutes) members. At the demo's 20 events/s the live stream makes
+// (re-engagement-suppression), 18 (recent-repeat-buyers, a window: 2+ orders in the
+// last 30 days, which the live stream's repeat orders fill within minutes), 272 (vip)
+// and 249 (vip-not-suppressed, built on vip and re-engagement-suppression through
+// segment references) members. At the demo's 20 events/s the live stream makes
 // about one contact per second enter or leave a segment: first and repeat orders,
 // cancellations, consent changes, messages received and replies, and the exclusion tag
 // exclude_from_galantis, which the stream keeps on about 3% of contacts, adding and

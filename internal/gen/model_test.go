@@ -327,8 +327,11 @@ func (c *refContact) attrs(now time.Time) refAttrs {
 	return a
 }
 
+// numRefSegments is len(refSegments), the number of demo segments.
+const numRefSegments = 7
+
 // refSegments evaluates the demo segments (see demoSegments) by hand.
-var refSegments = []struct {
+var refSegments = [numRefSegments]struct {
 	id    string
 	match func(a *refAttrs) bool
 }{
@@ -339,18 +342,21 @@ var refSegments = []struct {
 		return a.orders == 1 && a.daysSinceLast <= 30 && !a.brands[strings.ToLower(crossSellBrand)]
 	}},
 	{SegmentMexicoHighSpend, func(a *refAttrs) bool { return a.country == "MX" && a.spent >= 300 }},
-	{SegmentReEngagementSuppress, func(a *refAttrs) bool {
-		return (a.daysSinceEngaged > 30 && a.received >= 3) || (a.received >= 6 && a.read == 0)
-	}},
+	{SegmentReEngagementSuppress, refSuppressed},
 	{SegmentRecentRepeat, func(a *refAttrs) bool { return a.orders30 >= 2 }},
+	{SegmentVIP, refVIP},
+	{SegmentVIPNotSuppressed, func(a *refAttrs) bool { return refVIP(a) && !refSuppressed(a) }},
 }
 
-// numDemo is the number of demo segments.
-const numDemo = 5
+func refSuppressed(a *refAttrs) bool {
+	return (a.daysSinceEngaged > 30 && a.received >= 3) || (a.received >= 6 && a.read == 0)
+}
+
+func refVIP(a *refAttrs) bool { return a.spent >= 500 }
 
 // members returns, per demo segment, whether c is a member at now.
-func (c *refContact) members(now time.Time) [numDemo]bool {
-	var out [numDemo]bool
+func (c *refContact) members(now time.Time) [numRefSegments]bool {
+	var out [numRefSegments]bool
 	if c == nil || c.deleted {
 		return out
 	}
@@ -364,8 +370,8 @@ func (c *refContact) members(now time.Time) [numDemo]bool {
 	return out
 }
 
-func (m *refModel) counts(now time.Time) [numDemo]int {
-	var n [numDemo]int
+func (m *refModel) counts(now time.Time) [numRefSegments]int {
+	var n [numRefSegments]int
 	for _, c := range m.contacts {
 		for i, in := range c.members(now) {
 			if in {
@@ -407,7 +413,7 @@ func TestDemoSegmentsPopulated(t *testing.T) {
 	// Live: 20 events/s for 10 minutes; count the transitions events cause.
 	const rate, minutes = 20, 10
 	now := testStart.Add(time.Second)
-	var in, out [numDemo]int
+	var in, out [numRefSegments]int
 	for i := 0; i < rate*60*minutes; i++ {
 		r := g.Next(now)
 		before := m.contacts[string(r.Key)].members(now)

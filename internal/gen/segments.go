@@ -9,6 +9,10 @@ const (
 	SegmentMexicoHighSpend      = "mexico-high-spend"
 	SegmentReEngagementSuppress = "re-engagement-suppression"
 	SegmentRecentRepeat         = "recent-repeat-buyers"
+	SegmentVIP                  = "vip"
+	// SegmentVIPNotSuppressed is built on two other segments (SPEC §6 segment
+	// references).
+	SegmentVIPNotSuppressed = "vip-not-suppressed"
 )
 
 // demoSegments are the rules of the demo segments, as JSON after "groups":. The
@@ -38,6 +42,12 @@ var demoSegments = []struct{ id, name, groups string }{
 	{SegmentRecentRepeat, "2+ orders in the last 30 days",
 		`[{"conditions":[` +
 			`{"field":"orders_count","op":"gte","value":2,"in_last_days":30}]}]`},
+	{SegmentVIP, "VIP - 500+ spent",
+		`[{"conditions":[{"field":"total_spent","op":"gte","value":500}]}]`},
+	{SegmentVIPNotSuppressed, "VIP but not in re-engagement suppression",
+		`[{"conditions":[` +
+			`{"field":"segment","op":"in_segment","value":"` + SegmentVIP + `"},` +
+			`{"field":"segment","op":"not_in_segment","value":"` + SegmentReEngagementSuppress + `"}]}]`},
 }
 
 // Segments returns the demo segment definitions of every workspace, ready for the
@@ -52,6 +62,9 @@ var demoSegments = []struct{ id, name, groups string }{
 //     messages received; or at least 6 received and none read.
 //   - recent-repeat-buyers: at least 2 orders in the last 30 days (a window: a
 //     member leaves by itself when its second-latest order turns 30 days old).
+//   - vip: total_spent ≥ 500.
+//   - vip-not-suppressed: a member of vip and not of re-engagement-suppression (a
+//     segment built on two others).
 func (g *Generator) Segments() []Record {
 	var out []Record
 	var w writer

@@ -73,7 +73,7 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	fs.IntVar(&over.workspaces, "workspaces", 0, "override: shops")
 	fs.IntVar(&over.contacts, "contacts-per-workspace", 0, "override: mean contacts per shop")
-	fs.IntVar(&over.segments, "random-segments", -1, "override: random segments per shop (plus 4 demo segments)")
+	fs.IntVar(&over.segments, "random-segments", -1, "override: random segments per shop (plus 6 demo segments)")
 	fs.IntVar(&over.live, "live-events", 0, "override: live events preloaded for the throughput runs")
 	fs.IntVar(&over.partitions, "partitions", 0, "override: partitions of the events topic")
 	fs.Float64Var(&over.skew, "skew", -1, "override: Zipf skew of shop sizes")
