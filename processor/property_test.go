@@ -256,6 +256,11 @@ func checkPreviews(t *testing.T, h *harness, ref *refModel, rng *rand.Rand) {
 			in := false
 			if c != nil && !c.IsNew() && !c.IsTombstone() {
 				a := c.Attrs(ws, emptyCatalog{}, "exclude_from_galantis")
+				for _, id := range slices.Sorted(maps.Keys(ref.defs)) { // for segment references
+					if ref.member[key+"|"+id] {
+						a.Segments = append(a.Segments, id)
+					}
+				}
 				in = seg.Match(&a, now)
 			}
 			member := ref.member[key+"|"+d.ID]
