@@ -189,6 +189,7 @@ func (rig *windowRig) run(t *testing.T, recs []*kgo.Record) string {
 		t.Fatal(err)
 	}
 	w.committed(false)
+	p.compactLogs()
 	if n := p.backfillsPending(); n > 0 {
 		t.Fatalf("%d backfills still pending after a window with an unlimited budget", n)
 	}
