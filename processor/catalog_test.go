@@ -120,9 +120,7 @@ func (h *harness) waitCatalogRead(n int) {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		h.proc.logs.mu.Lock()
-		got := len(h.proc.logs.mu.catalog)
-		h.proc.logs.mu.Unlock()
+		_, got := h.proc.logs.counts()
 		if got >= n {
 			return
 		}

@@ -13,6 +13,10 @@
 //
 // A window (window.go, window_run.go) begins a transaction, processes input records
 // for up to Config.CommitInterval, advances backfills, and ends the transaction. The
+// window is a unit with explicit dependencies (windowDeps, window_deps.go: rules,
+// partitions, a store reader, the timer heap, a record sink, a clock, metrics); the
+// Processor keeps the group session, the transaction and the loop, so applying and
+// evaluating run without Kafka (TestWindowData, testdata/window). The
 // transaction carries the transitions, the dead letters, one changelog record per
 // changed contact (its full encoded record, memberships included) and per changed
 // partition meta, and the input offsets (franz-go's GroupTransactSession). The
@@ -42,9 +46,9 @@
 //
 // # Definitions and catalog
 //
-// Every process reads the segments and catalog topics whole (globals.go) into
-// append-only logs; the loop applies new entries to its rules (rules.go) at the start
-// of a window. Each accepted version or deletion of a segment is a step of its
+// Every process reads the segments and catalog topics whole (globals.go) into logs,
+// compacted to each key's last entries once every owned partition has applied them;
+// the loop applies new entries to its rules (rules.go) at the start of a window. Each accepted version or deletion of a segment is a step of its
 // history; each partition's meta records which step (incarnation, rules, version,
 // position) and catalog offsets it has applied; the steps after it become backfills
 // (backfill.go), applied one at a time in topic order, in bounded chunks inside

@@ -31,12 +31,19 @@ type globalEntry struct {
 }
 
 // globalLogs holds what the globals reader has read. The reader goroutine appends;
-// the processing loop reads with snapshot().
+// the processing loop reads with snapshot() and compacts with compact().
+//
+// Positions in the logs are counts of entries read (a logical length): the loop's
+// cursors (Processor.segCursor, catCursor) and readUpTo's answer. Compaction keeps
+// them valid: it replaces the entries before a position that every owned partition
+// has applied by the last few of each key (globalLog), as Kafka compaction of the
+// topics would, so that the logs stay bounded by the number of keys while the topics
+// grow, and a full reconcile does not replay every entry since the start.
 type globalLogs struct {
 	mu struct {
 		sync.Mutex
-		segments []globalEntry
-		catalog  []globalEntry
+		segments globalLog
+		catalog  globalLog
 		caughtUp bool
 		segRead  map[int32]int64 // next offset to read per partition of the segments topic
 		readCh   chan struct{}   // closed (and cleared) on every advance: see readUpTo
@@ -44,15 +51,107 @@ type globalLogs struct {
 	changed chan struct{} // receives a token (non-blocking) on every append
 }
 
+// globalLog is one topic's entries: entries[:prefix] stand for the first base entries
+// read (compacted), entries[prefix:] are every entry read after them.
+type globalLog struct {
+	entries []globalEntry
+	prefix  int
+	base    int
+}
+
+// length is the number of entries read.
+func (l *globalLog) length() int { return l.base + len(l.entries) - l.prefix }
+
+// since returns the entries read after the first n (n ≥ base: compaction only
+// covers entries the loop has applied).
+func (l *globalLog) since(n int) []globalEntry {
+	return l.entries[l.prefix+max(n-l.base, 0):]
+}
+
+// upTo returns what stands for the first n entries read: the compacted prefix and the
+// entries after it up to n.
+func (l *globalLog) upTo(n int) []globalEntry {
+	return l.entries[:l.prefix+max(n-l.base, 0)]
+}
+
+// compact compacts the first n entries read (n ≥ base): of each key it keeps the
+// last keep entries, in their order. The slices returned earlier are not modified.
+func (l *globalLog) compact(n, keep int) {
+	end := l.prefix + n - l.base
+	if n <= l.base || end <= l.prefix {
+		return
+	}
+	head := l.entries[:end]
+	count := map[string]int{}
+	for i := range head {
+		count[head[i].Key]++
+	}
+	kept := make([]globalEntry, 0, len(count)*keep+len(l.entries)-end)
+	seen := map[string]int{}
+	for i := range head {
+		k := head[i].Key
+		if seen[k]++; count[k]-seen[k] < keep {
+			kept = append(kept, head[i])
+		}
+	}
+	prefix := len(kept)
+	l.entries = append(kept, l.entries[end:]...)
+	l.prefix, l.base = prefix, n
+}
+
 func newGlobalLogs() *globalLogs {
 	return &globalLogs{changed: make(chan struct{}, 1)}
 }
 
-// snapshot returns the entries appended since the given lengths.
+// snapshot returns the entries read after the first segFrom and catFrom.
 func (g *globalLogs) snapshot(segFrom, catFrom int) (seg, cat []globalEntry) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.mu.segments[segFrom:], g.mu.catalog[catFrom:]
+	return g.mu.segments.since(segFrom), g.mu.catalog.since(catFrom)
+}
+
+// upTo returns what stands for the first segN and catN entries read (for a full
+// reconcile: compacted, each key's last entries and every entry after them).
+func (g *globalLogs) upTo(segN, catN int) (seg, cat []globalEntry) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.mu.segments.upTo(segN), g.mu.catalog.upTo(catN)
+}
+
+// tails returns, of the first segN and catN entries read, those after the compacted
+// parts, with the positions they start at.
+func (g *globalLogs) tails(segN, catN int) (segBase int, seg []globalEntry, catBase int, cat []globalEntry) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s, c := &g.mu.segments, &g.mu.catalog
+	return s.base, s.entries[s.prefix : s.prefix+max(segN-s.base, 0)], c.base, c.entries[c.prefix : c.prefix+max(catN-c.base, 0)]
+}
+
+// counts returns the numbers of entries read.
+func (g *globalLogs) counts() (seg, cat int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.mu.segments.length(), g.mu.catalog.length()
+}
+
+// stored returns the numbers of entries held (after compaction).
+func (g *globalLogs) stored() (seg, cat int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.mu.segments.entries), len(g.mu.catalog.entries)
+}
+
+// compact compacts the first segN and catN entries read, keeping the last keepSeg
+// and keepCat entries of each key (globalLog.compact).
+func (g *globalLogs) compact(segN, catN, keepSeg, keepCat int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if segN > g.mu.segments.base {
+		g.mu.segments.compact(segN, keepSeg)
+	}
+	if catN > g.mu.catalog.base {
+		g.mu.catalog.compact(catN, keepCat)
+	}
 }
 
 func (g *globalLogs) caughtUp() bool {
@@ -74,8 +173,8 @@ func (g *globalLogs) setCaughtUp() {
 func (g *globalLogs) add(seg, cat []globalEntry, segRead map[int32]int64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.mu.segments = append(g.mu.segments, seg...)
-	g.mu.catalog = append(g.mu.catalog, cat...)
+	g.mu.segments.entries = append(g.mu.segments.entries, seg...)
+	g.mu.catalog.entries = append(g.mu.catalog.entries, cat...)
 	g.advanceLocked(segRead)
 }
 
@@ -267,4 +366,46 @@ func decodeCatalogEntry(e *globalEntry) {
 	}
 	e.Key = ce.Workspace + "/product/" + ce.ProductID
 	e.Catalog = ce
+}
+
+// compactEvery is how many applied entries a log gathers after its compacted part
+// before it is compacted again (at least as many as that part holds, so that the
+// work of compaction is proportional to the entries read).
+const compactEvery = 256
+
+// compactLogs compacts the entries of the global logs that the rules and every owned
+// partition have applied, keeping the last keepSteps definitions of each segment and
+// the last keepCatalogSteps records of each product (globalLog.compact): as many as
+// the histories keep, so that a partition assigned later with an older meta is
+// brought up to date as from the pruned histories. Not while a partition is being
+// restored: its meta may name any entry.
+func (p *Processor) compactLogs() {
+	if p.restoring.Load() > 0 || len(p.parts) == 0 {
+		return
+	}
+	segBase, seg, catBase, cat := p.logs.tails(p.segCursor, p.catCursor)
+	passed := func(es []globalEntry, offsets func(*partition) map[int32]int64) int {
+		n := 0
+		for i := range es {
+			for _, pt := range p.parts {
+				if es[i].Offset >= offsets(pt)[es[i].Partition] {
+					return n
+				}
+			}
+			n++
+		}
+		return n
+	}
+	segN := passed(seg, func(pt *partition) map[int32]int64 { return pt.meta.SegmentsOffsets })
+	catN := passed(cat, func(pt *partition) map[int32]int64 { return pt.meta.CatalogOffsets })
+	segHeld, catHeld := p.logs.stored()
+	if segN < max(compactEvery, segHeld-len(seg)) {
+		segN = 0
+	}
+	if catN < max(compactEvery, catHeld-len(cat)) {
+		catN = 0
+	}
+	if segN+catN > 0 {
+		p.logs.compact(segBase+segN, catBase+catN, keepSteps, keepCatalogSteps)
+	}
 }

@@ -718,13 +718,13 @@ func (r *mmRun) idle() string {
 
 // idleWhy (on the loop) says what work the processor has left, or "".
 func (p *Processor) idleWhy(nSeg, nCat int) string {
-	seg, cat := p.logs.snapshot(0, 0)
+	seg, cat := p.logs.counts()
 	switch {
 	case !p.Ready():
 		return "not ready"
-	case len(seg) < nSeg || len(cat) < nCat:
-		return fmt.Sprintf("read %d of %d definitions, %d of %d catalog records", len(seg), nSeg, len(cat), nCat)
-	case p.segCursor < len(seg) || p.catCursor < len(cat):
+	case seg < nSeg || cat < nCat:
+		return fmt.Sprintf("read %d of %d definitions, %d of %d catalog records", seg, nSeg, cat, nCat)
+	case p.segCursor < seg || p.catCursor < cat:
 		return "global records not applied"
 	case len(p.reconcile) > 0:
 		return "partitions to reconcile"

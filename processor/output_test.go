@@ -10,24 +10,15 @@ import (
 	"unicode/utf8"
 )
 
-// wireTransition is the record value of SPEC §7 as a JSON consumer reads it.
-type wireTransition struct {
-	Type           string `json:"type"`
-	ID             string `json:"id"`
-	Workspace      string `json:"workspace"`
-	SegmentID      string `json:"segment_id"`
-	SegmentVersion int64  `json:"segment_version"`
-	CustomerID     int64  `json:"customer_id"`
-	OccurredAt     string `json:"occurred_at"`
-	Reason         string `json:"reason"`
-	Cause          struct {
-		Topic          *string `json:"topic"`
-		DeliveryID     *string `json:"delivery_id"`
-		DueAt          *string `json:"due_at"`
-		SegmentVersion *int64  `json:"segment_version"`
-		ProductID      *string `json:"product_id"`
-		ViaSegment     *string `json:"via_segment"`
-	} `json:"cause"`
+// wireCause is the cause of a transition (SPEC §7) as a JSON consumer reads it; the
+// rest of the record is transitionJSON's (harness_test.go).
+type wireCause struct {
+	Topic          *string `json:"topic"`
+	DeliveryID     *string `json:"delivery_id"`
+	DueAt          *string `json:"due_at"`
+	SegmentVersion *int64  `json:"segment_version"`
+	ProductID      *string `json:"product_id"`
+	ViaSegment     *string `json:"via_segment"`
 }
 
 // validUTF8 returns s with each byte of invalid UTF-8 replaced by U+FFFD, as a JSON
@@ -70,12 +61,18 @@ func checkAppendJSON(t *testing.T, tr *Transition) {
 	if !json.Valid(b) {
 		t.Fatalf("AppendJSON produced invalid JSON: %s", b)
 	}
-	var w wireTransition
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		t.Fatalf("decoding %s: %v", b, err)
+	var w transitionJSON
+	var c wireCause
+	strict := func(v []byte, dst any) {
+		t.Helper()
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(dst); err != nil {
+			t.Fatalf("decoding %s: %v", b, err)
+		}
 	}
+	strict(b, &w)
+	strict(w.Cause, &c)
 	eqs := func(name, got, want string) {
 		t.Helper()
 		if got != want {
@@ -110,7 +107,6 @@ func checkAppendJSON(t *testing.T, tr *Transition) {
 		}
 	}
 	checkInstant("occurred_at", w.OccurredAt, tr.OccurredAt)
-	c := w.Cause
 	switch tr.Reason {
 	case ReasonEvent:
 		eqp("cause.topic", c.Topic, validUTF8(tr.Cause.Topic))

@@ -35,7 +35,7 @@ type Processor struct {
 	// Owned by the loop goroutine.
 	rules     *rules
 	parts     map[int32]*partition
-	segCursor int // entries of logs.segments applied to rules
+	segCursor int // entries of logs.segments applied to rules (a count of entries read)
 	catCursor int
 	reconcile map[int32]bool // partitions needing a full reconcile with the global topics
 	timers    timers

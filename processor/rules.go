@@ -84,7 +84,7 @@ type rules struct {
 	ws   map[string]*wsRules
 	// history: per segment key, its accepted versions and deletions in topic order
 	// (the last one is segs[key], or a deletion), each applied by every partition in
-	// turn (backfill.go). Pruned by Processor.pruneHistory.
+	// turn (backfill.go). Pruned by pruneHistory.
 	history map[string][]*segInfo
 	// segRead: per partition of the segments topic, the offset after the last
 	// record applied to the rules.
@@ -94,7 +94,7 @@ type rules struct {
 	catalog   map[string]map[string][]string // workspace → product id → collections
 	// catHist: per product ("<workspace>/product/<id>"), its catalog records in
 	// topic order, for the catalog as of a step (catalogAt). Under catalogMu; pruned
-	// by Processor.pruneCatalog. catPruned marks a product whose history lost its
+	// by pruneCatalog. catPruned marks a product whose history lost its
 	// oldest records.
 	catHist   map[string][]catStep
 	catPruned map[string]bool

@@ -98,7 +98,7 @@ func (g *globalLogs) readUpTo(ends map[int32]int64) (entries int, changed <-chan
 			return 0, g.mu.readCh, false
 		}
 	}
-	return len(g.mu.segments), nil, true
+	return g.mu.segments.length(), nil, true
 }
 
 // progress is a counter that only grows and that goroutines can wait for.

@@ -33,6 +33,10 @@ import (
 //	                      a catalog-topic record: the input is the value, no input a
 //	                      tombstone
 //	advance by=<duration> moves the clock, then runs a window (timers fire)
+//	window                several records in one window, one a line, each topic's
+//	                      in order: "event <key> <value>", "definition <key>
+//	                      [<value>]", "catalog <key> [<value>]" (the window takes
+//	                      the definitions and catalog records first, as the loop does)
 //
 // Output lines: "<type> <key> <segment> v<segment_version> <reason> <cause>
 // <occurred_at>" for a transition, "dead-letter <key> <reason>" for a dead letter,
@@ -116,34 +120,25 @@ func (rig *windowRig) command(t *testing.T, d *datadriven.TestData) string {
 			if !ok {
 				d.Fatalf(t, "want <key> <value>: %q", line)
 			}
-			r := &kgo.Record{Topic: rig.p.cfg.Topics.Events[0], Key: []byte(key), Value: []byte(val), Timestamp: rig.now}
-			if val == "<nil>" {
-				r.Value = nil
-			}
-			recs = append(recs, r)
+			recs = append(recs, rig.event(key, val))
 		}
 	case "definition", "catalog":
 		var key string
 		d.ScanArgs(t, "key", &key)
-		var val []byte
-		if d.Input != "" {
-			val = []byte(d.Input)
+		rig.global(d.Cmd, key, d.Input)
+	case "window":
+		for _, line := range strings.Split(d.Input, "\n") {
+			kind, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
+			key, val, _ := strings.Cut(rest, " ")
+			switch kind {
+			case "event":
+				recs = append(recs, rig.event(key, val))
+			case "definition", "catalog":
+				rig.global(kind, key, val)
+			default:
+				d.Fatalf(t, "want event, definition or catalog: %q", line)
+			}
 		}
-		topic := rig.p.cfg.Topics.Segments
-		if d.Cmd == "catalog" {
-			topic = rig.p.cfg.Topics.Catalog
-		}
-		e := globalEntry{Offset: rig.offset[topic], Key: key, Record: toEventsRecord(&kgo.Record{Key: []byte(key), Value: val})}
-		rig.offset[topic]++
-		var seg, cat []globalEntry
-		if d.Cmd == "definition" {
-			decodeDefinitionEntry(&e)
-			seg = append(seg, e)
-		} else {
-			decodeCatalogEntry(&e)
-			cat = append(cat, e)
-		}
-		rig.p.logs.add(seg, cat, map[int32]int64{0: e.Offset + 1})
 	case "advance":
 		var by string
 		d.ScanArgs(t, "by", &by)
@@ -156,6 +151,37 @@ func (rig *windowRig) command(t *testing.T, d *datadriven.TestData) string {
 		d.Fatalf(t, "unknown command %s", d.Cmd)
 	}
 	return rig.run(t, recs)
+}
+
+// event returns an events-topic record; val "<nil>" is a null value.
+func (rig *windowRig) event(key, val string) *kgo.Record {
+	r := &kgo.Record{Topic: rig.p.cfg.Topics.Events[0], Key: []byte(key), Value: []byte(val), Timestamp: rig.now}
+	if val == "<nil>" {
+		r.Value = nil
+	}
+	return r
+}
+
+// global hands a segments-topic ("definition") or catalog-topic record to the logs
+// as the globals reader would; an empty val is a tombstone.
+func (rig *windowRig) global(kind, key, val string) {
+	topic := rig.p.cfg.Topics.Segments
+	if kind == "catalog" {
+		topic = rig.p.cfg.Topics.Catalog
+	}
+	var v []byte
+	if val != "" {
+		v = []byte(val)
+	}
+	e := globalEntry{Offset: rig.offset[topic], Key: key, Record: toEventsRecord(&kgo.Record{Key: []byte(key), Value: v})}
+	rig.offset[topic]++
+	if kind == "definition" {
+		decodeDefinitionEntry(&e)
+		rig.p.logs.add([]globalEntry{e}, nil, map[int32]int64{0: e.Offset + 1})
+	} else {
+		decodeCatalogEntry(&e)
+		rig.p.logs.add(nil, []globalEntry{e}, nil)
+	}
 }
 
 // run runs one window as Processor.runWindow does, minus the transaction: globals,
@@ -189,6 +215,7 @@ func (rig *windowRig) run(t *testing.T, recs []*kgo.Record) string {
 		t.Fatal(err)
 	}
 	w.committed(false)
+	p.compactLogs()
 	if n := p.backfillsPending(); n > 0 {
 		t.Fatalf("%d backfills still pending after a window with an unlimited budget", n)
 	}

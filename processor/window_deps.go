@@ -14,7 +14,7 @@ import (
 // windowDeps is everything a window works with besides its own overlay: the rules
 // as of the window, the partitions it may touch, a reader of the store, the timer
 // heap, a sink for the records it produces, a clock and its metrics. The Processor
-// builds one per window (Processor.newWindow); a test builds one with a record list
+// builds one per window (Processor.newWindowDeps); a test builds one with a record list
 // as the sink and no Kafka at all. Nothing here changes during the window except the
 // timer heap (popped by fireTimers) and, after the commit, the partitions
 // (window.committed).

@@ -111,6 +111,7 @@ func (p *Processor) runWindow(pollCtx context.Context, first kgo.Fetches) error 
 		return fmt.Errorf("apply committed window to the store: %w", err)
 	}
 	w.committed(p.restoring.Load() > 0)
+	p.compactLogs()
 	if took := time.Since(start); took > 3*p.cfg.CommitInterval {
 		p.cfg.Logger.Debug("slow window", "took", took.Round(time.Millisecond), "records", w.records,
 			"outputs", w.outputs, "changed_contacts", len(w.dirty),
@@ -208,8 +209,8 @@ func (p *Processor) applyGlobals(ctx context.Context, w *window) error {
 			if p.waitForDefinitions(pt) {
 				continue // retried at the next window, once this process has read as far
 			}
-			all, allCat := p.logs.snapshot(0, 0)
-			w.applyGlobalEntries(ctx, pt, all[:p.segCursor], allCat[:p.catCursor], true)
+			all, allCat := p.logs.upTo(p.segCursor, p.catCursor)
+			w.applyGlobalEntries(ctx, pt, all, allCat, true)
 			delete(p.reconcile, id)
 		} else if len(seg)+len(cat) > 0 {
 			w.applyGlobalEntries(ctx, pt, seg, cat, false)

@@ -367,9 +367,17 @@ func (c *Contact) foldMessages() {
 	} else if old == 0 {
 		return
 	}
+	c.foldMessagesWhere(func(m *msgState) bool {
+		return m.recv.Before(cutoff) || (!limit.IsZero() && !m.recv.After(limit))
+	})
+}
+
+// foldMessagesWhere folds the messages fold selects into c.msgFolded: their counts
+// and latest received time; the others are kept, in order.
+func (c *Contact) foldMessagesWhere(fold func(m *msgState) bool) {
 	keep := c.msgs[:0]
 	for _, m := range c.msgs {
-		if m.recv.Before(cutoff) || (!limit.IsZero() && !m.recv.After(limit)) {
+		if fold(&m) {
 			c.msgFolded.received++
 			if m.read {
 				c.msgFolded.read++

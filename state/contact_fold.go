@@ -464,26 +464,7 @@ func (c *Contact) foldMessagesTo(n int) {
 	if keepN == 0 {
 		limit = times[len(times)-1]
 	}
-	keep := c.msgs[:0]
-	for _, m := range c.msgs {
-		if !m.recv.After(limit) {
-			c.msgFolded.received++
-			if m.read {
-				c.msgFolded.read++
-			}
-			if m.recv.After(c.msgFolded.lastRecv) {
-				c.msgFolded.lastRecv = m.recv
-			}
-			continue
-		}
-		keep = append(keep, m)
-	}
-	clear(c.msgs[len(keep):])
-	if len(keep) == 0 {
-		keep = nil
-	}
-	c.msgs = keep
-	c.msgAgg = nil
+	c.foldMessagesWhere(func(m *msgState) bool { return !m.recv.After(limit) })
 }
 
 // AppendBounded appends the record's encoding to dst like AppendBinary, folding first
