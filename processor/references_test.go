@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/segmentd/segmentd/internal/kafkatest"
+	"github.com/segmentd/segmentd/internal/testenv"
 )
 
 // Tests of SPEC §6 "Segment references": a membership change re-evaluates the
@@ -257,6 +260,70 @@ func TestReferencesWhateverTheBatching(t *testing.T) {
 			}
 			orders(h)
 			assertPerContact(t, h.settle(k, n), want)
+		})
+	})
+}
+
+// TestReferencesEvaluateOnlyWhatChanged: a segment referencing vip is evaluated for a
+// contact only when the contact's membership of vip changed, or when an attribute of
+// its own conditions did; the work per event follows what changed.
+func TestReferencesEvaluateOnlyWhatChanged(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		h := newHarness(t, b)
+		const deps = 20
+		h.putSegment(ws, "vip", seg("vip", `{"field":"total_spent","op":"gte","value":100}`))
+		for i := range deps {
+			id := fmt.Sprintf("d%02d", i)
+			h.putSegment(ws, id, seg(id, ref("in_segment", "vip")+fmt.Sprintf(`,{"field":"tag","op":"has","value":"t%d"}`, i)))
+		}
+		h.waitBackfilled("vip")
+		for i := range deps {
+			h.waitBackfilled(fmt.Sprintf("d%02d", i))
+		}
+		evals := func() float64 { return testutil.ToFloat64(h.proc.m.evaluations) }
+		applied := func() float64 {
+			return testutil.ToFloat64(h.proc.m.events.WithLabelValues("orders/create", "applied")) +
+				testutil.ToFloat64(h.proc.m.events.WithLabelValues("customer.tags_added", "applied"))
+		}
+		step := func(what string, want float64, do func() int) {
+			t.Helper()
+			before, applied0 := evals(), applied()
+			do()
+			testenv.Eventually(t, what+" applied", func() (bool, string) { return applied() > applied0, "" })
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := h.proc.inLoop(ctx, func() {}); err != nil { // the event's evaluation is over
+				t.Fatal(err)
+			}
+			if got := evals() - before; got != want {
+				t.Fatalf("%s: %v segment evaluations, want %v", what, got, want)
+			}
+		}
+		n := 0
+		ev := func(id string) string { return fmt.Sprintf(`{"topic":"orders/create","delivery_id":%q}`, id) }
+		// An order that crosses no threshold of any segment evaluates nothing.
+		step("order below vip", 0, func() int {
+			h.envelope(ws+"/1", "orders/create", ws, "o1", order(1, 11, h.now(), "50.00"))
+			n = h.expect(n)
+			return n
+		})
+		// One that makes the contact a vip evaluates vip and its 20 dependents.
+		step("order into vip", 1+deps, func() int {
+			h.envelope(ws+"/1", "orders/create", ws, "o2", order(1, 12, h.now(), "60.00"))
+			n = h.expect(n, "+vip 1 v1 event "+ev("o2"))
+			return n
+		})
+		// A vip's order that keeps it a vip: nothing again, dependents included.
+		step("order within vip", 0, func() int {
+			h.envelope(ws+"/1", "orders/create", ws, "o3", order(1, 13, h.now(), "70.00"))
+			n = h.expect(n)
+			return n
+		})
+		// A tag evaluates the one segment whose condition reads it.
+		step("tag t3", 1, func() int {
+			h.envelope(ws+"/1", "customer.tags_added", ws, "t1", `{"customerId":"gid://shopify/Customer/1","tags":["t3"],"occurredAt":"2026-11-21T09:00:00Z"}`)
+			n = h.expect(n, `+d03 1 v1 event {"topic":"customer.tags_added","delivery_id":"t1"}`)
+			return n
 		})
 	})
 }
