@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -55,5 +56,33 @@ func TestWindowsDoNotAllocate(t *testing.T) {
 	}
 	if len(dst) == 0 || rs.NextFlip(&new, now).IsZero() {
 		t.Errorf("Affected %v, NextFlip %v: the test exercises nothing", dst, rs.NextFlip(&new, now))
+	}
+}
+
+// TestExplainWindowJSON pins the JSON of a windowed condition's explanation (the
+// admin API's explain): the window as written, its count and the instant its
+// earliest item (10 days old, in a 30-day window) leaves it.
+func TestExplainWindowJSON(t *testing.T) {
+	d, err := ParseDefinition([]byte(`{"workspace":"acme.myshopify.com","id":"w","groups":[{"conditions":[{"field":"orders_count","op":"gte","value":2,"in_last_days":30.0}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Compile(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
+	a := &Attrs{OrdersCount: 2, RecentOrders: []TimedAmount{{At: now.Add(-10 * Day)}, {At: now.Add(-time.Hour)}}}
+	b, err := json.Marshal(Explain(s, a, now).Groups[0].Conditions[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"field":"orders_count","op":"gte","value":2,"actual":2,"match":true,"in_last_days":30.0,"window_count":2,"next_change":"2025-07-05T12:00:00Z"}`
+	if string(b) != want {
+		t.Errorf("explanation\n got %s\nwant %s", b, want)
+	}
+	b, _ = json.Marshal(Explain(s, &Attrs{}, now).Groups[0].Conditions[0])
+	if want := `{"field":"orders_count","op":"gte","value":2,"actual":0,"match":false,"in_last_days":30.0,"window_count":0}`; string(b) != want {
+		t.Errorf("empty window\n got %s\nwant %s", b, want)
 	}
 }

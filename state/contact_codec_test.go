@@ -196,6 +196,12 @@ func randContact(r *rand.Rand) *Contact {
 			f.lang = "x"
 		}
 	}
+	if len(c.automations) > 0 { // section 18: completion times of those automations
+		for range r.IntN(5) {
+			c.completions = append(c.completions, operators.Completion{At: tm(), Automation: c.automations[r.IntN(len(c.automations))].AutomationID})
+		}
+		slices.SortFunc(c.completions, cmpCompletion)
+	}
 	return c
 }
 
