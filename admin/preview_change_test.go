@@ -21,10 +21,10 @@ const defRich = `{"name":"Rich","groups":[{"conditions":[{"field":"total_spent",
 func loyalMember(id int64) bool { return id%5 >= 3 && id%10 != 7 }
 func richMatch(id int64) bool   { return id >= 15 && id%10 != 7 }
 
-// expectedChange is the preview of replacing a segment whose members are member by
+// ExpectedChange is the preview of replacing a segment whose members are member by
 // a definition matching match, over contacts first…last, computed independently of
-// any backend.
-func expectedChange(first, last int64, member, match func(int64) bool, sample int) ChangePreviewResponse {
+// any backend. Exported for the package's external tests (preview_integration_test.go).
+func ExpectedChange(first, last int64, member, match func(int64) bool, sample int) ChangePreviewResponse {
 	want := ChangePreviewResponse{SampleEntering: []int64{}, SampleLeaving: []int64{}}
 	for id := first; id <= last; id++ {
 		m, x := member(id), match(id)
@@ -71,9 +71,9 @@ func TestPreviewChange(t *testing.T) {
 	base := "/v1/workspaces/" + ws + "/segments/"
 	for _, sample := range []int{0, 1, 3, 100} {
 		r := e.do("POST", fmt.Sprintf("%sloyal:preview?sample=%d", base, sample), defRich)
-		checkChange(t, fmt.Sprintf("sample=%d", sample), r, expectedChange(1, 30, loyalMember, richMatch, sample), "[0 1 2]")
+		checkChange(t, fmt.Sprintf("sample=%d", sample), r, ExpectedChange(1, 30, loyalMember, richMatch, sample), "[0 1 2]")
 	}
-	want := expectedChange(1, 30, loyalMember, richMatch, DefaultSample)
+	want := ExpectedChange(1, 30, loyalMember, richMatch, DefaultSample)
 	if want.WouldEnter == 0 || want.WouldLeave == 0 {
 		t.Fatalf("the case does not exercise both directions: %+v", want)
 	}
@@ -84,10 +84,10 @@ func TestPreviewChange(t *testing.T) {
 	checkChange(t, "named in the body", e.do("POST", "/v1/workspaces/ACME.myshopify.com/segments/loyal:preview", named), want, "[0 1 2]")
 	// Replacing a segment by its own definition changes nothing.
 	checkChange(t, "same definition", e.do("POST", base+"loyal:preview", defLoyal),
-		expectedChange(1, 30, loyalMember, loyalMember, DefaultSample), "[0 1 2]")
+		ExpectedChange(1, 30, loyalMember, loyalMember, DefaultSample), "[0 1 2]")
 	// A segment that does not exist has no members: everyone matching would enter.
 	checkChange(t, "new segment", e.do("POST", base+"nope:preview", defRich),
-		expectedChange(1, 30, func(int64) bool { return false }, richMatch, DefaultSample), "[0 1 2]")
+		ExpectedChange(1, 30, func(int64) bool { return false }, richMatch, DefaultSample), "[0 1 2]")
 	r := e.do("POST", base+"nope:preview?sample=0", defRich)
 	if !strings.Contains(string(r.body), `"sample_entering":[],"sample_leaving":[]`) {
 		t.Fatalf("empty samples are not empty arrays: %s", r.body)
@@ -255,11 +255,11 @@ func TestFanOutPreviewChange(t *testing.T) {
 		}
 		local[name] = l
 	}
-	if local["a"].Members+local["b"].Members != expectedChange(1, 30, loyalMember, richMatch, 0).Members {
+	if local["a"].Members+local["b"].Members != ExpectedChange(1, 30, loyalMember, richMatch, 0).Members {
 		t.Fatalf("the local answers do not partition the members: %+v", local)
 	}
 	for _, sample := range []int{0, 2, 5, 1000} {
-		want := expectedChange(1, 30, loyalMember, richMatch, sample)
+		want := ExpectedChange(1, 30, loyalMember, richMatch, sample)
 		for name, srv := range map[string]*httptest.Server{"a": g.a, "b": g.b, "reference": g.ref} {
 			r := doURL(t, srv.URL, "POST", fmt.Sprintf("%s?sample=%d", path, sample), defRich, g.token)
 			checkChange(t, fmt.Sprintf("via %s, sample=%d", name, sample), r, want, "[0 1 2]")

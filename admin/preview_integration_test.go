@@ -61,7 +61,7 @@ func TestPreviewChangeOnProcessor(t *testing.T) {
 			{"fresh", none, mid, 10}, // no such segment: no members
 			{"fresh", none, mid, 3},  // the lowest ids, not the first keys ("ws/10" < "ws/6")
 		} {
-			want := expected(1, 20, c.member, c.match, c.sample)
+			want := admin.ExpectedChange(1, 20, c.member, c.match, c.sample)
 			if c.id == "big" && (want.WouldEnter == 0 || want.WouldLeave == 0) {
 				t.Fatalf("the case does not exercise both directions: %+v", want)
 			}
@@ -125,34 +125,6 @@ func previewChange(t *testing.T, d *deployment, p *process, path string) admin.C
 		t.Fatalf("POST %s: %d %s", path, r.status, r.body)
 	}
 	return got
-}
-
-// expected is the preview of replacing a segment whose members are member by a
-// definition matching match, over contacts first…last.
-func expected(first, last int64, member, match func(int64) bool, sample int) admin.ChangePreviewResponse {
-	want := admin.ChangePreviewResponse{SampleEntering: []int64{}, SampleLeaving: []int64{}}
-	for i := first; i <= last; i++ {
-		m, x := member(i), match(i)
-		if m {
-			want.Members++
-		}
-		if x {
-			want.Matching++
-		}
-		if x && !m {
-			want.WouldEnter++
-			if len(want.SampleEntering) < sample {
-				want.SampleEntering = append(want.SampleEntering, i)
-			}
-		}
-		if m && !x {
-			want.WouldLeave++
-			if len(want.SampleLeaving) < sample {
-				want.SampleLeaving = append(want.SampleLeaving, i)
-			}
-		}
-	}
-	return want
 }
 
 func sameChange(a, b admin.ChangePreviewResponse) bool {

@@ -413,20 +413,30 @@ func (p *Processor) Preview(ctx context.Context, def *operators.Definition, samp
 	ws := strings.ToLower(def.Workspace)
 	var count int64
 	ids := []int64{}
+	local, err := p.eachMatching(ctx, seg, ws, func(pt *partition, match *roaring.Bitmap) {
+		count += int64(match.GetCardinality())
+		ids = lowestCustomers(ids, pt, match, sample)
+	})
+	return count, lowest(ids, sample), local, err
+}
+
+// eachMatching calls fn, on the loop goroutine, with each owned partition and the
+// contacts of ws in it that seg matches now (bitmap algebra over the attribute
+// indexes, attrindex.go).
+func (p *Processor) eachMatching(ctx context.Context, seg *operators.Segment, ws string, fn func(pt *partition, match *roaring.Bitmap)) (Local, error) {
 	var local Local
 	var qerr error
-	err = p.inLoop(ctx, func() {
+	err := p.inLoop(ctx, func() {
 		local = p.local()
 		var m map[int32]*roaring.Bitmap
 		if m, qerr = p.matching(seg, ws, p.cfg.Now()); qerr != nil {
 			return
 		}
 		for id, b := range m {
-			count += int64(b.GetCardinality())
-			ids = lowestCustomers(ids, p.parts[id], b, sample)
+			fn(p.parts[id], b)
 		}
 	})
-	return count, lowest(ids, sample), local, errors.Join(err, qerr)
+	return local, errors.Join(err, qerr)
 }
 
 // ChangePreview is the effect of replacing a segment's definition by another, over
@@ -457,31 +467,20 @@ func (p *Processor) PreviewChange(ctx context.Context, ws, id string, def *opera
 		return ChangePreview{}, Local{}, err
 	}
 	out := ChangePreview{SampleEntering: []int64{}, SampleLeaving: []int64{}}
-	var local Local
-	var qerr error
-	err = p.inLoop(ctx, func() {
-		local = p.local()
-		var m map[int32]*roaring.Bitmap
-		if m, qerr = p.matching(seg, ws, p.cfg.Now()); qerr != nil {
-			return
+	local, err := p.eachMatching(ctx, seg, ws, func(pt *partition, match *roaring.Bitmap) {
+		members := roaring.New()
+		if b := pt.members[ws+"/"+id]; p.rules.segs[ws+"/"+id] != nil && b != nil {
+			members = b
 		}
-		exists := p.rules.segs[ws+"/"+id] != nil
-		for pid, match := range m {
-			pt := p.parts[pid]
-			members := roaring.New()
-			if b := pt.members[ws+"/"+id]; exists && b != nil {
-				members = b
-			}
-			enter, leave := roaring.AndNot(match, members), roaring.AndNot(members, match)
-			out.Members += int64(members.GetCardinality())
-			out.Matching += int64(match.GetCardinality())
-			out.WouldEnter += int64(enter.GetCardinality())
-			out.WouldLeave += int64(leave.GetCardinality())
-			out.SampleEntering = lowestCustomers(out.SampleEntering, pt, enter, sample)
-			out.SampleLeaving = lowestCustomers(out.SampleLeaving, pt, leave, sample)
-		}
+		enter, leave := roaring.AndNot(match, members), roaring.AndNot(members, match)
+		out.Members += int64(members.GetCardinality())
+		out.Matching += int64(match.GetCardinality())
+		out.WouldEnter += int64(enter.GetCardinality())
+		out.WouldLeave += int64(leave.GetCardinality())
+		out.SampleEntering = lowestCustomers(out.SampleEntering, pt, enter, sample)
+		out.SampleLeaving = lowestCustomers(out.SampleLeaving, pt, leave, sample)
 	})
-	if err = errors.Join(err, qerr); err != nil {
+	if err != nil {
 		return ChangePreview{}, local, err
 	}
 	out.SampleEntering = lowest(out.SampleEntering, sample)
