@@ -54,6 +54,9 @@ type Processor struct {
 	// defsWait: partitions whose full reconcile waits for the definitions their
 	// meta says they applied to be read (waitForDefinitions), since when.
 	defsWait map[int32]time.Time
+	// indexGaugesAt: when the attribute index gauges were last set (zero: set them
+	// at the next turn of the loop).
+	indexGaugesAt time.Time
 
 	mu struct {
 		sync.Mutex
@@ -383,11 +386,13 @@ func (p *Processor) drainHandoffs() {
 			for _, t := range p.cfg.Topics.Events {
 				p.m.lag.DeleteLabelValues(t, strconv.Itoa(int(h.id)))
 			}
+			p.m.deleteIndexGauges(h.id)
 			p.cfg.Logger.Info("partition revoked", "partition", h.id)
 		}
 	}
 	p.m.partitions.Set(float64(len(p.parts)))
 	if len(hs) > 0 {
+		p.indexGaugesAt = time.Time{}
 		ids := p.sortedPartitions()
 		p.owned.Store(&ids)
 	}
@@ -470,6 +475,7 @@ func (p *Processor) loop(ctx context.Context) error {
 		}
 		p.logFetchErrors(fs)
 		p.drainHandoffs()
+		p.updateIndexGauges()
 		p.dropMovedPartitions()
 		p.runQueries()
 		if fs.NumRecords() == 0 && !p.pendingWork() {

@@ -117,7 +117,7 @@ func restoreTestContact(i int, now time.Time, countries []string) *state.Contact
 func samePartitions(t *testing.T, stage string, a, b *partition) {
 	t.Helper()
 	for _, m := range [...]struct {
-		name     string
+		name      string
 		got, want map[string]*roaring.Bitmap
 	}{{"members", a.members, b.members}, {"products", a.products, b.products}, {"lists", a.lists, b.lists}, {"reachable", a.reachable, b.reachable}} {
 		if gk, wk := slices.Sorted(maps.Keys(m.got)), slices.Sorted(maps.Keys(m.want)); !slices.Equal(gk, wk) {
