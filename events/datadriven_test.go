@@ -217,10 +217,11 @@ var (
 	timeType    = reflect.TypeOf(time.Time{})
 	decimalType = reflect.TypeOf(decimal.Decimal{})
 	optType     = reflect.TypeOf(OptString{})
+	optTimeType = reflect.TypeOf(OptTime{})
 )
 
 // renderValue writes the non-zero fields of v as "path: value" lines, in field order.
-// OptString fields show as "absent" only by their absence, "null" when cleared.
+// OptString and OptTime fields show as "absent" only by their absence, "null" when cleared.
 func renderValue(b *strings.Builder, path string, v reflect.Value) {
 	join := func(name string) string {
 		name = snake(name)
@@ -244,6 +245,15 @@ func renderValue(b *strings.Builder, path string, v reflect.Value) {
 				fmt.Fprintf(b, "%s: null\n", path)
 			} else {
 				fmt.Fprintf(b, "%s: %q\n", path, o.Value)
+			}
+		}
+		return
+	case v.Type() == optTimeType:
+		if o := v.Interface().(OptTime); o.Present {
+			if o.Value.IsZero() {
+				fmt.Fprintf(b, "%s: null\n", path)
+			} else {
+				fmt.Fprintf(b, "%s: %s\n", path, o.Value.Format(time.RFC3339Nano))
 			}
 		}
 		return

@@ -77,7 +77,7 @@ func decodeCustomer(p []byte, ev *Event) error {
 	if c.EmailConsent, err = parseConsentField(emailConsent, "email_marketing_consent", emailConsentStates); err != nil {
 		return err
 	}
-	if c.CreatedAt, _, err = parseTimestamp(createdAt, "created_at"); err != nil {
+	if c.CreatedAt, err = parseOptTime(createdAt, "created_at"); err != nil {
 		return err
 	}
 	if c.UpdatedAt, _, err = parseTimestamp(updatedAt, "updated_at"); err != nil {

@@ -55,8 +55,10 @@
 // consent states upper case, message statuses and lifecycle stages lower case,
 // conversation statuses upper case. Email consent also accepts Shopify's INVALID state.
 //
-// Profile fields of customers/create and customers/update are tri-state ([OptString]):
-// absent keeps the stored value, null or "" clears it.
+// Profile fields of customers/create and customers/update are tri-state ([OptString],
+// and [OptTime] for created_at): absent keeps the stored value, null or "" clears it.
+// updated_at is not a profile field but the time staleness is judged by: null or ""
+// is a payload without one (applied, the stored time kept).
 //
 // # Keys
 //

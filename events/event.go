@@ -71,6 +71,13 @@ type OptString struct {
 	Value   string // "" clears
 }
 
+// OptTime is a payload timestamp that may be absent (keep the stored value), present as
+// null or "" (clear it: Value is zero), or present with a value.
+type OptTime struct {
+	Present bool
+	Value   time.Time // zero clears
+}
+
 // Customer is the subset of a Shopify customer object segmentd uses.
 type Customer struct {
 	Email, FirstName, LastName, Phone OptString
@@ -81,8 +88,8 @@ type Customer struct {
 	Tags                              OptString // raw comma-separated tags (pre-2025-01 payloads); an array is joined with ", "
 	SMSConsent                        *ConsentField
 	EmailConsent                      *ConsentField
-	CreatedAt                         time.Time // zero if absent
-	UpdatedAt                         time.Time // zero if absent: then always applied
+	CreatedAt                         OptTime   // tri-state like the strings: null or "" clears
+	UpdatedAt                         time.Time // zero if absent or null: then always applied
 }
 
 // ConsentField is a consent object inside a customer payload. A nil *ConsentField means

@@ -41,6 +41,19 @@ func parseOptString(v []byte, path string) (OptString, error) {
 	return OptString{}, wrongType(path, "a string", v)
 }
 
+// parseOptTime reads a tri-state profile timestamp: absent keeps the stored value, null or
+// "" clears it.
+func parseOptTime(v []byte, path string) (OptTime, error) {
+	if kindOf(v) == jsonInvalid {
+		return OptTime{}, nil
+	}
+	t, _, err := parseTimestamp(v, path)
+	if err != nil {
+		return OptTime{}, err
+	}
+	return OptTime{Present: true, Value: t}, nil
+}
+
 // parseDecimal reads an exact decimal given as a string ("19.99") or a number (19.99).
 // Absent and null give ok false.
 func parseDecimal(v []byte, path string) (d decimal.Decimal, ok bool, err error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/internal/kafkatest"
+	"github.com/segmentd/segmentd/internal/testenv"
 	"github.com/segmentd/segmentd/state"
 )
 
@@ -270,10 +271,16 @@ func TestContactTooLargeDeadLettered(t *testing.T) {
 		if dl[0].Key != ws+"/1" || dl[0].Headers[HeaderError] != string(ReasonContactTooLarge) {
 			t.Errorf("dead letter: key %q, reason %q, detail %q", dl[0].Key, dl[0].Headers[HeaderError], dl[0].Headers[HeaderDetail])
 		}
-		_, c := h.storedContact(ws + "/1")
-		if tags := c.Tags(); len(tags) != 1 || tags[0] != "vip" {
-			t.Errorf("tags %q", tags)
-		}
+		// The store is written after the transaction ends, so after the transition is
+		// seen: poll until the contact is there.
+		testenv.Eventually(t, "contact 1 stored with the tag vip alone", func() (bool, string) {
+			_, c := h.storedContact(ws + "/1")
+			if c == nil {
+				return false, "not stored"
+			}
+			tags := c.Tags()
+			return len(tags) == 1 && tags[0] == "vip", fmt.Sprintf("tags %q", tags)
+		})
 	})
 }
 

@@ -28,6 +28,8 @@ type metrics struct {
 	recordsRefused      *prometheus.CounterVec
 	contactsOverBound   prometheus.Counter
 	segmentMembers      *prometheus.GaugeVec // nil unless Config.SegmentMemberMetrics
+	indexContacts       *prometheus.GaugeVec // per owned partition
+	indexBytes          *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers bool) *metrics {
@@ -127,6 +129,15 @@ func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers boo
 		Name: "segmentd_contacts_over_bound_total",
 		Help: "Contact records written larger than --max-contact-bytes because what they keep exactly does not fit (logged with the contact).",
 	})
+	m.indexContacts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "segmentd_attribute_index_contacts",
+		Help: "Contacts held by the attribute indexes of an owned partition (all its workspaces).",
+	}, []string{"partition"})
+	m.indexBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "segmentd_attribute_index_bytes",
+		Help: "Estimated memory of the attribute indexes of an owned partition (operators.Index.SizeInBytes), refreshed every 30 s.",
+	}, []string{"partition"})
+	reg.MustRegister(m.indexContacts, m.indexBytes)
 	reg.MustRegister(m.backfillsPending, m.lag, m.eventToOutput, m.timersPending, m.timerLateness, m.recordsRefused, m.contactsOverBound)
 	if segmentMembers {
 		m.segmentMembers = prometheus.NewGaugeVec(prometheus.GaugeOpts{

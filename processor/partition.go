@@ -91,65 +91,171 @@ func reachable(a *operators.Attrs) bool {
 	return a.Consent == operators.ConsentYes && !a.Excluded
 }
 
-// load reads the partition's meta and rebuilds its bitmaps from the stored records.
-// Records are decoded and indexed on GOMAXPROCS goroutines, each into bitmaps of its
-// own, which are then merged: a 1M-contact partition is mostly decoding.
+// load reads the partition's meta and rebuilds its bitmaps and indexes from the
+// stored records (a partition whose changelog had nothing to restore, and tests).
 func (pt *partition) load(store *state.Store, exclusionTag string) error {
-	meta, err := store.Meta(pt.id)
-	if err != nil {
+	ld := newLoader(pt, exclusionTag)
+	if err := ld.scanStore(store); err != nil {
+		ld.abort()
 		return err
 	}
-	pt.meta = meta
-	type entry struct {
-		key string
-		val []byte
-	}
-	const chunk = 512
+	return ld.finish(store)
+}
+
+// A loader builds a partition's bitmaps and attribute indexes from contact records:
+// first those already in the store (scanStore), then those that a restore writes into
+// it as it reads them from the changelog (add, deleted), so that a restore into an
+// empty store reads no record twice. Records are decoded and indexed on GOMAXPROCS
+// workers, each into a partition of its own; finish merges them.
+//
+// A record replaced by a later one of the same contact must not stay indexed. The
+// writer keeps a contact's dense id until the contact is purged or re-created, and
+// compaction keeps a suffix of each key's records; so within one pass a dense id
+// met twice marks a contact whose first version was indexed (stale), and a purge or
+// a change of dense id is always preceded by the contact's tombstone with its old
+// dense id. Only a contact already in the store before the restore can change dense
+// id (or be purged) with no record of its old id in the pass: for those, the
+// committed record is looked up by key. finish takes the stale ids out of every
+// bitmap and indexes them again from their final records in the store, the only
+// records read back.
+type loader struct {
+	pt           *partition
+	exclusionTag string
+	par          *parallel
+	parts        []*partition
+	errs         []error
+	scratch      []state.Contact
+	chunk        []loadEntry
+	seen         *roaring.Bitmap // dense ids indexed
+	stale        *roaring.Bitmap // dense ids indexed from a record that a later one replaced
+	stored       bool            // the store held records of the partition before the restore
+	readBack     int             // records read back from the store by finish
+}
+
+type loadEntry struct {
+	key string
+	val []byte
+}
+
+// loadChunk is how many records a loader hands a worker at a time.
+const loadChunk = 512
+
+// newLoader starts the workers of a load into pt; finish or abort joins them.
+func newLoader(pt *partition, exclusionTag string) *loader {
 	workers := runtime.GOMAXPROCS(0)
-	parts := make([]*partition, workers)
-	errs := make([]error, workers)
-	scratch := make([]state.Contact, workers)
-	for i := range parts {
-		parts[i] = newPartition(pt.id)
+	ld := &loader{pt: pt, exclusionTag: exclusionTag, par: startParallel(workers, 8),
+		parts: make([]*partition, workers), errs: make([]error, workers), scratch: make([]state.Contact, workers),
+		seen: roaring.New(), stale: roaring.New()}
+	for i := range ld.parts {
+		ld.parts[i] = newPartition(pt.id)
 	}
-	par := startParallel(workers, 8)
-	index := func(es []entry) func(int) {
-		return func(i int) {
-			for _, e := range es {
-				if errs[i] != nil {
-					return // drain
-				}
-				c := &scratch[i]
-				if err := c.UnmarshalBinary(e.val); err != nil {
-					errs[i] = fmt.Errorf("decode %s: %w", e.key, err)
-					return
-				}
-				// No catalog: the bitmaps need lists, consent and tags only.
-				parts[i].index(e.key, c, nil, exclusionTag)
+	return ld
+}
+
+// submit hands the pending chunk to the workers.
+func (ld *loader) submit() {
+	if len(ld.chunk) == 0 {
+		return
+	}
+	es := ld.chunk
+	ld.chunk = make([]loadEntry, 0, loadChunk)
+	ld.par.submit(func(i int) {
+		for _, e := range es {
+			if ld.errs[i] != nil {
+				return // drain
 			}
+			c := &ld.scratch[i]
+			if err := c.UnmarshalBinary(e.val); err != nil {
+				ld.errs[i] = fmt.Errorf("decode %s: %w", e.key, err)
+				return
+			}
+			// No catalog: the bitmaps need lists, consent and tags only.
+			ld.parts[i].index(e.key, c, nil, ld.exclusionTag)
 		}
+	})
+}
+
+// queue indexes record val of key, whose dense id is dense. val must stay unchanged.
+func (ld *loader) queue(key string, dense uint32, val []byte) {
+	if dense == 0 {
+		return // never indexed
 	}
-	var es []entry
-	err = store.ScanContactEncodings(pt.id, "", "", func(key, val []byte) (bool, error) {
-		es = append(es, entry{string(key), slices.Clone(val)})
-		if len(es) == chunk {
-			par.submit(index(es))
-			es = nil
+	if !ld.seen.CheckedAdd(dense) {
+		ld.stale.Add(dense)
+		return
+	}
+	ld.chunk = append(ld.chunk, loadEntry{key, val})
+	if len(ld.chunk) == loadChunk {
+		ld.submit()
+	}
+}
+
+// scanStore indexes the records of the partition already in the store.
+func (ld *loader) scanStore(store *state.Store) error {
+	return store.ScanContactEncodings(ld.pt.id, "", "", func(key, val []byte) (bool, error) {
+		dense, _, err := state.PeekHeader(val)
+		if err != nil {
+			return false, fmt.Errorf("decode %s: %w", key, err)
 		}
+		ld.stored = true
+		ld.queue(string(key), dense, slices.Clone(val))
 		return true, nil
 	})
-	if len(es) > 0 {
-		par.submit(index(es))
+}
+
+// add indexes a contact record that the restore writes (the store has not committed
+// it yet). val must stay unchanged.
+func (ld *loader) add(store *state.Store, key string, dense uint32, val []byte) error {
+	if ld.stored && !ld.seen.Contains(dense) {
+		if err := ld.replaced(store, key, dense); err != nil {
+			return err
+		}
 	}
-	par.join()
-	if err := errors.Join(append(errs, err)...); err != nil {
+	ld.queue(key, dense, val)
+	return nil
+}
+
+// deleted notes the purge of key's record by the restore.
+func (ld *loader) deleted(store *state.Store, key string) error {
+	if !ld.stored {
+		return nil
+	}
+	return ld.replaced(store, key, 0)
+}
+
+// replaced marks stale the dense id of key's committed record if it differs from
+// dense: a contact that was in the store before the restore and was re-created or
+// purged since.
+func (ld *loader) replaced(store *state.Store, key string, dense uint32) error {
+	old, err := store.ContactDense(ld.pt.id, key)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		return nil
+	case err != nil:
 		return err
 	}
-	for _, q := range parts {
+	if old != dense && ld.seen.Contains(old) {
+		ld.stale.Add(old)
+	}
+	return nil
+}
+
+// abort joins the workers without building anything.
+func (ld *loader) abort() { ld.par.join() }
+
+// finish joins the workers, merges what they built into the partition, indexes the
+// stale dense ids again from the store's records, and reads the partition's meta.
+// The store must hold the restore's writes.
+func (ld *loader) finish(store *state.Store) error {
+	ld.submit()
+	ld.par.join()
+	if err := errors.Join(ld.errs...); err != nil {
+		return err
+	}
+	pt := ld.pt
+	for _, q := range ld.parts {
 		pt.mergeAttrs(q)
-		for _, m := range [...]struct{ dst, src map[string]*roaring.Bitmap }{
-			{pt.members, q.members}, {pt.products, q.products}, {pt.lists, q.lists}, {pt.reachable, q.reachable},
-		} {
+		for _, m := range pt.bitmapSets(q) {
 			for k, b := range m.src {
 				if d := m.dst[k]; d != nil {
 					d.Or(b)
@@ -159,12 +265,72 @@ func (pt *partition) load(store *state.Store, exclusionTag string) error {
 			}
 		}
 	}
+	if !ld.stale.IsEmpty() {
+		if err := ld.reindexStale(store); err != nil {
+			return err
+		}
+	}
+	meta, err := store.Meta(pt.id)
+	if err != nil {
+		return err
+	}
+	pt.meta = meta
+	return nil
+}
+
+// bitmapSets pairs the bitmap maps of pt (dst) with those of q (src).
+func (pt *partition) bitmapSets(q *partition) [4]struct{ dst, src map[string]*roaring.Bitmap } {
+	return [...]struct{ dst, src map[string]*roaring.Bitmap }{
+		{pt.members, q.members}, {pt.products, q.products}, {pt.lists, q.lists}, {pt.reachable, q.reachable},
+	}
+}
+
+// reindexStale takes the stale dense ids out of every bitmap and index of the
+// partition and indexes each again from the store's record that now holds it, if any.
+func (ld *loader) reindexStale(store *state.Store) error {
+	pt := ld.pt
+	for _, m := range pt.bitmapSets(pt) {
+		for k, b := range m.dst {
+			if b.AndNot(ld.stale); b.IsEmpty() {
+				delete(m.dst, k)
+			}
+		}
+	}
+	for _, x := range pt.attrs {
+		x.RemoveAll(ld.stale)
+	}
+	var c state.Contact
+	it := ld.stale.Iterator()
+	for it.HasNext() {
+		dense := it.Next()
+		if int(dense) < len(pt.customers) {
+			pt.customers[dense] = 0
+		}
+		key, err := store.ContactKeyByDense(pt.id, dense)
+		if errors.Is(err, state.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		switch err := store.Contact(pt.id, key, &c); {
+		case errors.Is(err, state.ErrNotFound):
+			continue // purged
+		case err != nil:
+			return err
+		}
+		ld.readBack++
+		if c.DenseID == dense { // else re-created under another dense id, indexed as such
+			pt.index(key, &c, nil, ld.exclusionTag)
+		}
+	}
 	return nil
 }
 
 // restore brings the store's copy of partition p up to the end of its changelog
 // (read_committed), from the offset checkpointed with the last applied batch.
-func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (restored int, err error) {
+// Each contact record written is also handed to ld, which indexes it.
+func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger, ld *loader) (restored int, err error) {
 	store := cfg.Store
 	from, err := store.ChangelogOffset(p)
 	if err != nil {
@@ -251,13 +417,19 @@ func restore(ctx context.Context, cfg *Config, p int32, log *slog.Logger) (resto
 					aerr = batch.PutSegmentMeta(p, segKey, sm)
 				}
 			case r.Value == nil:
-				aerr = batch.DeleteContact(p, key, 0)
+				if aerr = ld.deleted(store, key); aerr == nil {
+					aerr = batch.DeleteContact(p, key, 0)
+				}
 			default:
-				// Only the header is decoded here; load decodes every record.
+				// Only the header is decoded here; the loader's workers decode the
+				// record in full to index it.
 				var dense uint32
 				var due time.Time
 				if dense, due, aerr = state.PeekHeader(r.Value); aerr == nil {
 					aerr = batch.PutContactEncoded(p, key, dense, r.Value)
+				}
+				if aerr == nil {
+					aerr = ld.add(store, key, dense, r.Value)
 				}
 				if aerr == nil && !due.IsZero() {
 					// A stale index entry left by an older version of the record

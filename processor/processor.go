@@ -54,6 +54,9 @@ type Processor struct {
 	// defsWait: partitions whose full reconcile waits for the definitions their
 	// meta says they applied to be read (waitForDefinitions), since when.
 	defsWait map[int32]time.Time
+	// indexGaugesAt: when the attribute index gauges were last set (zero: set them
+	// at the next turn of the loop).
+	indexGaugesAt time.Time
 
 	mu struct {
 		sync.Mutex
@@ -332,21 +335,31 @@ func (p *Processor) onRevoked(_ context.Context, _ *kgo.Client, revoked map[stri
 	}
 }
 
-// openPartition restores partition id from its changelog and loads its bitmaps.
+// openPartition restores partition id from its changelog and builds its bitmaps and
+// indexes: from the records already in the store, then from those the restore writes,
+// as it writes them (loader).
 func (p *Processor) openPartition(ctx context.Context, id int32) (*partition, error) {
 	start := time.Now()
-	n, err := restore(ctx, &p.cfg, id, p.cfg.Logger)
+	pt := newPartition(id)
+	ld := newLoader(pt, p.cfg.ExclusionTag)
+	if err := ld.scanStore(p.cfg.Store); err != nil {
+		ld.abort()
+		return nil, fmt.Errorf("load partition %d: %w", id, err)
+	}
+	scanned := time.Since(start)
+	n, err := restore(ctx, &p.cfg, id, p.cfg.Logger, ld)
 	p.m.restoredRecords.Add(float64(n))
 	if err != nil {
+		ld.abort()
 		return nil, err
 	}
-	loadStart := time.Now()
-	pt := newPartition(id)
-	if err := pt.load(p.cfg.Store, p.cfg.ExclusionTag); err != nil {
+	finishStart := time.Now()
+	if err := ld.finish(p.cfg.Store); err != nil {
 		return nil, fmt.Errorf("load partition %d: %w", id, err)
 	}
 	p.cfg.Logger.Info("restored partition", "partition", id, "records", n,
-		"took", time.Since(start).Round(time.Millisecond), "load", time.Since(loadStart).Round(time.Millisecond))
+		"took", time.Since(start).Round(time.Millisecond), "stored_scan", scanned.Round(time.Millisecond),
+		"index_finish", time.Since(finishStart).Round(time.Millisecond), "read_back", ld.readBack)
 	return pt, nil
 }
 
@@ -373,11 +386,13 @@ func (p *Processor) drainHandoffs() {
 			for _, t := range p.cfg.Topics.Events {
 				p.m.lag.DeleteLabelValues(t, strconv.Itoa(int(h.id)))
 			}
+			p.m.deleteIndexGauges(h.id)
 			p.cfg.Logger.Info("partition revoked", "partition", h.id)
 		}
 	}
 	p.m.partitions.Set(float64(len(p.parts)))
 	if len(hs) > 0 {
+		p.indexGaugesAt = time.Time{}
 		ids := p.sortedPartitions()
 		p.owned.Store(&ids)
 	}
@@ -460,6 +475,7 @@ func (p *Processor) loop(ctx context.Context) error {
 		}
 		p.logFetchErrors(fs)
 		p.drainHandoffs()
+		p.updateIndexGauges()
 		p.dropMovedPartitions()
 		p.runQueries()
 		if fs.NumRecords() == 0 && !p.pendingWork() {

@@ -421,7 +421,7 @@ func (c *Contact) applyCustomer(cu *events.Customer, at time.Time) effect {
 		c.setPhone(cu.Phone.Value)
 		eff = changed
 	}
-	if t := normTime(cu.CreatedAt); !t.IsZero() && !t.Equal(p.CreatedAt) {
+	if t := normTime(cu.CreatedAt.Value); cu.CreatedAt.Present && !t.Equal(p.CreatedAt) {
 		p.CreatedAt = t
 		eff = changed
 	}

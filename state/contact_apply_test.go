@@ -171,7 +171,7 @@ func TestContactCustomerUpsert(t *testing.T) {
 		Phone: some("+52 55 1234 5678"), Country: some("mx"), Locale: some("es-MX"),
 		Tags:       some(" VIP , newsletter,vip,,"),
 		SMSConsent: &events.ConsentField{State: "SUBSCRIBED", UpdatedAt: at(-day)},
-		CreatedAt:  at(-10 * day), UpdatedAt: at(0),
+		CreatedAt:  events.OptTime{Present: true, Value: at(-10 * day)}, UpdatedAt: at(0),
 	}
 	tests := []struct {
 		name  string
@@ -235,7 +235,7 @@ func TestContactCustomerUpsert(t *testing.T) {
 			{ev: customerEv(at(0), "d1", events.Customer{
 				Email: some("Ana.Lopez@Sub@Gmail.COM "), City: some("  Ciudad de México "), Province: some(" cdmx"),
 				EmailConsent: &events.ConsentField{State: "INVALID", UpdatedAt: at(-day)},
-				CreatedAt:    at(-400 * day), UpdatedAt: at(0),
+				CreatedAt:    events.OptTime{Present: true, Value: at(-400 * day)}, UpdatedAt: at(0),
 			}), want: Applied},
 		},
 		check: func(t *testing.T, c *Contact, a operators.Attrs) {
@@ -343,6 +343,61 @@ func TestContactCustomerUpsert(t *testing.T) {
 			var c Contact
 			run(t, &c, tt.steps)
 			tt.check(t, &c, attrs(&c))
+		})
+	}
+}
+
+// TestContactCustomerPayloadNullClears decodes customers/update payloads and applies
+// them: every profile member present as null, or as "", clears its stored value (SPEC
+// §4.1), created_at included; updated_at is the time staleness is judged by, so a null
+// one keeps the stored time.
+func TestContactCustomerPayloadNullClears(t *testing.T) {
+	const full = `{"id":7012345,"email":"ana@example.com","first_name":"Ana","last_name":"Pérez",
+		"phone":"+52 55 1234 5678","locale":"es-MX","created_at":"2024-05-01T09:00:00Z","updated_at":"2026-11-01T12:00:00Z",
+		"default_address":{"country_code":"MX","city":"Monterrey","province_code":"NL"},"tags":"vip",
+		"sms_marketing_consent":{"state":"subscribed","consent_updated_at":"2026-11-01T12:00:00Z"},
+		"email_marketing_consent":{"state":"subscribed","consent_updated_at":"2026-11-01T12:00:00Z"}}`
+	decode := func(t *testing.T, delivery, payload string) *events.Event {
+		t.Helper()
+		value := fmt.Sprintf(`{"topic":"customers/update","shop":"acme.myshopify.com","id":%q,"occurred_at":"2026-11-02T12:00:00Z","payload":%s}`, delivery, payload)
+		ev, err := events.Decode(&events.Record{Key: []byte("acme.myshopify.com/7012345"), Value: []byte(value)}, nil)
+		if err != nil {
+			t.Fatalf("decode %s: %v", payload, err)
+		}
+		return ev
+	}
+	for _, tc := range []struct{ name, clear string }{
+		{"null", `{"id":7012345,"email":null,"first_name":null,"last_name":null,"phone":null,"locale":null,
+			"created_at":null,"updated_at":null,"default_address":null,"tags":null,
+			"sms_marketing_consent":null,"email_marketing_consent":null}`},
+		{"empty", `{"id":7012345,"email":"","first_name":"","last_name":"","phone":"","locale":"",
+			"created_at":"","updated_at":"","default_address":{"country_code":"","city":"","province_code":""},"tags":"",
+			"sms_marketing_consent":{"state":""},"email_marketing_consent":{"state":""}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Contact
+			now := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+			if got := c.Apply(decode(t, "d1", full), now); got != Applied {
+				t.Fatalf("create: %v", got)
+			}
+			if a := attrs(&c); a.CustomerCreatedAt.IsZero() || a.City == "" || a.Phone == "" || len(a.Tags) == 0 {
+				t.Fatalf("after create: attrs %+v", a)
+			}
+			if got := c.Apply(decode(t, "d2", tc.clear), now.Add(time.Second)); got != Applied {
+				t.Fatalf("clear: %v", got)
+			}
+			want := Profile{UpdatedAt: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+			if p := c.Profile(); p != want {
+				t.Errorf("profile %+v, want %+v", p, want)
+			}
+			a := attrs(&c)
+			if !a.CustomerCreatedAt.IsZero() || a.Phone != "" || a.Country != "" || a.City != "" || a.Province != "" ||
+				a.EmailDomain != "" || a.Language != "" || a.Tags != nil {
+				t.Errorf("attrs %+v", a)
+			}
+			if cs := c.Consents(); cs.SMS.State != "" || cs.Email.State != "" {
+				t.Errorf("consents %+v", cs)
+			}
 		})
 	}
 }

@@ -444,7 +444,7 @@ func typicalContact() *Contact {
 		Tags:         some("vip, newsletter, summer-2026"),
 		SMSConsent:   &events.ConsentField{State: "SUBSCRIBED", UpdatedAt: now.Add(-100 * day)},
 		EmailConsent: &events.ConsentField{State: "SUBSCRIBED", UpdatedAt: now.Add(-100 * day)},
-		CreatedAt:    now.Add(-400 * day), UpdatedAt: now.Add(-time.Minute),
+		CreatedAt:    events.OptTime{Present: true, Value: now.Add(-400 * day)}, UpdatedAt: now.Add(-time.Minute),
 	}))
 	apply(consentEv(events.WhatsAppConsentUpdate, time.Time{}, delivery(), "SUBSCRIBED", now))
 	apply(listEv(events.ListMemberAdded, time.Time{}, delivery(), "8812734"))

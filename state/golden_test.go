@@ -193,7 +193,7 @@ func goldenRichContact() *Contact {
 		Tags:         some("VIP, newsletter, Summer-2026"),
 		SMSConsent:   &events.ConsentField{State: "SUBSCRIBED", UpdatedAt: ts("2026-09-01T10:00:00Z")},
 		EmailConsent: &events.ConsentField{State: "INVALID", UpdatedAt: ts("2026-09-02T10:00:00.250Z")},
-		CreatedAt:    ts("2025-03-04T05:06:07Z"), UpdatedAt: ts("2026-10-01T08:59:00Z"),
+		CreatedAt:    events.OptTime{Present: true, Value: ts("2025-03-04T05:06:07Z")}, UpdatedAt: ts("2026-10-01T08:59:00Z"),
 	}))
 	apply(consentEv(events.WhatsAppConsentUpdate, time.Time{}, "", "weird_state", ts("2026-09-03T00:00:00.000000123Z")))
 	apply(tagsEv(events.TagsAdded, time.Time{}, "", "b2b", "vip"))
@@ -590,7 +590,7 @@ func goldenAddress() *Contact {
 		Email: some("Ana.Lopez@Gmail.COM"), FirstName: some("Ana"), Phone: some("81 1234 5678"),
 		Country: some("mx"), City: some(" Monterrey "), Province: some("nl"),
 		EmailConsent: &events.ConsentField{State: "PENDING", UpdatedAt: ts("2026-10-30T00:00:00Z")},
-		CreatedAt:    ts("2023-03-14T15:26:53Z"), UpdatedAt: ts("2026-10-31T23:00:00Z"),
+		CreatedAt:    events.OptTime{Present: true, Value: ts("2023-03-14T15:26:53Z")}, UpdatedAt: ts("2026-10-31T23:00:00Z"),
 	}), now)
 	return &c
 }

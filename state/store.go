@@ -154,6 +154,24 @@ func (s *Store) Contact(p int32, key string, c *Contact) error {
 	return nil
 }
 
+// ContactDense returns the dense id of key's committed record in partition p (read
+// from the record's header), or ErrNotFound.
+func (s *Store) ContactDense(p int32, key string) (uint32, error) {
+	v, closer, err := s.db.Get(contactKey(p, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read contact %s: %w", key, err)
+	}
+	defer closer.Close()
+	dense, _, err := PeekHeader(v)
+	if err != nil {
+		return 0, fmt.Errorf("decode contact %s: %w", key, err)
+	}
+	return dense, nil
+}
+
 // ContactKeyByDense returns the contact key of a dense id of partition p.
 func (s *Store) ContactKeyByDense(p int32, dense uint32) (string, error) {
 	v, closer, err := s.db.Get(denseKey(p, dense))

@@ -85,6 +85,7 @@ var knownMetrics = map[string]knownMetric{
 	"segmentd_ready":                         {gauge, code},
 	"segmentd_consumer_lag":                  {gauge, code}, // {topic, partition}
 	"segmentd_event_to_output_seconds":       {histogram, code},
+	"segmentd_attribute_index_bytes":         {gauge, code}, // {partition}
 
 	// cmd/segmentd/version.go
 	"segmentd_build_info": {gauge, code}, // {version, revision, goversion}
