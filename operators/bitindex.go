@@ -111,6 +111,10 @@ func (x *Index) Inexact() int { return int(x.inexact.GetCardinality()) }
 // Update moves contact id from attributes old to new: old nil adds it, new nil removes
 // it. old must be what was last indexed for id.
 func (x *Index) Update(id uint32, old, new *Attrs) {
+	if old != nil && new != nil {
+		x.change(id, old, new) // only what differs
+		return
+	}
 	if old != nil {
 		x.remove(id, old)
 	}

@@ -15,10 +15,10 @@ import (
 // causes: only the segments containing a predicate whose outcome changed are
 // evaluated: the work per event follows what changed, not the number of segments.
 //
-// pre, if not nil, is the contact as the store held it at the window's start, read
-// ahead of the loop; it is used only if the window has no copy of its own.
-func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event, pre *prefetched) error {
-	key := ev.ContactKey()
+// key is ev.ContactKey(). pre, if not nil, is the contact as the store held it at the
+// window's start, read ahead of the loop; it is used only if the window has no copy of
+// its own.
+func (w *window) applyEvent(ctx context.Context, pt *partition, ev *events.Event, key string, pre *prefetched) error {
 	o, adopted, err := w.contactPrefetched(pt.id, key, pre)
 	if err != nil {
 		return err

@@ -28,7 +28,8 @@ const prepChunk = 64
 type prepared struct {
 	rec events.Record
 	ev  *events.Event
-	err error // decoding error: the record is dead-lettered
+	key string // ev.ContactKey()
+	err error  // decoding error: the record is dead-lettered
 	pre prefetched
 }
 
@@ -102,8 +103,12 @@ func (pr *preparer) finish() { pr.run.finish() }
 func (w *window) prepareOne(r *kgo.Record, out *prepared, fetch bool) {
 	out.rec = toEventsRecord(r)
 	out.ev, out.err = events.Decode(&out.rec, &w.opts.decode)
-	if out.err != nil || !fetch {
+	if out.err != nil {
 		return
 	}
-	w.prefetch(r.Partition, out.ev.ContactKey(), out.ev.Workspace, &out.pre)
+	out.key = out.ev.ContactKey()
+	if !fetch {
+		return
+	}
+	w.prefetch(r.Partition, out.key, out.ev.Workspace, &out.pre)
 }

@@ -96,6 +96,9 @@ func newWindow(deps windowDeps) *window {
 		segDirty: map[int32]map[string]bool{}, dense: map[int32]uint32{}, pendingSegs: map[int32]map[string][]string{},
 		cats: map[catKey]*catalogAt{}}
 	w.mu.changelogNext = map[int32]int64{}
+	if deps.attrBuf != nil {
+		w.attrs, *deps.attrBuf = (*deps.attrBuf)[:0], nil
+	}
 	return w
 }
 
@@ -401,6 +404,7 @@ func (w *window) committed(restoring bool) {
 		}
 	}
 	w.applyAttrDeltas()
+	var prodKey []byte // "<ws>/<product id>", looked up without a string per product
 	for _, ref := range w.dirty {
 		if pt := w.parts[ref.p]; pt != nil {
 			o := w.contacts[ref]
@@ -411,7 +415,12 @@ func (w *window) committed(restoring bool) {
 				pt.setCustomer(o.c.DenseID, customerIDOf(ref.key))
 				ws := workspaceOf(ref.key)
 				for _, prod := range o.c.PurchasedProducts() {
-					pt.bitmap(pt.products, ws+"/"+prod).Add(o.c.DenseID)
+					prodKey = append(append(append(prodKey[:0], ws...), '/'), prod...)
+					b := pt.products[string(prodKey)]
+					if b == nil {
+						b = pt.bitmap(pt.products, string(prodKey))
+					}
+					b.Add(o.c.DenseID)
 				}
 			}
 		}

@@ -69,18 +69,23 @@ type windowRig struct {
 // listSink is a recordSink that keeps what it is given, produced at once.
 type listSink struct {
 	recs   []*kgo.Record
-	offset map[string]int64 // next offset per topic/partition
+	offset map[topicPartition]int64 // next offset per topic/partition
+}
+
+type topicPartition struct {
+	topic string
+	p     int32
 }
 
 func (s *listSink) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
-	k := fmt.Sprintf("%s/%d", r.Topic, r.Partition)
+	k := topicPartition{r.Topic, r.Partition}
 	r.Offset = s.offset[k]
 	s.offset[k]++
 	s.recs = append(s.recs, r)
 	promise(r, nil)
 }
 
-func newWindowRig(t *testing.T) *windowRig {
+func newWindowRig(t testing.TB) *windowRig {
 	store, err := state.Open(t.TempDir(), state.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -187,9 +192,15 @@ func (rig *windowRig) global(kind, key, val string) {
 // run runs one window as Processor.runWindow does, minus the transaction: globals,
 // input, timers and backfills, then the flush to a Pebble batch, committed.
 func (rig *windowRig) run(t *testing.T, recs []*kgo.Record) string {
+	rig.window(t, recs)
+	return rig.outputs(t)
+}
+
+// window runs one window of recs (see run) and commits it.
+func (rig *windowRig) window(t testing.TB, recs []*kgo.Record) {
 	p := rig.p
 	ctx := context.Background()
-	rig.sink = &listSink{offset: map[string]int64{}}
+	rig.sink = &listSink{offset: map[topicPartition]int64{}}
 	deps := p.newWindowDeps()
 	deps.sink = rig.sink
 	w := newWindow(deps)
@@ -219,7 +230,6 @@ func (rig *windowRig) run(t *testing.T, recs []*kgo.Record) string {
 	if n := p.backfillsPending(); n > 0 {
 		t.Fatalf("%d backfills still pending after a window with an unlimited budget", n)
 	}
-	return rig.outputs(t)
 }
 
 // outputs renders the window's transitions and dead letters.

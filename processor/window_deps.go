@@ -37,6 +37,9 @@ type windowDeps struct {
 	// refWork is evalSegments' scratch list of segments to evaluate through
 	// references (references.go), kept across windows.
 	refWork *[]int
+	// attrBuf is the list of attribute changes, kept across windows: a window takes
+	// it (newWindow) and gives it back cleared once it applied them (committed).
+	attrBuf *[]attrDelta
 }
 
 // windowOptions are the settings of Config a window reads.
@@ -81,6 +84,7 @@ func (p *Processor) newWindowDeps() windowDeps {
 		quarantine: p.quarantine,
 		cand:       &p.cand,
 		refWork:    &p.refWork,
+		attrBuf:    &p.attrBuf,
 	}
 }
 

@@ -334,7 +334,7 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 		}
 		return nil
 	}
-	if q, ok := w.quarantine[ev.ContactKey()]; ok {
+	if q, ok := w.quarantine[prep.key]; ok {
 		rec := &prep.rec
 		if q.dropValue {
 			cp := *rec
@@ -345,11 +345,11 @@ func (w *window) processRecord(ctx context.Context, pt *partition, r *kgo.Record
 		return nil
 	}
 	before := w.outputs
-	if err := w.applyEvent(ctx, pt, ev, &prep.pre); err != nil {
+	if err := w.applyEvent(ctx, pt, ev, prep.key, &prep.pre); err != nil {
 		if errors.Is(err, errContactTooLarge) {
 			w.deadLetter(ctx, &prep.rec, ReasonContactTooLarge, fmt.Sprintf(
 				"applying it would grow what contact %s keeps exactly (tags, lists, automations, back-in-stock subscriptions, conversations, profile) past its share of --max-contact-bytes (%d)",
-				ev.ContactKey(), w.opts.maxContactBytes))
+				prep.key, w.opts.maxContactBytes))
 			return nil
 		}
 		return err
