@@ -836,7 +836,10 @@ func (w *window) newScan(pt *partition, prefix string, budget *backfillBudget) *
 func (sc *backfillScan) run(apply func(*scanItem), source func(emit func(scanItem, []byte) bool) (bool, error)) (bool, error) {
 	workers := runtime.GOMAXPROCS(0)
 	par := startParallel(workers, workers)
-	scratch := make([]state.Contact, workers)
+	// scratch: each worker's record to decode into. eval hands it to the first item
+	// of the chunk it keeps (scanItem.c), which the loop applies later: the worker
+	// then takes a new one, or its next chunk would overwrite that item's record.
+	scratch := make([]*state.Contact, workers)
 	order := make(chan *scanChunk, 2*workers)
 	stop := make(chan struct{})
 	var (
@@ -860,7 +863,18 @@ func (sc *backfillScan) run(apply func(*scanItem), source func(emit func(scanIte
 		end, srcErr = source(func(it scanItem, enc []byte) bool {
 			if ch == nil {
 				c := &scanChunk{items: make([]scanItem, 0, min(scanChunkSize, max(sc.budget.left, 1)))}
-				c.job = newJob(func(worker int) { c.err = sc.eval(c, &scratch[worker]) })
+				c.job = newJob(func(worker int) {
+					if scratch[worker] == nil {
+						scratch[worker] = new(state.Contact)
+					}
+					c.err = sc.eval(c, scratch[worker])
+					for i := range c.items {
+						if c.items[i].c == scratch[worker] {
+							scratch[worker] = nil
+							break
+						}
+					}
+				})
 				ch = c
 				if enc != nil {
 					ch.buf = make([]byte, 0, cap(ch.items)*max(2*len(enc), 512))
