@@ -677,23 +677,13 @@ var maxDue = time.Unix(0, math.MaxInt64-1)
 // keys, in order (those without one are not contacts a scan would meet).
 func (st *algebraStep) source(store storeReader, p int32) func(emit func(scanItem, []byte) bool) (bool, error) {
 	return func(emit func(scanItem, []byte) bool) (bool, error) {
-		for i, key := range st.keys {
-			more := true
-			err := store.ScanContactEncodings(p, key, "", func(k, enc []byte) (bool, error) {
-				if string(k) == key {
-					st.emitted++
-					more = emit(scanItem{key: key}, enc)
-				}
-				return false, nil
-			})
-			if err != nil {
-				return false, err
-			}
-			if !more {
-				return i == len(st.keys)-1, nil
-			}
-		}
-		return true, nil
+		end := true
+		err := store.ContactEncodings(p, st.keys, func(key string, enc []byte) (bool, error) {
+			st.emitted++
+			end = emit(scanItem{key: key}, enc) || key == st.keys[len(st.keys)-1]
+			return end, nil
+		})
+		return end, err
 	}
 }
 

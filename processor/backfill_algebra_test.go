@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -174,6 +175,57 @@ func TestBackfillScanKeepsEachRecord(t *testing.T) {
 			if want := i%100 > gt; isMember(&c, id) != want {
 				t.Fatalf("segment %s: the record of contact %d says member %v", id, i, !want)
 			}
+		}
+	}
+}
+
+// BenchmarkBackfillNewSegment: the backfill of a new segment over 200,000 contacts
+// of one partition, through the attribute index (algebra) and by a scan
+// (NaiveEvaluation), in the window rig (no broker): from the definition to the
+// window's records flushed and committed. join10 (total_spent above 90) adds a tenth
+// of the contacts, join1 (above 98) a hundredth.
+//
+//	go test ./processor -run '^$' -bench BackfillNewSegment -benchtime 3x
+func BenchmarkBackfillNewSegment(b *testing.B) {
+	const n = 200_000
+	for _, mode := range []string{backfillAlgebraMode, backfillScanMode} {
+		rig := newWindowRig(b, func(c *Config) {
+			c.NaiveEvaluation = mode == backfillScanMode
+			c.BackfillChunk = 1 << 30
+			c.CommitInterval, c.TransactionTimeout = time.Minute, 5*time.Minute
+		})
+		const batch = 20_000
+		for i := 1; i <= n; i += batch {
+			recs := make([]*kgo.Record, 0, batch)
+			for j := i; j < i+batch && j <= n; j++ {
+				recs = append(recs, rig.orderEvent(j, 1, j%100))
+			}
+			rig.run(b, recs)
+		}
+		seq := 0 // b.Run runs its function more than once: a new segment each time
+		for _, join := range []struct {
+			name string
+			gt   int
+		}{{"join10", 90}, {"join1", 98}} {
+			b.Run(mode+"/"+join.name, func(b *testing.B) {
+				scan0, alg0, _ := backfillReads(rig)
+				var transitions int
+				for i := 0; i < b.N; i++ {
+					seq++
+					id := fmt.Sprintf("bench%d", seq)
+					rig.global("definition", algebraShop+"/"+id, spentDef(id, join.gt))
+					rig.run(b, nil)
+					for _, r := range rig.sink.recs {
+						if r.Topic == rig.p.cfg.Topics.Membership {
+							transitions++
+						}
+					}
+				}
+				b.StopTimer()
+				scan, alg, _ := backfillReads(rig)
+				b.ReportMetric(float64(transitions)/float64(b.N), "transitions/op")
+				b.ReportMetric((scan-scan0+alg-alg0)/float64(b.N), "read/op")
+			})
 		}
 	}
 }
