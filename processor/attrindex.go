@@ -115,30 +115,54 @@ func (w *window) applyAttrDeltas() {
 // contacts the index cannot decide are read from the store, and purchased
 // collections are narrowed to the buyers of their products.
 func (p *Processor) indexQuery(pt *partition, ws string, now time.Time) *operators.Query {
+	return newIndexQuery(pt, ws, now, p.cfg.Store, p.rules, p.cfg.ExclusionTag)
+}
+
+// windowQuery returns the query of window w over the index of workspace ws in
+// partition pt at the window's instant, shared by the backfill steps of the window
+// (predicates common to several definitions are computed once). The index and the
+// member bitmaps change only after the commit, so they hold for the whole window;
+// the contacts the window changed are the overlay's, which the backfills evaluate
+// one by one.
+func (w *window) windowQuery(pt *partition, ws string) *operators.Query {
+	k := contactRef{pt.id, ws}
+	if q := w.queries[k]; q != nil {
+		return q
+	}
+	if w.queries == nil {
+		w.queries = map[contactRef]*operators.Query{}
+	}
+	q := newIndexQuery(pt, ws, w.now, w.store, w.rules, w.opts.exclusionTag)
+	w.queries[k] = q
+	return q
+}
+
+// newIndexQuery is indexQuery over a store reader and rules.
+func newIndexQuery(pt *partition, ws string, now time.Time, store storeReader, r *rules, exclusionTag string) *operators.Query {
 	x := pt.attrs[ws]
 	if x == nil {
 		x = operators.NewIndex()
 	}
-	cat := allCollections{p.rules}
+	cat := allCollections{r}
 	q := x.NewQuery(now, func(dense uint32) (*operators.Attrs, error) {
-		key, err := p.cfg.Store.ContactKeyByDense(pt.id, dense)
+		key, err := store.ContactKeyByDense(pt.id, dense)
 		if err != nil {
 			return nil, fmt.Errorf("partition %d: %w", pt.id, err)
 		}
 		var c state.Contact
-		if err := p.cfg.Store.Contact(pt.id, key, &c); err != nil {
+		if err := store.Contact(pt.id, key, &c); err != nil {
 			return nil, fmt.Errorf("partition %d: %s: %w", pt.id, key, err)
 		}
 		c.Expire(now)
 		if c.IsNew() || c.IsTombstone() {
 			return nil, nil
 		}
-		a := c.Attrs(ws, cat, p.cfg.ExclusionTag)
+		a := c.Attrs(ws, cat, exclusionTag)
 		a.Segments = memberIDs(&c, nil) // for segment references
 		return &a, nil
 	})
 	q.Collections = func(names []string) *roaring.Bitmap {
-		return p.collectionBuyers(pt, ws, names)
+		return collectionBuyers(r, pt, ws, names)
 	}
 	q.Segments = func(id string) *roaring.Bitmap {
 		// The member bitmaps hold what the records' memberships say (memberIDs).
@@ -153,11 +177,11 @@ func (p *Processor) indexQuery(pt *partition, ws string, now time.Time) *operato
 // collectionBuyers returns the contacts of pt who bought a product that the catalog
 // puts in one of the collections named (lower case): a superset of those whose
 // purchased collections include one of them.
-func (p *Processor) collectionBuyers(pt *partition, ws string, names []string) *roaring.Bitmap {
-	p.rules.catalogMu.RLock()
-	defer p.rules.catalogMu.RUnlock()
+func collectionBuyers(r *rules, pt *partition, ws string, names []string) *roaring.Bitmap {
+	r.catalogMu.RLock()
+	defer r.catalogMu.RUnlock()
 	var bs []*roaring.Bitmap
-	for prod, colls := range p.rules.catalog[ws] {
+	for prod, colls := range r.catalog[ws] {
 		for _, c := range colls {
 			if _, in := slices.BinarySearch(names, strings.ToLower(strings.TrimSpace(c))); in {
 				if b := pt.products[ws+"/"+prod]; b != nil {

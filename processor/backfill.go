@@ -3,7 +3,9 @@ package processor
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -75,7 +77,10 @@ func (w *window) reconcileSegments(pt *partition, keys []string, seen map[int32]
 		switch {
 		case !known:
 			if i := seenStep(h, seen); i+1 < len(h) {
-				w.startStep(pt, k, nil, h[i+1])
+				// No meta: the partition has applied none of the segment's steps, or
+				// a deletion (which leaves no live contact an entry of it).
+				next := h[i+1]
+				w.startStep(pt, k, nil, next, i < 0 || h[i].Deleted || h[i].Incarnation == next.Incarnation)
 			}
 		case len(h) == 0:
 			// Its history was pruned or never read (compaction): apply the deletion.
@@ -91,9 +96,9 @@ func (w *window) reconcileSegments(pt *partition, keys []string, seen map[int32]
 			case sm.Backfilling:
 				// A step this history does not hold: start over with the next one
 				// it does (idempotent).
-				w.startStep(pt, k, &sm, h[min(i+1, len(h)-1)])
+				w.startStep(pt, k, &sm, h[min(i+1, len(h)-1)], false)
 			case i+1 < len(h):
-				w.startStep(pt, k, &sm, h[i+1])
+				w.startStep(pt, k, &sm, h[i+1], settled(&sm, h[i+1]))
 			}
 		}
 		view = w.metaView(pt)
@@ -146,8 +151,18 @@ func (w *window) segSteps(key string, sm *state.SegmentMeta) (steps []*segInfo, 
 }
 
 // startStep makes s the step partition pt backfills for segment key. prev is the
-// meta it replaces (nil: none), whose marks of contacts ahead of s are kept.
-func (w *window) startStep(pt *partition, key string, prev *state.SegmentMeta, s *segInfo) {
+// meta it replaces (nil: none), whose marks of contacts ahead of s are kept. clean
+// reports that no live contact the step reaches holds an entry of another
+// incarnation of the segment than s's (see backfillAlgebra).
+func (w *window) startStep(pt *partition, key string, prev *state.SegmentMeta, s *segInfo, clean bool) {
+	if clean {
+		if pt.clean == nil {
+			pt.clean = map[string]int64{}
+		}
+		pt.clean[key] = s.Pos
+	} else {
+		delete(pt.clean, key)
+	}
 	sm := state.SegmentMeta{Incarnation: s.Incarnation, Version: s.Version, RulesKey: s.RulesKey, Deleted: s.Deleted,
 		Pos: s.Pos, Backfilling: true}
 	if prev != nil {
@@ -170,7 +185,7 @@ func (w *window) completeStep(pt *partition, key string) {
 	steps, cur, ok := w.segSteps(key, &sm)
 	switch {
 	case ok && cur+1 < len(steps):
-		w.startStep(pt, key, &sm, steps[cur+1])
+		w.startStep(pt, key, &sm, steps[cur+1], settled(&sm, steps[cur+1]))
 	case sm.Deleted:
 		w.setSegmentMeta(pt, key, nil)
 		w.opts.logger.Info("segment deletion applied", "partition", pt.id, "segment", key, "version", sm.Version)
@@ -179,6 +194,14 @@ func (w *window) completeStep(pt *partition, key string) {
 		w.setSegmentMeta(pt, key, &sm)
 		w.opts.logger.Info("segment backfilled", "partition", pt.id, "segment", key, "version", sm.Version)
 	}
+}
+
+// settled reports whether, once partition's step sm is applied to every contact, no
+// live contact holds an entry of another incarnation of the segment than next's:
+// the step settled every entry to its own incarnation (evalSegment), or removed
+// them all (a deletion); a re-created contact starts without memberships.
+func settled(sm *state.SegmentMeta, next *segInfo) bool {
+	return sm.Deleted || sm.Incarnation == next.Incarnation
 }
 
 // pendingSegments returns the segments of workspace ws that partition pt is
@@ -373,6 +396,9 @@ func (w *window) metaView(pt *partition) *state.PartitionMeta {
 type backfillBudget struct {
 	left     int
 	deadline time.Time
+	// algebraRead counts the contacts of left spent by steps through the attribute
+	// index, algebraPassed the contacts those steps covered (for the metrics).
+	algebraRead, algebraPassed int
 }
 
 func (b *backfillBudget) spent() bool { return b.left <= 0 || !time.Now().Before(b.deadline) }
@@ -480,6 +506,24 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 		}
 		return nil
 	}
+	source := func(emit func(scanItem, []byte) bool) (bool, error) {
+		end := true
+		err := w.store.ScanContactEncodings(pt.id, ws+"/", sm.Cursor, func(key, enc []byte) (bool, error) {
+			end = emit(scanItem{key: string(key)}, enc)
+			return end, nil
+		})
+		return end, err
+	}
+	var alg *algebraStep
+	if si != nil {
+		var err error
+		if alg, err = w.backfillAlgebra(pt, segKey, &sm, si, f.wr, skip); err != nil {
+			return false, err
+		}
+		if alg != nil {
+			source = alg.source(w.store, pt.id)
+		}
+	}
 	cursor := ""
 	end, err := sc.run(func(it *scanItem) {
 		cursor = it.key
@@ -502,14 +546,13 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 				w.markDirty(pt.id, it.key, o)
 			}
 		}
-	}, func(emit func(scanItem, []byte) bool) (bool, error) {
-		end := true
-		err := w.store.ScanContactEncodings(pt.id, ws+"/", sm.Cursor, func(key, enc []byte) (bool, error) {
-			end = emit(scanItem{key: string(key)}, enc)
-			return end, nil
-		})
-		return end, err
-	})
+	}, source)
+	if alg != nil {
+		budget.algebraRead += alg.emitted
+		if end {
+			budget.algebraPassed += alg.passed
+		}
+	}
 	if err != nil {
 		return false, err
 	}
@@ -521,8 +564,127 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 		}
 		return false, nil
 	}
+	mode, candidates := backfillScanMode, 0
+	if alg != nil {
+		mode, candidates = backfillAlgebraMode, len(alg.keys)
+	}
+	w.opts.logger.Debug("segment step backfilled", "partition", pt.id, "segment", segKey, "version", step.Version,
+		"mode", mode, "candidates", candidates)
 	w.completeStep(pt, segKey)
 	return true, nil
+}
+
+// Backfill modes (segmentd_backfill_contacts_total{mode}).
+const (
+	backfillScanMode    = "scan"    // every contact read from the store
+	backfillAlgebraMode = "algebra" // candidates from the attribute index
+)
+
+// algebraStep is a segment step backfilled through the attribute index: only the
+// candidates, the contacts the step may change, are read and evaluated.
+type algebraStep struct {
+	keys    []string // the candidates after the cursor, in key order
+	passed  int      // the workspace's contacts the step covers
+	emitted int      // candidates read (found in the store)
+}
+
+// backfillAlgebra returns the candidates of a live step si of segment segKey (meta
+// sm) over partition pt: the contacts whose evaluation by a scan could change them,
+// or nil when the step must be scanned. A scan changes a contact (segmentFilter) by
+// a transition, by forgetting an entry of another incarnation, or by a new NextDue.
+// The candidates hold every contact of each kind, when the following holds:
+//
+//   - transitions: the step's members, from the attribute index at the window's
+//     instant (operators.Query), XOR the segment's member bitmap. Both are as of
+//     the last commit, so the contacts the window holds its own copy of (it may have
+//     changed them, an earlier step of this window among others) are candidates too.
+//   - other incarnations: none, when the step started from a state that had
+//     settled them (startStep's clean, in memory: after a restart the step is
+//     scanned).
+//   - NextDue: the workspace has no time-relative segment in force, so a scan sets
+//     NextDue to zero: the contacts with a timer (the store's timer index) are
+//     candidates. Otherwise the step is scanned, since a scan recomputes every
+//     contact's NextDue.
+//
+// Contacts an event brought through the step already (skip) are left out, as the
+// scan leaves them; the candidates go through the scan's own evaluation in key
+// order, so the step's output is the scan's.
+func (w *window) backfillAlgebra(pt *partition, segKey string, sm *state.SegmentMeta, si *segInfo, wr *wsRules, skip *roaring.Bitmap) (*algebraStep, error) {
+	if w.opts.naive || wr == nil || len(wr.rs.TimeRelative()) > 0 || si.Seg.TimeRelative() {
+		return nil, nil
+	}
+	if pos, ok := pt.clean[segKey]; !ok || pos != si.Pos {
+		return nil, nil
+	}
+	ws := si.Workspace
+	q := w.windowQuery(pt, ws)
+	m, err := q.Members(si.Seg)
+	if err != nil {
+		return nil, fmt.Errorf("backfill %s in partition %d: %w", segKey, pt.id, err)
+	}
+	if cur := pt.members[segKey]; cur != nil {
+		m.Xor(cur)
+	}
+	if skip != nil {
+		m.AndNot(skip)
+	}
+	st := &algebraStep{keys: make([]string, 0, m.GetCardinality())}
+	if x := pt.attrs[ws]; x != nil {
+		st.passed = int(x.Len())
+	}
+	it := m.Iterator()
+	for it.HasNext() {
+		key, err := w.store.ContactKeyByDense(pt.id, it.Next())
+		if errors.Is(err, state.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("backfill %s in partition %d: %w", segKey, pt.id, err)
+		}
+		st.keys = append(st.keys, key)
+	}
+	prefix := ws + "/"
+	err = w.store.ScanTimers(pt.id, time.Time{}, maxDue, func(_ time.Time, key string) bool {
+		if strings.HasPrefix(key, prefix) {
+			st.keys = append(st.keys, key)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("backfill %s in partition %d: %w", segKey, pt.id, err)
+	}
+	for ref := range w.contacts {
+		if ref.p == pt.id && strings.HasPrefix(ref.key, prefix) {
+			st.keys = append(st.keys, ref.key)
+		}
+	}
+	slices.Sort(st.keys)
+	st.keys = slices.Compact(st.keys)
+	if sm.Cursor != "" {
+		i, found := slices.BinarySearch(st.keys, sm.Cursor)
+		if found {
+			i++
+		}
+		st.keys = st.keys[i:]
+	}
+	return st, nil
+}
+
+// maxDue is an instant after every timer.
+var maxDue = time.Unix(0, math.MaxInt64-1)
+
+// source returns the scan source of the candidates: the stored records of their
+// keys, in order (those without one are not contacts a scan would meet).
+func (st *algebraStep) source(store storeReader, p int32) func(emit func(scanItem, []byte) bool) (bool, error) {
+	return func(emit func(scanItem, []byte) bool) (bool, error) {
+		end := true
+		err := store.ContactEncodings(p, st.keys, func(key string, enc []byte) (bool, error) {
+			st.emitted++
+			end = emit(scanItem{key: key}, enc) || key == st.keys[len(st.keys)-1]
+			return end, nil
+		})
+		return end, err
+	}
 }
 
 // catalogFor returns the catalog to derive attributes with for evaluating si and
@@ -664,7 +826,10 @@ func (w *window) newScan(pt *partition, prefix string, budget *backfillBudget) *
 func (sc *backfillScan) run(apply func(*scanItem), source func(emit func(scanItem, []byte) bool) (bool, error)) (bool, error) {
 	workers := runtime.GOMAXPROCS(0)
 	par := startParallel(workers, workers)
-	scratch := make([]state.Contact, workers)
+	// scratch: each worker's record to decode into. eval hands it to the first item
+	// of the chunk it keeps (scanItem.c), which the loop applies later: the worker
+	// then takes a new one, or its next chunk would overwrite that item's record.
+	scratch := make([]*state.Contact, workers)
 	order := make(chan *scanChunk, 2*workers)
 	stop := make(chan struct{})
 	var (
@@ -688,7 +853,18 @@ func (sc *backfillScan) run(apply func(*scanItem), source func(emit func(scanIte
 		end, srcErr = source(func(it scanItem, enc []byte) bool {
 			if ch == nil {
 				c := &scanChunk{items: make([]scanItem, 0, min(scanChunkSize, max(sc.budget.left, 1)))}
-				c.job = newJob(func(worker int) { c.err = sc.eval(c, &scratch[worker]) })
+				c.job = newJob(func(worker int) {
+					if scratch[worker] == nil {
+						scratch[worker] = new(state.Contact)
+					}
+					c.err = sc.eval(c, scratch[worker])
+					for i := range c.items {
+						if c.items[i].c == scratch[worker] {
+							scratch[worker] = nil
+							break
+						}
+					}
+				})
 				ch = c
 				if enc != nil {
 					ch.buf = make([]byte, 0, cap(ch.items)*max(2*len(enc), 512))

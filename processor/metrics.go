@@ -19,7 +19,8 @@ type metrics struct {
 	restoredRecords     prometheus.Counter
 	partitions          prometheus.Gauge
 	restoring           prometheus.Gauge
-	backfillContacts    prometheus.Counter
+	backfillContacts    *prometheus.CounterVec // {mode}
+	backfillRead        *prometheus.CounterVec // {mode}
 	backfillsPending    prometheus.Gauge
 	lag                 *prometheus.GaugeVec
 	eventToOutput       prometheus.Histogram
@@ -85,10 +86,14 @@ func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers boo
 			Name: "segmentd_partitions_restoring",
 			Help: "Partitions being restored from the changelog.",
 		}),
-		backfillContacts: prometheus.NewCounter(prometheus.CounterOpts{
+		backfillContacts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segmentd_backfill_contacts_total",
-			Help: "Contacts visited by definition and catalog backfills.",
-		}),
+			Help: "Contacts passed by definition and catalog backfills, by mode: scan (each read from the store) or algebra (decided from the attribute index's bitmaps).",
+		}, []string{"mode"}),
+		backfillRead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segmentd_backfill_contacts_read_total",
+			Help: "Contacts read from the store and evaluated one by one by definition and catalog backfills, by mode (scan or algebra).",
+		}, []string{"mode"}),
 		backfillsPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "segmentd_backfills_pending",
 			Help: "Definition and catalog backfills not finished in the owned partitions.",
@@ -148,9 +153,13 @@ func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers boo
 	}
 	reg.MustRegister(m.events, m.deadLetters, m.guestOrders, m.transitions, m.evaluations,
 		m.evaluationsPerEvent, m.windows, m.commitSeconds, m.windowRecords, m.restoredRecords,
-		m.partitions, m.restoring, m.backfillContacts)
+		m.partitions, m.restoring, m.backfillContacts, m.backfillRead)
 	for _, r := range DeadLetterReasons() {
 		m.deadLetters.WithLabelValues(string(r))
+	}
+	for _, mode := range []string{backfillScanMode, backfillAlgebraMode} {
+		m.backfillContacts.WithLabelValues(mode)
+		m.backfillRead.WithLabelValues(mode)
 	}
 	for _, t := range []string{TypeAdded, TypeRemoved} {
 		for _, r := range []string{ReasonEvent, ReasonTime, ReasonDefinition, ReasonCatalog} {

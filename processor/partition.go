@@ -44,6 +44,11 @@ type partition struct {
 	// customers: dense id → customer id.
 	attrs     map[string]*operators.Index
 	customers []int64
+	// clean: segment key → position of the step its backfill started from a state
+	// in which no contact holds an entry of another incarnation of the segment
+	// (backfill.go, startStep). In memory only: after a restart or a move the step
+	// is scanned.
+	clean map[string]int64
 }
 
 func newPartition(id int32) *partition {

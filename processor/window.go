@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/events"
+	"github.com/segmentd/segmentd/operators"
 	"github.com/segmentd/segmentd/state"
 )
 
@@ -49,6 +50,9 @@ type window struct {
 	// attributes depend on the scans' progress (window.catalog): preparation leaves
 	// them to the loop. Set by applyGlobals; read by the preparation workers.
 	catalogQueued map[int32]bool
+	// queries: per partition and workspace (key), the query over the attribute
+	// index that the window's backfill steps share (windowQuery).
+	queries map[contactRef]*operators.Query
 
 	mu struct {
 		sync.Mutex

@@ -85,21 +85,26 @@ func (s *listSink) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.R
 	promise(r, nil)
 }
 
-func newWindowRig(t testing.TB) *windowRig {
+// newWindowRig returns a rig; opts adjust its Processor's Config.
+func newWindowRig(t testing.TB, opts ...func(*Config)) *windowRig {
 	store, err := state.Open(t.TempDir(), state.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	rig := &windowRig{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), offset: map[string]int64{}}
-	p, err := New(Config{
+	cfg := Config{
 		Brokers:            []string{"unused:9092"},
 		Store:              store,
 		Logger:             testLogger(t),
 		Now:                func() time.Time { return rig.now },
 		CommitInterval:     10 * time.Second, // nothing runs out of time
 		TransactionTimeout: time.Minute,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +196,7 @@ func (rig *windowRig) global(kind, key, val string) {
 
 // run runs one window as Processor.runWindow does, minus the transaction: globals,
 // input, timers and backfills, then the flush to a Pebble batch, committed.
-func (rig *windowRig) run(t *testing.T, recs []*kgo.Record) string {
+func (rig *windowRig) run(t testing.TB, recs []*kgo.Record) string {
 	rig.window(t, recs)
 	return rig.outputs(t)
 }
@@ -233,7 +238,7 @@ func (rig *windowRig) window(t testing.TB, recs []*kgo.Record) {
 }
 
 // outputs renders the window's transitions and dead letters.
-func (rig *windowRig) outputs(t *testing.T) string {
+func (rig *windowRig) outputs(t testing.TB) string {
 	type line struct{ key, seg, text string }
 	var lines []line
 	for _, r := range rig.sink.recs {

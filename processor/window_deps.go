@@ -60,6 +60,7 @@ type storeReader interface {
 	Contact(p int32, key string, c *state.Contact) error
 	ContactKeyByDense(p int32, dense uint32) (string, error)
 	ScanContactEncodings(p int32, prefix, after string, fn func(key, val []byte) (bool, error)) error
+	ContactEncodings(p int32, keys []string, fn func(key string, val []byte) (bool, error)) error
 	ScanTimers(p int32, after, until time.Time, fn func(due time.Time, key string) bool) error
 }
 

@@ -188,10 +188,15 @@ func (w *window) advance(ctx context.Context, start, deadline time.Time) error {
 	}
 	for _, id := range sortedIDs(w.parts) {
 		before := budget.left
+		budget.algebraRead, budget.algebraPassed = 0, 0
 		if err := w.backfill(ctx, w.parts[id], &budget); err != nil {
 			return err
 		}
-		w.m.backfillContacts.Add(float64(before - budget.left))
+		scanned := float64(before - budget.left - budget.algebraRead)
+		w.m.backfillContacts.WithLabelValues(backfillScanMode).Add(scanned)
+		w.m.backfillRead.WithLabelValues(backfillScanMode).Add(scanned)
+		w.m.backfillContacts.WithLabelValues(backfillAlgebraMode).Add(float64(budget.algebraPassed))
+		w.m.backfillRead.WithLabelValues(backfillAlgebraMode).Add(float64(budget.algebraRead))
 	}
 	return nil
 }

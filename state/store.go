@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -276,6 +277,37 @@ func (s *Store) ScanContactEncodings(p int32, prefix, after string, fn func(key,
 		}
 		ok, err := fn(key, v)
 		if err != nil || !ok {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// ContactEncodings calls fn with the key and encoding of the record of each of keys
+// (ascending) that partition p holds, in order, until fn returns false or an error:
+// ScanContactEncodings over a sorted subset, one iterator seeking from key to key.
+// The encoding is valid only until fn returns.
+func (s *Store) ContactEncodings(p int32, keys []string, fn func(key string, enc []byte) (bool, error)) error {
+	prefix := partitionPrefix(spaceContact, p)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return fmt.Errorf("read contacts of partition %d: %w", p, err)
+	}
+	defer it.Close()
+	k := prefix
+	for _, key := range keys {
+		k = append(k[:len(prefix)], key...)
+		if !it.SeekGE(k) {
+			break // no record at or after key
+		}
+		if !bytes.Equal(it.Key(), k) {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("read contact %s of partition %d: %w", key, p, err)
+		}
+		if ok, err := fn(key, v); err != nil || !ok {
 			return err
 		}
 	}

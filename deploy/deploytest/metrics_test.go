@@ -80,7 +80,8 @@ var knownMetrics = map[string]knownMetric{
 	"segmentd_restore_records_total":         {counter, code},
 	"segmentd_partitions_assigned":           {gauge, code},
 	"segmentd_partitions_restoring":          {gauge, code},
-	"segmentd_backfill_contacts_total":       {counter, code},
+	"segmentd_backfill_contacts_total":       {counter, code}, // {mode}
+	"segmentd_backfill_contacts_read_total":  {counter, code}, // {mode}
 	"segmentd_backfills_pending":             {gauge, code},
 	"segmentd_ready":                         {gauge, code},
 	"segmentd_consumer_lag":                  {gauge, code}, // {topic, partition}
