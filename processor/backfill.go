@@ -399,6 +399,8 @@ type backfillBudget struct {
 	// algebraRead counts the contacts of left spent by steps through the attribute
 	// index, algebraPassed the contacts those steps covered (for the metrics).
 	algebraRead, algebraPassed int
+	// steps counts the segment steps completed, by scan and by algebra (for the log).
+	steps [2]int
 }
 
 func (b *backfillBudget) spent() bool { return b.left <= 0 || !time.Now().Before(b.deadline) }
@@ -565,8 +567,11 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 		return false, nil
 	}
 	mode, candidates := backfillScanMode, 0
+	budget.steps[0]++
 	if alg != nil {
 		mode, candidates = backfillAlgebraMode, len(alg.keys)
+		budget.steps[0]--
+		budget.steps[1]++
 	}
 	w.opts.logger.Debug("segment step backfilled", "partition", pt.id, "segment", segKey, "version", step.Version,
 		"mode", mode, "candidates", candidates)
@@ -643,16 +648,12 @@ func (w *window) backfillAlgebra(pt *partition, segKey string, sm *state.Segment
 		}
 		st.keys = append(st.keys, key)
 	}
-	prefix := ws + "/"
-	err = w.store.ScanTimers(pt.id, time.Time{}, maxDue, func(_ time.Time, key string) bool {
-		if strings.HasPrefix(key, prefix) {
-			st.keys = append(st.keys, key)
-		}
-		return true
-	})
+	timed, err := w.timedContacts(pt, ws)
 	if err != nil {
 		return nil, fmt.Errorf("backfill %s in partition %d: %w", segKey, pt.id, err)
 	}
+	st.keys = append(st.keys, timed...)
+	prefix := ws + "/"
 	for ref := range w.contacts {
 		if ref.p == pt.id && strings.HasPrefix(ref.key, prefix) {
 			st.keys = append(st.keys, ref.key)
@@ -668,6 +669,32 @@ func (w *window) backfillAlgebra(pt *partition, segKey string, sm *state.Segment
 		st.keys = st.keys[i:]
 	}
 	return st, nil
+}
+
+// timedContacts returns the keys of the contacts of workspace ws in partition pt
+// with a timer (a NextDue) in the store, read once per window: the store changes
+// only at the commit.
+func (w *window) timedContacts(pt *partition, ws string) ([]string, error) {
+	k := contactRef{pt.id, ws}
+	if keys, ok := w.timed[k]; ok {
+		return keys, nil
+	}
+	if w.timed == nil {
+		w.timed = map[contactRef][]string{}
+	}
+	var keys []string
+	prefix := ws + "/"
+	err := w.store.ScanTimers(pt.id, time.Time{}, maxDue, func(_ time.Time, key string) bool {
+		if strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.timed[k] = keys
+	return keys, nil
 }
 
 // maxDue is an instant after every timer.

@@ -229,3 +229,45 @@ func BenchmarkBackfillNewSegment(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBackfillBurst: 200 new segments at once (total_spent above 95 to 98: 1
+// to 4% of the contacts join each) over 20,000 contacts of one partition, backfilled
+// in one window: through the attribute index, one query shared by the steps of the
+// window, or by a scan per segment (NaiveEvaluation).
+//
+//	go test ./processor -run '^$' -bench BackfillBurst -benchtime 2x
+func BenchmarkBackfillBurst(b *testing.B) {
+	const n, defs = 20_000, 200
+	for _, mode := range []string{backfillAlgebraMode, backfillScanMode} {
+		b.Run(mode, func(b *testing.B) {
+			rig := newWindowRig(b, func(c *Config) {
+				c.NaiveEvaluation = mode == backfillScanMode
+				c.BackfillChunk = 1 << 30
+				c.CommitInterval, c.TransactionTimeout = time.Minute, 5*time.Minute
+			})
+			recs := make([]*kgo.Record, 0, n)
+			for j := 1; j <= n; j++ {
+				recs = append(recs, rig.orderEvent(j, 1, j%100))
+			}
+			rig.run(b, recs)
+			b.ResetTimer()
+			var transitions int
+			for i := 0; i < b.N; i++ {
+				for k := range defs {
+					id := fmt.Sprintf("burst%d-%d", i, k)
+					rig.global("definition", algebraShop+"/"+id, spentDef(id, 95+k%4))
+				}
+				rig.run(b, nil)
+				for _, r := range rig.sink.recs {
+					if r.Topic == rig.p.cfg.Topics.Membership {
+						transitions++
+					}
+				}
+			}
+			b.StopTimer()
+			scan, alg, _ := backfillReads(rig)
+			b.ReportMetric(float64(transitions)/float64(b.N), "transitions/op")
+			b.ReportMetric((scan+alg)/float64(b.N), "read/op")
+		})
+	}
+}

@@ -53,6 +53,9 @@ type window struct {
 	// queries: per partition and workspace (key), the query over the attribute
 	// index that the window's backfill steps share (windowQuery).
 	queries map[contactRef]*operators.Query
+	// timed: per partition and workspace, the contacts with a timer in the store
+	// (backfill.go, timedContacts).
+	timed map[contactRef][]string
 
 	mu struct {
 		sync.Mutex
