@@ -35,6 +35,13 @@ import (
 // it changes, and those the window already holds its own copy of, go back to the
 // loop goroutine in scan order, which evaluates them again on the window's copy and
 // produces the changes as before; the others cost no copy, no write and no output.
+//
+// A step of a live definition that needs no new NextDue and no settling of old
+// incarnations reads only its candidates instead of the whole workspace
+// (backfillAlgebra): the members the attribute index gives for the new version XOR
+// the segment's member bitmap, the contacts with a timer and those the window holds.
+// They go through the same workers and loop, in key order, so the output is the
+// scan's; the other contacts are provably unchanged by the step.
 
 // Order of definitions (SPEC §6). Every accepted version of a segment, and its
 // deletion, is a step of rules.history. A partition applies the steps of all
@@ -623,9 +630,14 @@ func (w *window) backfillAlgebra(pt *partition, segKey string, sm *state.Segment
 	}
 	ws := si.Workspace
 	q := w.windowQuery(pt, ws)
+	decided := q.Evaluated()
 	m, err := q.Members(si.Seg)
+	w.algebraDecided += q.Evaluated() - decided
 	if err != nil {
-		return nil, fmt.Errorf("backfill %s in partition %d: %w", segKey, pt.id, err)
+		// A contact the index could not decide and the store did not give: scan.
+		w.opts.logger.Warn("backfill through the attribute index failed; scanning", "partition", pt.id,
+			"segment", segKey, "error", err)
+		return nil, nil
 	}
 	if cur := pt.members[segKey]; cur != nil {
 		m.Xor(cur)

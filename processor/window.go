@@ -56,6 +56,9 @@ type window struct {
 	// timed: per partition and workspace, the contacts with a timer in the store
 	// (backfill.go, timedContacts).
 	timed map[contactRef][]string
+	// algebraDecided counts the contacts the backfills' queries read from the store
+	// to decide what the index could not (for segmentd_backfill_contacts_read_total).
+	algebraDecided int
 
 	mu struct {
 		sync.Mutex

@@ -198,6 +198,7 @@ func (w *window) advance(ctx context.Context, start, deadline time.Time) error {
 		w.m.backfillContacts.WithLabelValues(backfillAlgebraMode).Add(float64(budget.algebraPassed))
 		w.m.backfillRead.WithLabelValues(backfillAlgebraMode).Add(float64(budget.algebraRead))
 	}
+	w.m.backfillRead.WithLabelValues(backfillAlgebraMode).Add(float64(w.algebraDecided))
 	if budget.steps[0]+budget.steps[1] > 0 {
 		pending := 0
 		for _, pt := range w.parts {
