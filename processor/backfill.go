@@ -613,6 +613,8 @@ type algebraStep struct {
 //   - other incarnations: none, when the step started from a state that had
 //     settled them (startStep's clean, in memory: after a restart the step is
 //     scanned).
+//   - purchased collections: the step reads none, or the partition has no catalog
+//     step pending, so every contact sees the catalog the query reads.
 //   - NextDue: the workspace has no time-relative segment in force, so a scan sets
 //     NextDue to zero: the contacts with a timer (the store's timer index) are
 //     candidates. Otherwise the step is scanned, since a scan recomputes every
@@ -626,6 +628,11 @@ func (w *window) backfillAlgebra(pt *partition, segKey string, sm *state.Segment
 		return nil, nil
 	}
 	if pos, ok := pt.clean[segKey]; !ok || pos != si.Pos {
+		return nil, nil
+	}
+	if m := w.metaView(pt); si.readsCollections() && (len(m.CatalogSteps) > 0 || len(m.CatalogScans) > 0) {
+		// A contact the catalog steps have not reached sees an earlier catalog
+		// (catalogsFor); the query sees the last one.
 		return nil, nil
 	}
 	ws := si.Workspace

@@ -179,6 +179,62 @@ func TestBackfillScanKeepsEachRecord(t *testing.T) {
 	}
 }
 
+// stepBoth runs one window in each rig, with the globals (kind, key, value) and the
+// records of events, and checks they produced the same records.
+func stepBoth(t *testing.T, rigs []*windowRig, name string, globals [][3]string, events func(rig *windowRig) []*kgo.Record) {
+	t.Helper()
+	var out [][]*kgo.Record
+	for _, rig := range rigs {
+		for _, g := range globals {
+			rig.global(g[0], g[1], g[2])
+		}
+		var recs []*kgo.Record
+		if events != nil {
+			recs = events(rig)
+		}
+		rig.run(t, recs)
+		out = append(out, rig.sink.recs)
+	}
+	if len(out[0]) != len(out[1]) {
+		t.Fatalf("%s: %d records, and %d by a scan", name, len(out[0]), len(out[1]))
+	}
+	for i := range out[0] {
+		a, b := out[0][i], out[1][i]
+		if a.Topic != b.Topic || !bytes.Equal(a.Key, b.Key) || !bytes.Equal(a.Value, b.Value) {
+			t.Fatalf("%s: record %d: %s %s %s, and by a scan %s %s %s", name, i, a.Topic, a.Key, a.Value, b.Topic, b.Key, b.Value)
+		}
+	}
+}
+
+// TestBackfillAlgebraWithCatalogStepsPending: a definition on purchased collections
+// backfilled while a catalog change is still to be applied to the partition's
+// contacts: each contact is evaluated with the catalog it has reached, as a scan
+// does, not with the last one.
+func TestBackfillAlgebraWithCatalogStepsPending(t *testing.T) {
+	rigs := []*windowRig{newWindowRig(t), newWindowRig(t, func(c *Config) { c.NaiveEvaluation = true })}
+	catalog := func(colls string) [3]string {
+		return [3]string{"catalog", algebraShop + "/product/p1",
+			fmt.Sprintf(`{"workspace":%q,"product_id":"p1","collections":[%s]}`, algebraShop, colls)}
+	}
+	shoes := func(id string) [3]string {
+		return [3]string{"definition", algebraShop + "/" + id,
+			fmt.Sprintf(`{"workspace":%q,"id":%q,"name":"Shoes","groups":[{"conditions":[{"field":"purchased_collection","op":"in","value":["shoes"]}]}]}`, algebraShop, id)}
+	}
+	stepBoth(t, rigs, "catalog", [][3]string{catalog(`"shoes"`)}, nil)
+	stepBoth(t, rigs, "buyers", nil, func(rig *windowRig) []*kgo.Record {
+		var recs []*kgo.Record
+		for i := 1; i <= 50; i++ {
+			recs = append(recs, rig.event(fmt.Sprintf("%s/%d", algebraShop, i), fmt.Sprintf(
+				`{"topic":"orders/create","shop":%q,"id":"o%d","payload":{"id":%d,"customer":{"id":%d},"created_at":"2026-11-20T10:00:00Z","updated_at":"2026-11-20T10:00:00Z","current_total_price":"30.00","line_items":[{"product_id":"p1","vendor":"Acme","price":"30.00","quantity":1}]}}`,
+				algebraShop, i, i*1000, i)))
+		}
+		return recs
+	})
+	stepBoth(t, rigs, "p1 leaves shoes, then shoes1", [][3]string{catalog(`"summer"`), shoes("shoes1")}, nil)
+	stepBoth(t, rigs, "shoes2, then p1 joins shoes", [][3]string{shoes("shoes2"), catalog(`"shoes"`)}, nil)
+	stepBoth(t, rigs, "p1 leaves shoes, then shoes3", [][3]string{catalog(`"summer"`), shoes("shoes3")}, nil)
+}
+
 // BenchmarkBackfillNewSegment: the backfill of a new segment over 200,000 contacts
 // of one partition, through the attribute index (algebra) and by a scan
 // (NaiveEvaluation), in the window rig (no broker): from the definition to the
