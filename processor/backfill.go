@@ -35,6 +35,13 @@ import (
 // it changes, and those the window already holds its own copy of, go back to the
 // loop goroutine in scan order, which evaluates them again on the window's copy and
 // produces the changes as before; the others cost no copy, no write and no output.
+//
+// A step of a live definition that needs no new NextDue and no settling of old
+// incarnations reads only its candidates instead of the whole workspace
+// (backfillAlgebra): the members the attribute index gives for the new version XOR
+// the segment's member bitmap, the contacts with a timer and those the window holds.
+// They go through the same workers and loop, in key order, so the output is the
+// scan's; the other contacts are provably unchanged by the step.
 
 // Order of definitions (SPEC §6). Every accepted version of a segment, and its
 // deletion, is a step of rules.history. A partition applies the steps of all
@@ -399,6 +406,8 @@ type backfillBudget struct {
 	// algebraRead counts the contacts of left spent by steps through the attribute
 	// index, algebraPassed the contacts those steps covered (for the metrics).
 	algebraRead, algebraPassed int
+	// steps counts the segment steps completed, by scan and by algebra (for the log).
+	steps [2]int
 }
 
 func (b *backfillBudget) spent() bool { return b.left <= 0 || !time.Now().Before(b.deadline) }
@@ -565,8 +574,11 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 		return false, nil
 	}
 	mode, candidates := backfillScanMode, 0
+	budget.steps[0]++
 	if alg != nil {
 		mode, candidates = backfillAlgebraMode, len(alg.keys)
+		budget.steps[0]--
+		budget.steps[1]++
 	}
 	w.opts.logger.Debug("segment step backfilled", "partition", pt.id, "segment", segKey, "version", step.Version,
 		"mode", mode, "candidates", candidates)
@@ -601,6 +613,8 @@ type algebraStep struct {
 //   - other incarnations: none, when the step started from a state that had
 //     settled them (startStep's clean, in memory: after a restart the step is
 //     scanned).
+//   - purchased collections: the step reads none, or the partition has no catalog
+//     step pending, so every contact sees the catalog the query reads.
 //   - NextDue: the workspace has no time-relative segment in force, so a scan sets
 //     NextDue to zero: the contacts with a timer (the store's timer index) are
 //     candidates. Otherwise the step is scanned, since a scan recomputes every
@@ -616,11 +630,21 @@ func (w *window) backfillAlgebra(pt *partition, segKey string, sm *state.Segment
 	if pos, ok := pt.clean[segKey]; !ok || pos != si.Pos {
 		return nil, nil
 	}
+	if m := w.metaView(pt); si.readsCollections() && (len(m.CatalogSteps) > 0 || len(m.CatalogScans) > 0) {
+		// A contact the catalog steps have not reached sees an earlier catalog
+		// (catalogsFor); the query sees the last one.
+		return nil, nil
+	}
 	ws := si.Workspace
 	q := w.windowQuery(pt, ws)
+	decided := q.Evaluated()
 	m, err := q.Members(si.Seg)
+	w.algebraDecided += q.Evaluated() - decided
 	if err != nil {
-		return nil, fmt.Errorf("backfill %s in partition %d: %w", segKey, pt.id, err)
+		// A contact the index could not decide and the store did not give: scan.
+		w.opts.logger.Warn("backfill through the attribute index failed; scanning", "partition", pt.id,
+			"segment", segKey, "error", err)
+		return nil, nil
 	}
 	if cur := pt.members[segKey]; cur != nil {
 		m.Xor(cur)
@@ -643,16 +667,12 @@ func (w *window) backfillAlgebra(pt *partition, segKey string, sm *state.Segment
 		}
 		st.keys = append(st.keys, key)
 	}
-	prefix := ws + "/"
-	err = w.store.ScanTimers(pt.id, time.Time{}, maxDue, func(_ time.Time, key string) bool {
-		if strings.HasPrefix(key, prefix) {
-			st.keys = append(st.keys, key)
-		}
-		return true
-	})
+	timed, err := w.timedContacts(pt, ws)
 	if err != nil {
 		return nil, fmt.Errorf("backfill %s in partition %d: %w", segKey, pt.id, err)
 	}
+	st.keys = append(st.keys, timed...)
+	prefix := ws + "/"
 	for ref := range w.contacts {
 		if ref.p == pt.id && strings.HasPrefix(ref.key, prefix) {
 			st.keys = append(st.keys, ref.key)
@@ -668,6 +688,32 @@ func (w *window) backfillAlgebra(pt *partition, segKey string, sm *state.Segment
 		st.keys = st.keys[i:]
 	}
 	return st, nil
+}
+
+// timedContacts returns the keys of the contacts of workspace ws in partition pt
+// with a timer (a NextDue) in the store, read once per window: the store changes
+// only at the commit.
+func (w *window) timedContacts(pt *partition, ws string) ([]string, error) {
+	k := contactRef{pt.id, ws}
+	if keys, ok := w.timed[k]; ok {
+		return keys, nil
+	}
+	if w.timed == nil {
+		w.timed = map[contactRef][]string{}
+	}
+	var keys []string
+	prefix := ws + "/"
+	err := w.store.ScanTimers(pt.id, time.Time{}, maxDue, func(_ time.Time, key string) bool {
+		if strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.timed[k] = keys
+	return keys, nil
 }
 
 // maxDue is an instant after every timer.

@@ -239,6 +239,9 @@ func insertAfter(work []int, k int, xs []int) []int {
 // the step.
 func (w *window) cascade(ctx context.Context, pt *partition, key string, o *overlay, from string, start []string, upTo int64, reason string, cause Cause) {
 	ws := workspaceOf(key)
+	if !w.mayReference(pt, ws) {
+		return // no version a contact can have reached references a segment
+	}
 	segs, rs := w.reachedRules(pt, key, o.c.DenseID, ws, from, upTo)
 	if rs == nil || len(rs.Referencing(from)) == 0 {
 		return
@@ -256,6 +259,23 @@ func (w *window) cascade(ctx context.Context, pt *partition, key string, o *over
 			work = insertAfter(work, k, rs.Referencing(si.ID))
 		}
 	}
+}
+
+// mayReference reports whether a segment of workspace ws has a reference in its
+// live version or, for those partition pt is backfilling, in a step of its history:
+// otherwise no rules reachedRules can return reference a segment.
+func (w *window) mayReference(pt *partition, ws string) bool {
+	if wr := w.rules.ws[ws]; wr != nil && wr.rs.HasReferences() {
+		return true
+	}
+	for _, k := range w.pendingSegments(pt, ws) {
+		for _, s := range w.rules.history[k] {
+			if s.Seg != nil && len(s.Seg.References()) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // reachedRules returns the segments of workspace ws at the versions contact key

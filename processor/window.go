@@ -53,6 +53,12 @@ type window struct {
 	// queries: per partition and workspace (key), the query over the attribute
 	// index that the window's backfill steps share (windowQuery).
 	queries map[contactRef]*operators.Query
+	// timed: per partition and workspace, the contacts with a timer in the store
+	// (backfill.go, timedContacts).
+	timed map[contactRef][]string
+	// algebraDecided counts the contacts the backfills' queries read from the store
+	// to decide what the index could not (for segmentd_backfill_contacts_read_total).
+	algebraDecided int
 
 	mu struct {
 		sync.Mutex

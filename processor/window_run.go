@@ -198,6 +198,19 @@ func (w *window) advance(ctx context.Context, start, deadline time.Time) error {
 		w.m.backfillContacts.WithLabelValues(backfillAlgebraMode).Add(float64(budget.algebraPassed))
 		w.m.backfillRead.WithLabelValues(backfillAlgebraMode).Add(float64(budget.algebraRead))
 	}
+	w.m.backfillRead.WithLabelValues(backfillAlgebraMode).Add(float64(w.algebraDecided))
+	if budget.steps[0]+budget.steps[1] > 0 {
+		pending := 0
+		for _, pt := range w.parts {
+			for _, sm := range w.metaView(pt).Segments {
+				if sm.Backfilling {
+					pending++
+				}
+			}
+		}
+		w.opts.logger.Info("definition backfills progressed", "steps_by_algebra", budget.steps[1],
+			"steps_by_scan", budget.steps[0], "contacts_read", w.opts.backfillChunk-budget.left, "steps_pending", pending)
+	}
 	return nil
 }
 
