@@ -2,6 +2,7 @@ package processor
 
 import (
 	"errors"
+	"hash/maphash"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -67,6 +68,7 @@ func (w *window) prefetch(part int32, key, ws string, out *prefetched) {
 type preparer struct {
 	out []prepared
 	run *chunked
+	buf *[]prepared // where finish gives out back, cleared (windowDeps.prepBuf)
 }
 
 // prepare starts preparing recs; the loop reads the results with wait. The caller
@@ -76,14 +78,23 @@ type preparer struct {
 // copy of the contact from then on, and one contact with many records in a poll (and a
 // large record) must not be read and decoded once per record.
 func (w *window) prepare(recs []*kgo.Record) *preparer {
-	pr := &preparer{out: make([]prepared, len(recs))}
+	pr := &preparer{buf: w.prepBuf}
+	if w.prepBuf != nil && cap(*w.prepBuf) >= len(recs) {
+		pr.out, *w.prepBuf = (*w.prepBuf)[:len(recs)], nil
+	} else {
+		pr.out = make([]prepared, len(recs))
+	}
 	again := make([]bool, len(recs))
-	seen := make(map[string]struct{}, len(recs))
+	// Keys by hash, so that no key is copied into a string: a collision only makes a
+	// record read its contact on the loop instead (window.contact).
+	seed := maphash.MakeSeed()
+	seen := make(map[uint64]struct{}, len(recs))
 	for i, r := range recs {
-		if _, ok := seen[string(r.Key)]; ok {
+		h := maphash.Bytes(seed, r.Key)
+		if _, ok := seen[h]; ok {
 			again[i] = true
 		} else {
-			seen[string(r.Key)] = struct{}{}
+			seen[h] = struct{}{}
 		}
 	}
 	pr.run = runChunked(len(recs), prepChunk, func(i int) { w.prepareOne(recs[i], &pr.out[i], !again[i]) })
@@ -96,8 +107,15 @@ func (pr *preparer) wait(i int) *prepared {
 	return &pr.out[i]
 }
 
-// finish waits for the workers to stop (the loop stopped early).
-func (pr *preparer) finish() { pr.run.finish() }
+// finish waits for the workers to stop (the loop stopped early). The preparations
+// are gone after it: their list is reused by the next poll.
+func (pr *preparer) finish() {
+	pr.run.finish()
+	if pr.buf != nil {
+		clear(pr.out) // drop the references to the records, events and contacts
+		*pr.buf = pr.out[:0]
+	}
+}
 
 // prepareOne decodes r and, if fetch, reads its contact (a worker).
 func (w *window) prepareOne(r *kgo.Record, out *prepared, fetch bool) {

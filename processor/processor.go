@@ -45,6 +45,7 @@ type Processor struct {
 	cand    []int
 	refWork []int         // scratch of evalSegments (references.go), owned by the loop
 	attrBuf []attrDelta   // the attribute changes of the last committed window, cleared: reused (attrindex.go)
+	prepBuf []prepared    // the preparations of the last poll, cleared: reused (prepare.go)
 	recBuf  []*kgo.Record // processFetches scratch
 	// quarantine: contacts a produced record of which the brokers refused (bound.go);
 	// their input records are dead-lettered until the process restarts.

@@ -67,7 +67,18 @@ type window struct {
 		refused       []refusal       // records refused (bound.go)
 	}
 	buf []byte
+	// enc is room for the records flush encodes: each is appended after the last
+	// and kept (the changelog record holds it until produced), a new chunk when
+	// the room runs out, instead of a buffer grown per record.
+	enc []byte
 }
+
+// encChunk is the size of the chunks flush encodes records into; a chunk with less
+// than encRoom bytes left is replaced.
+const (
+	encChunk = 64 << 10
+	encRoom  = 8 << 10
+)
 
 type contactRef struct {
 	p   int32
@@ -289,10 +300,18 @@ func (w *window) flush(ctx context.Context, batch *state.Batch) error {
 				return err
 			}
 		}
-		enc, over, err := o.c.AppendBounded(nil, w.opts.maxContactBytes)
+		if cap(w.enc)-len(w.enc) < encRoom {
+			w.enc = make([]byte, 0, encChunk)
+		}
+		room := w.enc[len(w.enc):]
+		enc, over, err := o.c.AppendBounded(room, w.opts.maxContactBytes)
 		if err != nil {
 			return fmt.Errorf("encode contact %s: %w", ref.key, err)
 		}
+		if cap(enc) == cap(room) { // encoded in the chunk, not in a larger array of its own
+			w.enc = w.enc[:len(w.enc)+len(enc)]
+		}
+		enc = enc[:len(enc):len(enc)]
 		if over {
 			// What the contact keeps exactly is over the bound (a record of a
 			// release without it, or memberships of very many segments): written

@@ -40,6 +40,9 @@ type windowDeps struct {
 	// attrBuf is the list of attribute changes, kept across windows: a window takes
 	// it (newWindow) and gives it back cleared once it applied them (committed).
 	attrBuf *[]attrDelta
+	// prepBuf is the list of the preparations of a poll (prepare.go), kept across
+	// polls: each prepared record holds a decoded event and two Attrs.
+	prepBuf *[]prepared
 }
 
 // windowOptions are the settings of Config a window reads.
@@ -86,6 +89,7 @@ func (p *Processor) newWindowDeps() windowDeps {
 		cand:       &p.cand,
 		refWork:    &p.refWork,
 		attrBuf:    &p.attrBuf,
+		prepBuf:    &p.prepBuf,
 	}
 }
 

@@ -232,6 +232,8 @@ type Contact struct {
 	// Derived, not encoded: rebuilt lazily (nil or invalid = stale).
 	tagKeys   []string // lower-case tags, sorted: shared with Attrs
 	tagKeysOK bool
+	cityKey   string // strings.ToLower(cityOf)
+	cityOf    string // the profile city cityKey was derived from
 	agg       *orderAgg
 	msgAgg    *msgAgg
 	byAuto    map[string]int64 // shared with Attrs; replaced, never mutated

@@ -61,7 +61,7 @@ func (c *Contact) Attrs(workspace string, cat Catalog, exclusionTag string) oper
 
 		EmailConsent:      emailConsentStatus(c.consents[consentEmail].State),
 		CustomerCreatedAt: p.CreatedAt,
-		City:              strings.ToLower(p.City),
+		City:              c.lowerCity(),
 		Province:          p.Province,
 		EmailDomain:       emailDomain(p.Email),
 
@@ -180,6 +180,14 @@ func primarySubtag(locale string) string {
 	return strings.ToLower(s)
 }
 
+// lowerCity returns the profile city lower-cased (cached while it is unchanged).
+func (c *Contact) lowerCity() string {
+	if city := c.profile.City; city != c.cityOf {
+		c.cityKey, c.cityOf = strings.ToLower(city), city
+	}
+	return c.cityKey
+}
+
 // lowerTags returns the tags lower-cased, sorted and unique (cached).
 func (c *Contact) lowerTags() []string {
 	if c.tagKeysOK {
@@ -236,6 +244,17 @@ func (c *Contact) orderAggregates() *orderAgg {
 			addCounted(e.createdAt, e.total)
 		}
 	}
+	// The lists are sized once: growing them item by item was most of the
+	// allocations of deriving a contact read from the store.
+	items := 0
+	for i := range c.orders {
+		items += len(c.orders[i].LineItems)
+	}
+	if len(f.brands)+len(f.products)+len(f.prices)+items > 0 {
+		a.brands = make([]string, 0, len(f.brands)+min(items, 16))
+		a.products = make([]string, 0, len(f.products)+items)
+		a.prices = make([]decimal.Decimal, 0, len(f.prices)+items)
+	}
 	for _, b := range f.brands {
 		a.brands = append(a.brands, b.s)
 	}
@@ -247,7 +266,8 @@ func (c *Contact) orderAggregates() *orderAgg {
 	}
 	// Vendors repeat across line items: lower-case each spelling once.
 	type lowered struct{ raw, lower string }
-	var seenVendors []lowered
+	var seen [8]lowered
+	seenVendors := seen[:0]
 	for i := range c.orders {
 		o := &c.orders[i]
 		if l := primarySubtag(o.CustomerLocale); l != "" && (a.lang == "" || !o.CreatedAt.Before(langAt)) {
@@ -291,6 +311,15 @@ func (c *Contact) orderAggregates() *orderAgg {
 		slices.SortFunc(a.recent, cmpTimedAmount)
 	}
 	a.recent = slices.Clip(a.recent)
+	if len(a.brands) == 0 {
+		a.brands = nil // as when no item was seen
+	}
+	if len(a.products) == 0 {
+		a.products = nil
+	}
+	if len(a.prices) == 0 {
+		a.prices = nil
+	}
 	c.agg = a
 	return a
 }

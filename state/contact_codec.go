@@ -800,6 +800,10 @@ type decoder struct {
 	lastVendor string
 	hasVendor  bool
 	err        error
+	// nums holds the digits of the number strings decoded so far: each is a substring
+	// of it (a Builder only appends, never rewriting what its strings hold), so that a
+	// record's many ids take a few allocations instead of one each.
+	nums strings.Builder
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -940,7 +944,13 @@ func (d *decoder) str() string {
 			d.fail("number string out of range")
 			return ""
 		}
-		return strconv.FormatUint(n, 10)
+		if d.nums.Cap()-d.nums.Len() < 20 {
+			d.nums.Grow(256)
+		}
+		start := d.nums.Len()
+		var digits [20]byte
+		d.nums.Write(strconv.AppendUint(digits[:0], n, 10))
+		return d.nums.String()[start:]
 	}
 	return d.bytes(u >> 1)
 }

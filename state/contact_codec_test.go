@@ -29,6 +29,7 @@ func stored(c *Contact) Contact {
 	s := *c
 	s.tagKeys, s.tagKeysOK, s.agg, s.msgAgg, s.byAuto, s.byAutoOK = nil, false, nil, nil, nil, false
 	s.orderBytes, s.orderBytesOK = 0, false
+	s.cityKey, s.cityOf = "", ""
 	return s
 }
 
