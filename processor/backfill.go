@@ -314,20 +314,11 @@ func (w *window) catchUp(ctx context.Context, pt *partition, key string, o *over
 	dense := o.c.DenseID
 	for _, k := range keys {
 		sm := view.Segments[k]
-		steps, cur, ok := w.segSteps(k, &sm)
+		steps, base, reached, ok := w.contactSteps(k, &sm, key, dense)
 		if !ok {
 			continue
 		}
-		base := cur
-		if sm.Cursor == "" || key > sm.Cursor {
-			base = cur - 1
-		}
-		from := base + 1
-		if r := aheadOf(&sm, dense); r != 0 {
-			for from < len(steps) && steps[from].Pos <= r {
-				from++
-			}
-		}
+		from := reached + 1
 		if from >= len(steps) {
 			continue
 		}
@@ -375,18 +366,36 @@ func (w *window) markFresh(pt *partition, key string, dense uint32) {
 	view := w.metaView(pt)
 	for _, k := range w.pendingSegments(pt, workspaceOf(key)) {
 		sm := view.Segments[k]
-		steps, cur, ok := w.segSteps(k, &sm)
+		steps, base, _, ok := w.contactSteps(k, &sm, key, dense)
 		if !ok {
 			continue
-		}
-		base := cur
-		if sm.Cursor == "" || key > sm.Cursor {
-			base = cur - 1
 		}
 		if last := len(steps) - 1; last > base+1 && aheadOf(&sm, dense) != steps[last].Pos {
 			w.markAhead(pt, k, dense, steps[last].Pos)
 		}
 	}
+}
+
+// contactSteps returns segment k's steps and, for the contact (key, dense): base, the
+// last step the backfill has applied to it (the current step once the cursor has passed
+// key, else the one before), and reached, base moved on past the steps its Ahead mark
+// says it already has. ok is false when sm names no known step.
+func (w *window) contactSteps(k string, sm *state.SegmentMeta, key string, dense uint32) (steps []*segInfo, base, reached int, ok bool) {
+	steps, cur, ok := w.segSteps(k, sm)
+	if !ok {
+		return nil, 0, 0, false
+	}
+	base = cur
+	if sm.Cursor == "" || key > sm.Cursor {
+		base = cur - 1
+	}
+	reached = base
+	if r := aheadOf(sm, dense); r != 0 {
+		for reached+1 < len(steps) && steps[reached+1].Pos <= r {
+			reached++
+		}
+	}
+	return steps, base, reached, true
 }
 
 // metaView returns the window's copy of pt's meta if it has one, else the committed

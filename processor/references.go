@@ -305,18 +305,9 @@ func (w *window) reachedRules(pt *partition, key string, dense uint32, ws, from 
 	}
 	for _, k := range pending {
 		sm := view.Segments[k]
-		steps, cur, ok := w.segSteps(k, &sm)
+		steps, _, at, ok := w.contactSteps(k, &sm, key, dense)
 		if !ok {
 			continue
-		}
-		at := cur
-		if sm.Cursor == "" || key > sm.Cursor {
-			at = cur - 1
-		}
-		if r := aheadOf(&sm, dense); r != 0 {
-			for at+1 < len(steps) && steps[at+1].Pos <= r {
-				at++
-			}
 		}
 		for at+1 < len(steps) && steps[at+1].Pos <= upTo {
 			at++
