@@ -121,7 +121,7 @@ func TestCLIConventions(t *testing.T) {
 func TestCompletionBash(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		testenv.Unavailable(t, "bash is not installed")
+		testenv.MissingTool(t, "bash", "not installed")
 	}
 	script, _, code := segmentdMain("completion", "bash")
 	if code != 0 || !strings.Contains(script, "complete -o default -F _segmentd segmentd") {
@@ -190,7 +190,7 @@ func TestCompletionBash(t *testing.T) {
 func TestCompletionZsh(t *testing.T) {
 	zsh, err := exec.LookPath("zsh")
 	if err != nil {
-		testenv.Unavailable(t, "zsh is not installed (install it with scripts/ensure-tools.sh zsh)")
+		testenv.MissingTool(t, "zsh", "install it with scripts/ensure-tools.sh zsh")
 	}
 	script, _, code := segmentdMain("completion", "zsh")
 	if code != 0 || !strings.HasPrefix(script, "#compdef segmentd\n") {

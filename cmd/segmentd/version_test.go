@@ -56,7 +56,7 @@ segmentd_build_info{goversion="go1.99",revision="abc",version="v1.2.3"} 1
 // and `segmentd version` and `segmentd --version` print them.
 func TestMakeBuildStampsVersion(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
-		testenv.Unavailable(t, "make not found on PATH")
+		testenv.MissingTool(t, "make", "not found on PATH")
 	}
 	bin := filepath.Join(t.TempDir(), "segmentd")
 	cmd := exec.Command("make", "-s", "build", "BIN="+bin, "VERSION=v9.8.7-test", "REVISION=feedc0de")

@@ -41,7 +41,7 @@ func promtool(t *testing.T) string {
 	if err == nil {
 		return path
 	}
-	testenv.Unavailable(t, "promtool not found on PATH; install it with scripts/ensure-tools.sh promtool (Debian package prometheus)")
+	testenv.MissingTool(t, "promtool", "not found on PATH; install it with scripts/ensure-tools.sh promtool (Debian package prometheus)")
 	return ""
 }
 

@@ -47,7 +47,7 @@ func helm(t *testing.T) string {
 		}
 	})
 	if helmErr != nil {
-		testenv.Unavailable(t, "no helm: "+helmErr.Error())
+		testenv.MissingTool(t, "helm", helmErr.Error())
 	}
 	return helmPath
 }

@@ -207,7 +207,7 @@ func Real(t testing.TB) *Broker {
 		if r.explicit {
 			t.Fatalf("kafkatest: real Kafka broker unavailable: %v", r.err)
 		}
-		testenv.Unavailable(t, "kafkatest: real Kafka broker unavailable: "+r.err.Error())
+		testenv.MissingTool(t, "a real Kafka broker", r.err.Error())
 	}
 	return &Broker{Name: NameKafka, Addrs: r.addrs}
 }

@@ -31,14 +31,16 @@ func CI() bool { return os.Getenv("CI") == "true" }
 // failure: `make test-deps` installs every tool the tests use.
 const EnvAllowMissing = "SEGMENTD_TEST_ALLOW_MISSING"
 
-// Unavailable ends the test because of why (a missing optional tool): a failure,
-// unless EnvAllowMissing=1 outside CI, where the test stops and prints why.
-func Unavailable(t testing.TB, why string) {
+// MissingTool ends the test because the optional tool it needs (kcat, promtool, zsh,
+// helm, a real Kafka broker…) is missing, for the reason why: a failure, unless
+// EnvAllowMissing=1 outside CI, where the test stops and prints which tool is missing.
+// It is the only way a test of segmentd may skip.
+func MissingTool(t testing.TB, tool, why string) {
 	t.Helper()
 	if CI() || os.Getenv(EnvAllowMissing) != "1" {
-		t.Fatalf("%s (run make test-deps; %s=1 lets a local run go on without it, never under CI)", why, EnvAllowMissing)
+		t.Fatalf("missing %s: %s (run make test-deps; %s=1 lets a local run go on without it, never under CI)", tool, why, EnvAllowMissing)
 	}
-	t.Log("missing optional tool, not run: " + why)
+	t.Logf("missing optional tool %s, not run: %s", tool, why)
 	t.SkipNow()
 }
 

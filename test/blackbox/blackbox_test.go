@@ -81,7 +81,7 @@ type wantDead struct {
 // and reading its output with kcat only.
 func TestBlackBox(t *testing.T) {
 	if !kafkatest.RealSelected(t) {
-		testenv.Unavailable(t, "the real Kafka broker is not selected (-short or SEGMENTD_TEST_BROKERS without kafka)")
+		testenv.MissingTool(t, "a real Kafka broker", "not selected (-short or SEGMENTD_TEST_BROKERS without kafka)")
 	}
 	kcatPath := requireKcat(t)
 	b := kafkatest.Real(t)

@@ -24,7 +24,7 @@ func requireKcat(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("kcat")
 	if err != nil {
-		testenv.Unavailable(t, "kcat is not installed (install it with ./scripts/ensure-tools.sh kcat): "+err.Error())
+		testenv.MissingTool(t, "kcat", "install it with ./scripts/ensure-tools.sh kcat: "+err.Error())
 	}
 	return path
 }

@@ -101,11 +101,8 @@ func firstLine(s string) string {
 
 // TestChaos: see the package documentation.
 func TestChaos(t *testing.T) {
-	if testing.Short() {
-		testenv.Unavailable(t, "chaos: -short (it runs segmentd processes against the real broker for minutes)")
-	}
-	if !kafkatest.RealSelected(t) {
-		testenv.Unavailable(t, "chaos: the real Kafka broker is not selected (SEGMENTD_TEST_BROKERS without kafka)")
+	if !kafkatest.RealSelected(t) { // -short selects kfake alone
+		testenv.MissingTool(t, "a real Kafka broker", "not selected (-short or SEGMENTD_TEST_BROKERS without kafka)")
 	}
 	pl := choosePlan()
 	if dl, ok := t.Deadline(); ok && time.Until(dl) < pl.needs {
