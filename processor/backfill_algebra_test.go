@@ -293,11 +293,7 @@ func BenchmarkBackfillNewSegment(b *testing.B) {
 					id := fmt.Sprintf("bench%d", seq)
 					rig.global("definition", algebraShop+"/"+id, spentDef(id, join.gt))
 					rig.run(b, nil)
-					for _, r := range rig.sink.recs {
-						if r.Topic == rig.p.cfg.Topics.Membership {
-							transitions++
-						}
-					}
+					transitions += rig.transitions()
 				}
 				b.StopTimer()
 				scan, alg, _ := backfillReads(rig)
@@ -336,11 +332,7 @@ func BenchmarkBackfillBurst(b *testing.B) {
 					rig.global("definition", algebraShop+"/"+id, spentDef(id, 95+k%4))
 				}
 				rig.run(b, nil)
-				for _, r := range rig.sink.recs {
-					if r.Topic == rig.p.cfg.Topics.Membership {
-						transitions++
-					}
-				}
+				transitions += rig.transitions()
 			}
 			b.StopTimer()
 			scan, alg, _ := backfillReads(rig)
@@ -398,4 +390,15 @@ func TestBackfillAlgebraMatchesScanRandom(t *testing.T) {
 	if algebraReads == 0 {
 		t.Fatal("no backfill went through the attribute index")
 	}
+}
+
+// transitions counts the membership records of the rig's last window.
+func (rig *windowRig) transitions() int {
+	n := 0
+	for _, r := range rig.sink.recs {
+		if r.Topic == rig.p.cfg.Topics.Membership {
+			n++
+		}
+	}
+	return n
 }
