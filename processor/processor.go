@@ -79,8 +79,11 @@ type Processor struct {
 	// For queries (query.go): closures to run on the loop, the latest published
 	// snapshot of the live segments, and the owned partitions.
 	queries chan func()
-	view    atomic.Pointer[rulesView]
-	owned   atomic.Pointer[[]int32]
+	// queryWake ends the loop's wait for input when a query arrives (inLoop), so
+	// that an idle process answers at once rather than after a CommitInterval.
+	queryWake chan struct{}
+	view      atomic.Pointer[rulesView]
+	owned     atomic.Pointer[[]int32]
 	// segApplied is segCursor as of the last applyGlobalsToRules, for the admin
 	// API's read-your-writes waits (sync.go).
 	segApplied progress
@@ -126,6 +129,7 @@ func New(cfg Config) (*Processor, error) {
 		timers:    timers{loadedUntil: map[int32]time.Time{}},
 		moved:     map[int32]time.Time{},
 		queries:   make(chan func()),
+		queryWake: make(chan struct{}, 1),
 	}
 	p.view.Store(p.rules.view())
 	p.owned.Store(&[]int32{})
@@ -466,7 +470,9 @@ func (p *Processor) loop(ctx context.Context) error {
 		var fs kgo.Fetches
 		if wait := p.timers.wait(p.cfg.Now(), time.Since(p.timers.lastWindow), p.cfg.CommitInterval, p.cfg.CommitInterval); wait > 0 {
 			pctx, cancel := context.WithTimeout(ctx, wait)
+			stop := p.wakeOnQuery(cancel)
 			fs = p.sess.PollRecords(pctx, p.windowLimit())
+			stop()
 			cancel()
 		} else {
 			// A nil context takes what is buffered without waiting (franz-go).
@@ -489,6 +495,21 @@ func (p *Processor) loop(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// wakeOnQuery calls cancel (ending the loop's wait for input) when a query arrives,
+// until the returned stop is called; stop returns when the watcher has ended.
+func (p *Processor) wakeOnQuery(cancel context.CancelFunc) (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		select {
+		case <-p.queryWake:
+			cancel()
+		case <-done:
+		}
+	}()
+	return func() { close(done); <-exited }
 }
 
 // dropMovedPartitions deletes the local data of partitions that moved to another

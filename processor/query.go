@@ -131,6 +131,10 @@ func (p *Processor) inLoop(ctx context.Context, fn func()) error {
 	}
 	done := make(chan struct{})
 	select {
+	case p.queryWake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+	select {
 	case p.queries <- func() { fn(); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()

@@ -136,3 +136,26 @@ func TestQueries(t *testing.T) {
 		}
 	})
 }
+
+// TestQueryWakesIdleLoop checks that a query does not wait for the loop's wait for
+// input to end: with a 3 s commit interval and no input, each of several queries in a
+// row must be answered well within the interval (before the loop woke on queries,
+// each one waited for the poll in progress, up to the whole interval).
+func TestQueryWakesIdleLoop(t *testing.T) {
+	kafkatest.All(t, func(t *testing.T, b *kafkatest.Broker) {
+		const interval = 3 * time.Second
+		h := newHarness(t, b, func(c *Config) { c.CommitInterval = interval })
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		time.Sleep(interval) // the loop is idle, in a poll
+		for i := range 4 {
+			start := time.Now()
+			if _, _, err := h.proc.Segments(ctx, ws); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(start); took > interval/3 {
+				t.Errorf("query %d took %v with an idle loop and a %v commit interval", i, took, interval)
+			}
+		}
+	})
+}
