@@ -19,9 +19,11 @@ const (
 	PhaseRestore     = "restore"     // the restore from the changelog
 	PhaseTimers      = "timers"      // the timer benchmark
 	PhaseKStreams    = "kstreams"    // the Kafka Streams peer and the differential check
+	PhaseDefinitions = "definitions" // a burst of new definitions at once (issue 14)
+	PhasePreview     = "preview"     // latency of the admin API's previews and estimates (issue 14)
 )
 
-var phases = []string{PhaseNaive, PhasePassthrough, PhaseLatency, PhaseBackfill, PhaseScan, PhaseRestore, PhaseTimers, PhaseKStreams}
+var phases = []string{PhaseNaive, PhasePassthrough, PhaseLatency, PhaseBackfill, PhasePreview, PhaseDefinitions, PhaseScan, PhaseRestore, PhaseTimers, PhaseKStreams}
 
 // Config configures a benchmark run. Short and Full return the two standard ones.
 type Config struct {
@@ -49,6 +51,16 @@ type Config struct {
 	// latency run, which lasts LatencyDuration.
 	LatencyFraction float64
 	LatencyDuration time.Duration
+
+	// BurstDefinitions new definitions, spread evenly over the shops, are produced to
+	// the segments topic at once by the definitions phase, which waits at most
+	// BurstTimeout for every one to be backfilled; 0 skips the phase.
+	BurstDefinitions int
+	BurstTimeout     time.Duration
+	// PreviewRequests is the number of requests to each of the admin API's
+	// segments:preview, segments/{id}:preview and audiences:estimate over the largest
+	// shop in the preview phase; 0 skips the phase.
+	PreviewRequests int
 
 	// TimerContacts are the sizes of the timer benchmark; each size runs its own
 	// segmentd with TimerWorkspaces shops. At each size, TimerRate timers per second
@@ -90,7 +102,8 @@ type Config struct {
 }
 
 // Short is `make bench`: 2 shops × (16 random + 6 demo) segments, 50,000 contacts,
-// 200,000 live events, timers at 10k and 100k contacts. About 10 minutes on a
+// 200,000 live events, a burst of 40 new definitions, 50 requests to each preview
+// endpoint, timers at 10k and 100k contacts. About 10 minutes on a
 // 2-core machine with the broker on the same box.
 func Short() Config {
 	return Config{
@@ -104,6 +117,9 @@ func Short() Config {
 		CommitInterval:       100 * time.Millisecond,
 		LatencyFraction:      0.5,
 		LatencyDuration:      45 * time.Second,
+		BurstDefinitions:     40,
+		BurstTimeout:         2 * time.Minute,
+		PreviewRequests:      50,
 		TimerContacts:        []int{10_000, 100_000},
 		TimerWorkspaces:      2,
 		TimerRate:            1000,
@@ -117,7 +133,8 @@ func Short() Config {
 
 // Full is `make bench-full`, issue 7's target configuration: 100 shops × (96 random +
 // 6 demo) segments, 1,000,000 contacts (skewed: the largest shop has about 190,000),
-// 2,000,000 live events, exactly-once on, timers at 10k, 100k and 1M contacts. It
+// 2,000,000 live events, exactly-once on, a burst of 10,000 new definitions (issue
+// 14's), 100 requests to each preview endpoint, timers at 10k, 100k and 1M contacts. It
 // takes hours on a 2-core machine.
 func Full() Config {
 	c := Short()
@@ -127,6 +144,9 @@ func Full() Config {
 	c.RandomSegments = 96
 	c.LiveEvents = 2_000_000
 	c.LatencyDuration = 120 * time.Second
+	c.BurstDefinitions = 10_000
+	c.BurstTimeout = 10 * time.Minute
+	c.PreviewRequests = 100
 	c.TimerContacts = []int{10_000, 100_000, 1_000_000}
 	c.TimerRate = 2000
 	c.TimerSpread = 30 * time.Second
@@ -151,6 +171,9 @@ func (c *Config) ensureDefaults() {
 	if c.TimerWorkspaces == 0 {
 		c.TimerWorkspaces = 1
 	}
+	if c.BurstTimeout == 0 {
+		c.BurstTimeout = 2 * time.Minute
+	}
 	if c.Progress == nil {
 		c.Progress = os.Stderr
 	}
@@ -170,6 +193,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LatencyFraction <= 0 || c.LatencyFraction > 1 || c.LatencyDuration <= 0 {
 		errs = append(errs, errors.New("latency fraction must be in (0, 1] and latency duration positive"))
+	}
+	if c.BurstDefinitions < 0 || c.PreviewRequests < 0 || c.BurstTimeout < 0 {
+		errs = append(errs, errors.New("burst definitions, burst timeout and preview requests must be ≥ 0"))
 	}
 	for _, n := range c.TimerContacts {
 		if n < 3*c.TimerWorkspaces {

@@ -1,8 +1,8 @@
 // Package harness is segmentd's end-to-end benchmark: it runs segmentd as a separate
 // process against a real Kafka broker, with the baselines it must be compared with,
 // in one run on one machine, and reports throughput, latency, CPU, memory, backfill,
-// restore and timer figures against issue 7's targets (Run; the command is
-// bench/cmd/segmentd-bench).
+// restore and timer figures against issue 7's and issue 14's targets (Run; the
+// command is bench/cmd/segmentd-bench).
 //
 // # Phases
 //
@@ -18,9 +18,19 @@
 //     commit to committed offsets at the end, CPU from /proc/<pid>/stat;
 //   - latency: segmentd at LatencyFraction of its measured maximum, on an open loop
 //     (load.Producer.OpenLoop), each output matched to its cause's scheduled instant;
-//   - memory, backfill (a new definition for the largest shop), scan (the seed
-//     product's method: the rule evaluated over every contact, from the stopped
-//     segmentd's Pebble store), restore (data dir deleted, restarted);
+//   - memory, backfill (a new definition for the largest shop, with the path it took:
+//     the attribute index's algebra or a scan, from segmentd_backfill_contacts_total
+//     and _read_total by mode and the "segment step backfilled" log lines);
+//   - preview (issue 14): Config.PreviewRequests sequential requests to each of the
+//     admin API's segments:preview, segments/{id}:preview and audiences:estimate over
+//     the largest shop, each with a new random definition (or audience); p50, p99 and
+//     max per route, answers checked for status 200 and the SPEC §8 fields;
+//   - definitions (issue 14): Config.BurstDefinitions new definitions over every
+//     shop produced at once, timed until every partition logged "segment backfilled"
+//     for each and segmentd_backfills_pending stayed 0 (at most BurstTimeout: a
+//     timeout is reported, not an error), with CPU, transitions and the modes;
+//   - scan (the seed product's method: the rule evaluated over every contact, from
+//     the stopped segmentd's Pebble store), restore (data dir deleted, restarted);
 //   - kstreams (issue 16): the Kafka Streams peer of bench/peers/kstreams (built
 //     with mvn, or Config.KStreamsJar; skipped with a note without Java) and a fresh
 //     segmentd, on definitions restricted to the peer's rule subset, each from the

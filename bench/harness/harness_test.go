@@ -214,6 +214,15 @@ func TestConfigValidate(t *testing.T) {
 	if c.Validate() == nil {
 		t.Error("unknown phase accepted")
 	}
+	c = Short()
+	c.Skip = []string{PhaseDefinitions, PhasePreview}
+	if err := c.Validate(); err != nil {
+		t.Errorf("skipping the issue 14 phases: %v", err)
+	}
+	c.BurstDefinitions = -1
+	if c.Validate() == nil {
+		t.Error("negative burst accepted")
+	}
 }
 
 func selfPID() int { return os.Getpid() }

@@ -89,7 +89,14 @@ func (a *admin) endOffsets(ctx context.Context, topic string) (map[int32]int64, 
 // committed returns the offsets group committed on topic (0 for a partition without
 // a commit).
 func (a *admin) committed(ctx context.Context, group, topic string) (map[int32]int64, error) {
+	// A new group's coordinator may not be ready yet (COORDINATOR_NOT_AVAILABLE,
+	// COORDINATOR_LOAD_IN_PROGRESS): retriable errors are retried for a while.
+	deadline := time.Now().Add(30 * time.Second)
 	resp, err := a.adm.FetchOffsetsForTopics(ctx, group, topic)
+	for err != nil && kerr.IsRetriable(err) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond)
+		resp, err = a.adm.FetchOffsetsForTopics(ctx, group, topic)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("committed offsets of %s: %w", group, err)
 	}

@@ -443,6 +443,7 @@ func (r *run) backfill(ctx context.Context, s *sut) (*Backfill, error) {
 	}
 	cpu0, _ := s.cpu()
 	b0 := m0.sum("segmentd_backfill_contacts_total")
+	bl := newBackfillLog(fileSize(s.logPath), func(seg string) bool { return seg == string(segs[0].Key) })
 	r.logf("backfill: new segment %s over %d contacts of %s", segs[0].Key, expect, ws)
 	t0 := time.Now()
 	if err := r.prod.Client().ProduceSync(ctx, &kgo.Record{Topic: r.segTopic, Key: segs[0].Key, Value: segs[0].Value}).FirstErr(); err != nil {
@@ -487,6 +488,10 @@ func (r *run) backfill(ctx context.Context, s *sut) (*Backfill, error) {
 	if b.Contacts > 0 {
 		b.CPUSecondsPerMContact = (cpu1 - cpu0).Seconds() / b.Contacts * 1e6
 	}
+	if err := bl.read(s.logPath); err != nil {
+		r.note("backfill: reading segmentd's log for the modes: %v", err)
+	}
+	b.BackfillModes = backfillModes(m0, m, bl.steps)
 	return b, nil
 }
 

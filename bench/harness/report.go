@@ -52,6 +52,95 @@ func evaluateTargets(res *Results) []Target {
 	return ts
 }
 
+// Issue 14's targets.
+const (
+	target14Backfill1MSeconds = 1
+	target14Burst             = 10_000
+	target14BurstSeconds      = 60
+	target14PreviewP99Ms      = 100
+	target14Restore1MSeconds  = 8
+	target14RSSPerContact     = 1024
+)
+
+func evaluateTargets14(res *Results) []Target {
+	var ts []Target
+	if b := res.Backfill; b != nil {
+		ts = append(ts, Target{Name: "new segment over the largest shop", Target: "≤ 1 s per 1M contacts",
+			Measured: fmt.Sprintf("%.2f s over %.0f contacts: %.2f s per 1M (%s)", b.Seconds, b.Contacts, b.SecondsFor1M, modeOrUnknown(b.Mode)),
+			Met:      b.SecondsFor1M > 0 && b.SecondsFor1M <= target14Backfill1MSeconds, Note: extrapolationNote(int(b.Contacts))})
+	}
+	if d := res.Definitions; d != nil && d.Definitions > 0 {
+		t := Target{Name: "10,000 definitions created at once", Target: "all backfilled ≤ 60 s"}
+		scaled := d.Seconds * target14Burst / float64(d.Definitions)
+		if d.TimedOut {
+			t.Measured = fmt.Sprintf("timed out after %.0f s, %.0f pending; %d of %d backfilled (%s)", d.TimeoutSeconds, d.PendingAtEnd, d.Segments, d.Definitions, modeOrUnknown(d.Mode))
+		} else {
+			t.Measured = fmt.Sprintf("%d in %.1f s (%.0f definitions/s; %s)", d.Definitions, d.Seconds, d.DefinitionsPerSecond, modeOrUnknown(d.Mode))
+			t.Met = scaled <= target14BurstSeconds
+		}
+		var notes []string
+		if d.Definitions != target14Burst && !d.TimedOut {
+			notes = append(notes, fmt.Sprintf("measured with %d definitions, %.1f s for 10,000 extrapolated linearly", d.Definitions, scaled))
+		}
+		if d.Contacts < 1_000_000 {
+			notes = append(notes, fmt.Sprintf("over the %d contacts of %d shops", d.Contacts, d.Workspaces))
+		}
+		t.Note = strings.Join(notes, "; ")
+		ts = append(ts, t)
+	}
+	if p := res.Preview; p != nil && len(p.Endpoints) > 0 {
+		worst, errs := 0.0, 0
+		var parts []string
+		for _, e := range p.Endpoints {
+			worst = math.Max(worst, e.P99Ms)
+			if math.IsNaN(e.P99Ms) {
+				worst = math.NaN()
+			}
+			errs += e.Errors
+			parts = append(parts, fmt.Sprintf("%s %.1f ms", previewName(e.Route), e.P99Ms))
+		}
+		measured := strings.Join(parts, ", ")
+		if errs > 0 {
+			measured += fmt.Sprintf("; %d errors", errs)
+		}
+		note := ""
+		if p.Contacts < 1_000_000 {
+			note = fmt.Sprintf("over the %d contacts of %s, not extrapolated", p.Contacts, p.Workspace)
+		}
+		ts = append(ts, Target{Name: "segments:preview / change preview / audiences:estimate p99", Target: "≤ 100 ms",
+			Measured: measured, Met: !math.IsNaN(worst) && worst <= target14PreviewP99Ms && errs == 0, Note: note})
+	}
+	if r := res.Restore; r != nil && r.RecordsPerSecond > 0 {
+		ts = append(ts, Target{Name: "1M-contact partition restored (compacted changelog) incl. index", Target: "≤ 8 s",
+			Measured: fmt.Sprintf("%.1f s (%.0f changelog records/s)", r.SecondsFor1MCompacted, r.RecordsPerSecond), Met: r.SecondsFor1MCompacted <= target14Restore1MSeconds,
+			Note: fmt.Sprintf("extrapolated at one record per contact from %.0f records over %d partitions; %.1f s with this run's %.1f records per contact", r.Records, r.Partitions, r.SecondsFor1M, r.RecordsPerContact)})
+	}
+	if m := res.Memory; m != nil && m.Contacts > 0 {
+		ts = append(ts, Target{Name: "RSS per contact, index included", Target: "≤ 1 KiB",
+			Measured: fmt.Sprintf("%.0f B (%d MB for %d contacts)", m.RSSPerContact, int64(m.RSSBytes)>>20, m.Contacts), Met: m.RSSPerContact <= target14RSSPerContact,
+			Note: extrapolationNote(m.Contacts)})
+	}
+	return ts
+}
+
+func modeOrUnknown(mode string) string {
+	if mode == "" {
+		return "mode unknown"
+	}
+	return "mode " + mode
+}
+
+// previewName is the short name of a preview route: "segments:preview".
+func previewName(route string) string {
+	switch route {
+	case previewRoutes[1]:
+		return "change preview"
+	case previewRoutes[2]:
+		return "audiences:estimate"
+	}
+	return "segments:preview"
+}
+
 func extrapolationNote(n int) string {
 	if n >= 1_000_000 {
 		return ""
@@ -151,8 +240,14 @@ func Markdown(res *Results) string {
 		w("\n\n")
 	}
 	if bf := res.Backfill; bf != nil {
-		w("**Backfill** of a new segment (`%s`) over %s: %.0f contacts in %.2f s from the definition's produce to `segmentd_backfills_pending` 0 (%.0f contacts/s, %.1f CPU-s per million contacts, %.0f transitions).\n\n",
-			bf.Segment, bf.Workspace, bf.Contacts, bf.Seconds, bf.ContactsPerSecond, bf.CPUSecondsPerMContact, bf.Transitions)
+		w("**Backfill** of a new segment (`%s`) over %s: %.0f contacts in %.2f s from the definition's produce to `segmentd_backfills_pending` 0 (%.0f contacts/s, %.1f CPU-s per million contacts, %.0f transitions). Path: %s.\n\n",
+			bf.Segment, bf.Workspace, bf.Contacts, bf.Seconds, bf.ContactsPerSecond, bf.CPUSecondsPerMContact, bf.Transitions, bf.BackfillModes)
+	}
+	if p := res.Preview; p != nil {
+		previewSection(&b, p)
+	}
+	if d := res.Definitions; d != nil {
+		definitionsSection(&b, d)
 	}
 	if rs := res.Restore; rs != nil {
 		w("**Restore** with the data dir deleted: %.0f changelog records (%d contacts, %.1f records per contact: the changelog was not compacted yet) over %d partitions in %.2f s of restore (first partition's start to last partition's end per the \"restored partition\" logs, which include loading the bitmaps; two partitions restore at a time; %.0f records/s, %.0f contacts/s); every partition assigned and restored %.2f s after the start; `/readyz` first answered 200 after %.2f s. A 1M-contact partition at these rates: %.1f s with this changelog, %.1f s fully compacted (one record per contact).\n\n",
@@ -186,15 +281,14 @@ func Markdown(res *Results) string {
 	if len(res.Targets) > 0 {
 		w("**Issue 7 targets:**\n\n| target | goal | measured | |\n|---|---|---|---|\n")
 		for _, t := range res.Targets {
-			met := "**not met**"
-			if t.Met {
-				met = "met"
-			}
-			note := ""
-			if t.Note != "" {
-				note = " (" + t.Note + ")"
-			}
-			w("| %s | %s | %s%s | %s |\n", t.Name, t.Target, t.Measured, note, met)
+			w("%s", targetRow(t))
+		}
+		w("\n")
+	}
+	if len(res.Targets14) > 0 {
+		w("**Issue 14 targets:**\n\n| target | goal | measured | |\n|---|---|---|---|\n")
+		for _, t := range res.Targets14 {
+			w("%s", targetRow(t))
 		}
 		w("\n")
 	}
@@ -205,6 +299,50 @@ func Markdown(res *Results) string {
 		w("- **Error**: %s\n", e)
 	}
 	return b.String()
+}
+
+// targetRow is a row of a targets table.
+func targetRow(t Target) string {
+	met := "**not met**"
+	if t.Met {
+		met = "met"
+	}
+	note := ""
+	if t.Note != "" {
+		note = " (" + t.Note + ")"
+	}
+	return fmt.Sprintf("| %s | %s | %s%s | %s |\n", t.Name, t.Target, t.Measured, note, met)
+}
+
+// previewSection writes the preview phase.
+func previewSection(b *strings.Builder, p *Preview) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	n := 0
+	if len(p.Endpoints) > 0 {
+		n = p.Endpoints[0].Requests
+	}
+	w("**Previews** over %s (%d contacts), the admin API of the running segmentd: %d requests per route, one at a time, interleaved, each with a new random definition from `load.Definitions`' deck (the change preview replaces one of the shop's segments; the estimate includes 1–3 of the shop's segments and excludes 0–1); time from send to the whole answer read. An error is an answer other than 200 or one without the SPEC §8 fields (or with inconsistent counts).\n\n",
+		p.Workspace, p.Contacts, n)
+	w("| route | requests | errors | p50 | p99 | max | mean | count answered |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, e := range p.Endpoints {
+		w("| `%s` | %d | %d | %.1f ms | **%.1f ms** | %.1f ms | %.1f ms | %d–%d |\n", e.Route, e.Requests, e.Errors, e.P50Ms, e.P99Ms, e.MaxMs, e.MeanMs, e.MinCount, e.MaxCount)
+	}
+	w("\n")
+}
+
+// definitionsSection writes the definitions phase.
+func definitionsSection(b *strings.Builder, d *Definitions) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("**%d definitions created at once** over %d shops (%d contacts), random rules from `load.Definitions`' deck, produced to the segments topic in %.2f s; timed from the first produce until every one of the %d partitions logged `segment backfilled` for every new segment and `segmentd_backfills_pending` stayed 0 for 1 s. ",
+		d.Definitions, d.Workspaces, d.Contacts, d.ProduceSeconds, d.Partitions)
+	if d.TimedOut {
+		w("**Timed out after %.0f s, %.0f backfills pending**: %d of %d definitions backfilled in every partition (%d of %d partition steps).",
+			d.TimeoutSeconds, d.PendingAtEnd, d.Segments, d.Definitions, d.Backfilled, d.Definitions*d.Partitions)
+	} else {
+		w("All backfilled in **%.2f s** (%.1f definitions/s).", d.Seconds, d.DefinitionsPerSecond)
+	}
+	w(" segmentd used %.1f CPU-s meanwhile and produced %.0f transitions (`segmentd_transitions_total{reason=\"definition\"}`); RSS at the end %d MB. Path: %s.\n\n",
+		d.CPUSeconds, d.Transitions, int64(d.RSSBytes)>>20, d.BackfillModes)
 }
 
 func throughputTable(b *strings.Builder, res *Results) {

@@ -16,24 +16,27 @@ type Results struct {
 	Config   Config    `json:"config"`
 	Data     Data      `json:"data"`
 
-	Seed        *Throughput `json:"seed,omitempty"`          // segmentd over the history (import)
-	SeedNaive   *Throughput `json:"seed_naive,omitempty"`    // naive evaluation over the history
-	Live        *Throughput `json:"live,omitempty"`          // segmentd over the preloaded live events
-	LiveNaive   *Throughput `json:"live_naive,omitempty"`    // naive evaluation, same events
-	Passthrough *Throughput `json:"passthrough,omitempty"`   // stateless exactly-once copy, same events
-	Latency     *Latency    `json:"latency,omitempty"`       // open loop at LatencyFraction × Live
-	Memory      *Memory     `json:"memory,omitempty"`        // after the latency run
-	Backfill    *Backfill   `json:"backfill,omitempty"`      // a new segment over the largest shop
-	Scan        *Scan       `json:"scan,omitempty"`          // the seed product's method: a full scan
-	Restore     *Restore    `json:"restore,omitempty"`       // from the changelog, data dir deleted
-	Timers      []Timers    `json:"timers,omitempty"`        // per size
-	KStreams    *Peer       `json:"kstreams,omitempty"`      // segmentd vs the Kafka Streams peer (issue 16)
-	Targets     []Target    `json:"targets,omitempty"`       // issue 7
-	Errors      []string    `json:"errors,omitempty"`        // phases that failed
-	Notes       []string    `json:"notes,omitempty"`         // anything a reader must know
-	LoadAvg     LoadAvg     `json:"load_average"`            // of the machine during the run
-	Logs        string      `json:"logs,omitempty"`          // where the processes' logs are
-	Topics      []string    `json:"topics_prefix,omitempty"` // topic name prefix
+	Seed        *Throughput  `json:"seed,omitempty"`        // segmentd over the history (import)
+	SeedNaive   *Throughput  `json:"seed_naive,omitempty"`  // naive evaluation over the history
+	Live        *Throughput  `json:"live,omitempty"`        // segmentd over the preloaded live events
+	LiveNaive   *Throughput  `json:"live_naive,omitempty"`  // naive evaluation, same events
+	Passthrough *Throughput  `json:"passthrough,omitempty"` // stateless exactly-once copy, same events
+	Latency     *Latency     `json:"latency,omitempty"`     // open loop at LatencyFraction × Live
+	Memory      *Memory      `json:"memory,omitempty"`      // after the latency run
+	Backfill    *Backfill    `json:"backfill,omitempty"`    // a new segment over the largest shop
+	Preview     *Preview     `json:"preview,omitempty"`     // admin API previews over the largest shop
+	Definitions *Definitions `json:"definitions,omitempty"` // a burst of new definitions at once
+	Scan        *Scan        `json:"scan,omitempty"`        // the seed product's method: a full scan
+	Restore     *Restore     `json:"restore,omitempty"`     // from the changelog, data dir deleted
+	Timers      []Timers     `json:"timers,omitempty"`      // per size
+	KStreams    *Peer        `json:"kstreams,omitempty"`    // segmentd vs the Kafka Streams peer (issue 16)
+	Targets     []Target     `json:"targets,omitempty"`     // issue 7
+	Targets14   []Target     `json:"issue14_targets,omitempty"`
+	Errors      []string     `json:"errors,omitempty"`        // phases that failed
+	Notes       []string     `json:"notes,omitempty"`         // anything a reader must know
+	LoadAvg     LoadAvg      `json:"load_average"`            // of the machine during the run
+	Logs        string       `json:"logs,omitempty"`          // where the processes' logs are
+	Topics      []string     `json:"topics_prefix,omitempty"` // topic name prefix
 }
 
 // Machine describes where the run happened.
@@ -175,6 +178,67 @@ type Backfill struct {
 	SecondsFor1M          float64 `json:"seconds_for_1m_contacts"`
 	Transitions           float64 `json:"transitions"`
 	CPUSecondsPerMContact float64 `json:"cpu_seconds_per_million_contacts"`
+	BackfillModes
+}
+
+// BackfillModes is which path definition backfills took: per mode (algebra: decided
+// from the attribute index's bitmaps; scan: every contact read from the store), the
+// deltas of segmentd_backfill_contacts_total and _read_total over the phase and the
+// partition steps completed ("segment step backfilled" log lines).
+type BackfillModes struct {
+	Mode           string             `json:"mode,omitempty"` // the modes used, "algebra", "scan" or "algebra+scan"
+	ContactsByMode map[string]float64 `json:"contacts_by_mode,omitempty"`
+	ReadByMode     map[string]float64 `json:"contacts_read_by_mode,omitempty"`
+	StepsByMode    map[string]int     `json:"steps_by_mode,omitempty"`
+}
+
+// Definitions is a burst of new definitions produced to the segments topic at once,
+// timed from the first produce until every partition logged "segment backfilled"
+// for every one of them and segmentd_backfills_pending stayed 0.
+type Definitions struct {
+	Definitions    int     `json:"definitions"`
+	Workspaces     int     `json:"workspaces"`
+	Contacts       int     `json:"contacts"`
+	Partitions     int     `json:"partitions"`
+	ProduceSeconds float64 `json:"produce_seconds"`
+	Seconds        float64 `json:"seconds"` // first produce → all backfilled, pending 0
+	// DefinitionsPerSecond is Definitions / Seconds; on a timeout, the segments done
+	// in every partition per second of the timeout.
+	DefinitionsPerSecond float64 `json:"definitions_per_second"`
+	// Backfilled counts (partition, segment) pairs with a "segment backfilled" log
+	// line, of Definitions × Partitions; Segments the definitions done in every partition.
+	Backfilled     int     `json:"backfilled_pairs"`
+	Segments       int     `json:"segments_backfilled"`
+	TimedOut       bool    `json:"timed_out,omitempty"`
+	TimeoutSeconds float64 `json:"timeout_seconds"`
+	PendingAtEnd   float64 `json:"pending_at_end"` // segmentd_backfills_pending
+	CPUSeconds     float64 `json:"cpu_seconds"`
+	Transitions    float64 `json:"transitions"` // segmentd_transitions_total{reason="definition"} delta
+	RSSBytes       float64 `json:"rss_bytes"`
+	BackfillModes
+}
+
+// Preview is the latency of the admin API's reads of unsaved definitions over the
+// largest shop: sequential requests, each timed from send to the body read.
+type Preview struct {
+	Workspace string            `json:"workspace"`
+	Contacts  int               `json:"contacts"`
+	Endpoints []PreviewEndpoint `json:"endpoints"`
+}
+
+// PreviewEndpoint is one route of the preview phase.
+type PreviewEndpoint struct {
+	Route    string  `json:"route"` // "POST /v1/workspaces/{ws}/segments:preview"
+	Requests int     `json:"requests"`
+	Errors   int     `json:"errors"` // not 200, or not a well-formed answer
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	MeanMs   float64 `json:"mean_ms"`
+	// The counts answered (count, or matching for a change preview).
+	MinCount   int64  `json:"min_count"`
+	MaxCount   int64  `json:"max_count"`
+	FirstError string `json:"first_error,omitempty"`
 }
 
 // Scan is the seed product's method: the segment's rule evaluated over every contact

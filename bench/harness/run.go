@@ -57,6 +57,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	loads.stop(&r.res.LoadAvg)
 	r.res.Finished = time.Now()
 	r.res.Targets = evaluateTargets(r.res)
+	r.res.Targets14 = evaluateTargets14(r.res)
 	if err := writeResults(r.res, cfg.OutDir); err != nil {
 		return r.res, err
 	}
@@ -335,7 +336,30 @@ func (r *run) main(ctx context.Context) error {
 			r.fail(PhaseBackfill, err)
 		} else {
 			b := r.res.Backfill
-			r.logf("backfill: %.0f contacts in %.2f s (%.0f contacts/s)", b.Contacts, b.Seconds, b.ContactsPerSecond)
+			r.logf("backfill: %.0f contacts in %.2f s (%.0f contacts/s); %s", b.Contacts, b.Seconds, b.ContactsPerSecond, b.BackfillModes)
+		}
+	}
+	if !cfg.skip(PhasePreview) && cfg.PreviewRequests > 0 {
+		if r.res.Preview, err = r.preview(ctx, inc); err != nil {
+			r.fail(PhasePreview, err)
+		} else {
+			for _, e := range r.res.Preview.Endpoints {
+				r.logf("preview: %s: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d requests (%d errors), counts %d–%d",
+					e.Route, e.P50Ms, e.P99Ms, e.MaxMs, e.Requests, e.Errors, e.MinCount, e.MaxCount)
+			}
+		}
+	}
+	if !cfg.skip(PhaseDefinitions) && cfg.BurstDefinitions > 0 {
+		if r.res.Definitions, err = r.definitions(ctx, inc); err != nil {
+			r.fail(PhaseDefinitions, err)
+		} else {
+			d := r.res.Definitions
+			status := "all backfilled"
+			if d.TimedOut {
+				status = fmt.Sprintf("timed out after %.0f s, %.0f pending", d.TimeoutSeconds, d.PendingAtEnd)
+			}
+			r.logf("definitions: %d definitions in %.2f s (%.1f definitions/s; %s), %.1f CPU-s, %.0f transitions; %s",
+				d.Definitions, d.Seconds, d.DefinitionsPerSecond, status, d.CPUSeconds, d.Transitions, d.BackfillModes)
 		}
 	}
 	if _, err := inc.stop(); err != nil {

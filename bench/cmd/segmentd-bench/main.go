@@ -58,7 +58,7 @@ func runCmd(ctx context.Context, args []string) error {
 	out := fs.String("out", "bench/results", "directory of <profile>.json, .md and .png")
 	work := fs.String("work", "", "directory for data dirs, logs and binaries (default: a temp dir, removed)")
 	segmentd := fs.String("segmentd", "", "prebuilt segmentd binary (default: go build ./cmd/segmentd)")
-	skip := fs.String("skip", "", "phases to skip, comma-separated: naive, passthrough, latency, backfill, scan, restore, timers, kstreams")
+	skip := fs.String("skip", "", "phases to skip, comma-separated: naive, passthrough, latency, backfill, preview, definitions, scan, restore, timers, kstreams")
 	kstreamsJar := fs.String("kstreams-jar", "", "prebuilt bench/peers/kstreams jar (default: mvn package, if java and mvn are on PATH)")
 	keep := fs.Bool("keep", false, "keep topics, data dirs and logs")
 	name := fs.String("name", "", "name of the results files (default: the profile)")
@@ -70,6 +70,8 @@ func runCmd(ctx context.Context, args []string) error {
 		timerRate                                        float64
 		timerSpread                                      time.Duration
 		timerBurst                                       int
+		burst, previews                                  int
+		burstTimeout                                     time.Duration
 	}
 	fs.IntVar(&over.workspaces, "workspaces", 0, "override: shops")
 	fs.IntVar(&over.contacts, "contacts-per-workspace", 0, "override: mean contacts per shop")
@@ -82,6 +84,9 @@ func runCmd(ctx context.Context, args []string) error {
 	fs.Float64Var(&over.timerRate, "timer-rate", 0, "override: timers per second falling due during the timer benchmark's stream")
 	fs.DurationVar(&over.timerSpread, "timer-spread", 0, "override: length of the timer benchmark's stream")
 	fs.IntVar(&over.timerBurst, "timer-burst", -1, "override: timers due at one instant after the stream (capacity; 0: none)")
+	fs.IntVar(&over.burst, "burst-definitions", -1, "override: new definitions produced at once in the definitions phase (short 40, full 10000; 0 skips it)")
+	fs.DurationVar(&over.burstTimeout, "burst-timeout", 0, "override: how long the definitions phase waits for the burst to be backfilled (short 2m, full 10m)")
+	fs.IntVar(&over.previews, "preview-requests", -1, "override: requests to each preview route in the preview phase (short 50, full 100; 0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -141,6 +146,15 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	if over.timerBurst >= 0 {
 		cfg.TimerBurst = over.timerBurst
+	}
+	if over.burst >= 0 {
+		cfg.BurstDefinitions = over.burst
+	}
+	if over.burstTimeout > 0 {
+		cfg.BurstTimeout = over.burstTimeout
+	}
+	if over.previews >= 0 {
+		cfg.PreviewRequests = over.previews
 	}
 	res, err := harness.Run(ctx, cfg)
 	if res != nil {
