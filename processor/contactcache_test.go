@@ -3,6 +3,7 @@ package processor
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -181,5 +182,22 @@ func TestContactCacheBound(t *testing.T) {
 				t.Fatalf("contact %s, among the last written, is not cached", id)
 			}
 		}
+	}
+}
+
+// TestContactCachePurge: a tombstone purged when it expires (a timer) leaves the
+// cache with the record: the contact comes back as a new one.
+func TestContactCachePurge(t *testing.T) {
+	rig := newWindowRig(t)
+	rig.global("definition", "acme.myshopify.com/vip", vipDefinition)
+	rig.run(t, []*kgo.Record{tagEvent(rig, "tags_added", "d1", "vip")})
+	rig.run(t, []*kgo.Record{rig.event("acme.myshopify.com/7", `{"topic":"customers/delete","shop":"acme.myshopify.com","id":"d2","payload":{"id":7}}`)})
+	if rig.p.cache.entries[contactRef{0, "acme.myshopify.com/7"}] == nil {
+		t.Fatal("the tombstone is not cached: the test does not test")
+	}
+	rig.now = rig.now.Add(state.TombstoneTTL + time.Hour)
+	rig.run(t, nil) // the tombstone's timer purges it; checkCacheExact in rig.window
+	if rig.p.cache.entries[contactRef{0, "acme.myshopify.com/7"}] != nil {
+		t.Fatal("the purged contact is still cached")
 	}
 }
