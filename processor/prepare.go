@@ -14,8 +14,9 @@ import (
 // Preparation: the part of processing an input record (or firing a due timer) that
 // reads nothing the window changes runs on worker goroutines, ahead of the loop. A
 // worker decodes the record and reads its contact from the store as of the window's
-// start (the store only changes after a commit, between windows) and derives the
-// contact's attributes. The loop then applies the records one by one, in offset
+// start (the store and the contact cache only change after a commit, between
+// windows: a cached contact is cloned instead of read, contactcache.go) and derives
+// the contact's attributes. The loop then applies the records one by one, in offset
 // order, exactly as before: it uses the prefetched contact only if the window has no
 // copy of its own (an earlier record of the window may have changed it). Decoding
 // and the Pebble read were about 40% of the loop's time; on a machine with spare
