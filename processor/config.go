@@ -89,6 +89,10 @@ type Config struct {
 	// state.MinMaxContactBytes, at most 900 KiB (a changelog record must stay under
 	// the brokers' default 1 MB). Default state.DefaultMaxContactBytes (256 KiB).
 	MaxContactBytes int
+	// ContactCache is how many decoded contacts the processor keeps across windows
+	// (over all its partitions), so that the input of a contact written a moment
+	// ago skips the store read and the decode; negative: none. Default 20000.
+	ContactCache int
 	// SegmentMemberMetrics exports segmentd_segment_members{workspace,segment}, the
 	// members of each segment in the owned partitions. Off by default: one series per
 	// segment can be many. Default false.
@@ -192,5 +196,8 @@ func (c *Config) ensureSettingDefaults() {
 	}
 	if c.MaxContactBytes == 0 {
 		c.MaxContactBytes = state.DefaultMaxContactBytes
+	}
+	if c.ContactCache == 0 {
+		c.ContactCache = 20000
 	}
 }

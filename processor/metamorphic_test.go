@@ -66,6 +66,7 @@ type mmConfig struct {
 	WindowRecords int  // Config.MaxWindowRecords; 0 = unlimited
 	BackfillChunk int  // Config.BackfillChunk; 0 = unlimited
 	Naive         bool // Config.NaiveEvaluation
+	ContactCache  int  // Config.ContactCache; 0 = the default (on), -1 = off
 	Kills         bool // kill the processor at random points and restart it
 	Procs         int  // processes sharing the group (default 1)
 	// PaceGlobals produces a phase's definitions and catalog records one at a
@@ -89,6 +90,9 @@ func mmConfigs(long bool) []mmConfig {
 		{Name: "p3-kills", Partitions: 3, WindowRecords: 7, Kills: true},
 		{Name: "p3-two-procs", Partitions: 3, Procs: 2},
 		{Name: "p1", Partitions: 1, PaceGlobals: true},
+		// The contact cache off, and of one contact (evicted by every other one).
+		{Name: "p3-nocache", Partitions: 3, ContactCache: -1},
+		{Name: "p3-window7-kills-cache1", Partitions: 3, WindowRecords: 7, Kills: true, ContactCache: 1},
 		{Name: "p6-two-procs-kills", Partitions: 6, WindowRecords: 7, Procs: 2, Kills: true},
 	}
 	if long {
@@ -555,6 +559,7 @@ func (r *mmRun) start(p *mmProc) {
 		MaxWindowRecords: orUnlimited(r.cfg.WindowRecords),
 		BackfillChunk:    orUnlimited(r.cfg.BackfillChunk),
 		NaiveEvaluation:  r.cfg.Naive,
+		ContactCache:     r.cfg.ContactCache,
 		Store:            p.store,
 		Logger:           testLogger(r.t),
 		Now:              r.now,

@@ -31,6 +31,9 @@ type metrics struct {
 	segmentMembers      *prometheus.GaugeVec // nil unless Config.SegmentMemberMetrics
 	indexContacts       *prometheus.GaugeVec // per owned partition
 	indexBytes          *prometheus.GaugeVec
+	contactCacheHits    prometheus.Counter // contactcache.go
+	contactCacheMisses  prometheus.Counter
+	contactCacheEntries prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers bool) *metrics {
@@ -143,6 +146,19 @@ func newMetrics(reg prometheus.Registerer, ready func() bool, segmentMembers boo
 		Help: "Estimated memory of the attribute indexes of an owned partition (operators.Index.SizeInBytes), refreshed every 30 s.",
 	}, []string{"partition"})
 	reg.MustRegister(m.indexContacts, m.indexBytes)
+	m.contactCacheHits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "segmentd_contact_cache_hits_total",
+		Help: "Contact reads served by the cache of decoded contacts kept across windows (--contact-cache).",
+	})
+	m.contactCacheMisses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "segmentd_contact_cache_misses_total",
+		Help: "Contact reads the cache of decoded contacts did not hold: read and decoded from the store.",
+	})
+	m.contactCacheEntries = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "segmentd_contact_cache_entries",
+		Help: "Decoded contacts held by the cache (at most --contact-cache).",
+	})
+	reg.MustRegister(m.contactCacheHits, m.contactCacheMisses, m.contactCacheEntries)
 	reg.MustRegister(m.backfillsPending, m.lag, m.eventToOutput, m.timersPending, m.timerLateness, m.recordsRefused, m.contactsOverBound)
 	if segmentMembers {
 		m.segmentMembers = prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -47,6 +47,7 @@ type Processor struct {
 	attrBuf []attrDelta   // the attribute changes of the last committed window, cleared: reused (attrindex.go)
 	prepBuf []prepared    // the preparations of the last poll, cleared: reused (prepare.go)
 	recBuf  []*kgo.Record // processFetches scratch
+	cache   *contactCache // decoded contacts kept across windows (contactcache.go; nil: off)
 	// quarantine: contacts a produced record of which the brokers refused (bound.go);
 	// their input records are dead-lettered until the process restarts.
 	quarantine map[string]quarantined
@@ -135,6 +136,7 @@ func New(cfg Config) (*Processor, error) {
 	p.owned.Store(&[]int32{})
 	p.mu.assigned = map[int32]int{}
 	p.m = newMetrics(cfg.Registerer, p.Ready, cfg.SegmentMemberMetrics)
+	p.cache = newContactCache(cfg.ContactCache, p.m)
 	// The request-time histogram is exported only when enabled; the dashboard reads it.
 	p.kprom = kprom.NewMetrics("segmentd", kprom.Subsystem("kafka"), kprom.Registerer(cfg.Registerer),
 		kprom.Histograms(kprom.RequestDurationE2E))
@@ -376,6 +378,9 @@ func (p *Processor) drainHandoffs() {
 	p.mu.handoff = nil
 	p.mu.Unlock()
 	for _, h := range hs {
+		// Restore writes the store of a partition being assigned: its cached
+		// contacts (of an earlier ownership) are stale.
+		p.cache.dropPartition(h.id)
 		if h.pt != nil {
 			p.parts[h.id] = h.pt
 			delete(p.moved, h.id)

@@ -50,6 +50,10 @@ type window struct {
 	// attributes depend on the scans' progress (window.catalog): preparation leaves
 	// them to the loop. Set by applyGlobals; read by the preparation workers.
 	catalogQueued map[int32]bool
+	// cacheEpoch is the cache's epoch when the window began; cacheHits the contacts
+	// the window took from the cache (contactcache.go).
+	cacheEpoch uint64
+	cacheHits  []contactRef
 	// queries: per partition and workspace (key), the query over the attribute
 	// index that the window's backfill steps share (windowQuery).
 	queries map[contactRef]*operators.Query
@@ -117,6 +121,9 @@ func newWindow(deps windowDeps) *window {
 		segDirty: map[int32]map[string]bool{}, dense: map[int32]uint32{}, pendingSegs: map[int32]map[string][]string{},
 		cats: map[catKey]*catalogAt{}}
 	w.mu.changelogNext = map[int32]int64{}
+	if deps.cache != nil {
+		w.cacheEpoch = deps.cache.epoch
+	}
 	if deps.attrBuf != nil {
 		w.attrs, *deps.attrBuf = (*deps.attrBuf)[:0], nil
 	}
@@ -129,11 +136,14 @@ func (w *window) contact(p int32, key string) (*overlay, error) {
 	if o := w.contacts[ref]; o != nil {
 		return o, nil
 	}
-	o := &overlay{c: &state.Contact{}}
-	err := w.store.Contact(p, key, o.c)
+	o := &overlay{}
+	rc, err := w.readContact(p, key)
 	switch {
 	case err == nil:
-		o.exists = true
+		o.c, o.exists = rc.c, true
+		if rc.cached {
+			w.cacheHits = append(w.cacheHits, ref)
+		}
 	case errors.Is(err, state.ErrNotFound):
 		o.c = &state.Contact{}
 	default:
@@ -156,6 +166,9 @@ func (w *window) contactPrefetched(p int32, key string, pre *prefetched) (o *ove
 		return o, false, err
 	}
 	o = &overlay{c: pre.c, exists: pre.found}
+	if pre.cached {
+		w.cacheHits = append(w.cacheHits, ref)
+	}
 	if !pre.found {
 		o.c = &state.Contact{}
 	}
@@ -433,7 +446,8 @@ func (w *window) committed(restoring bool) {
 		}
 	}
 	w.applyAttrDeltas()
-	var prodKey []byte // "<ws>/<product id>", looked up without a string per product
+	defer w.cache.committed(w) // after the loop below: it reads the contacts
+	var prodKey []byte         // "<ws>/<product id>", looked up without a string per product
 	for _, ref := range w.dirty {
 		if pt := w.parts[ref.p]; pt != nil {
 			o := w.contacts[ref]

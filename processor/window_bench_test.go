@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/segmentd/segmentd/internal/gen"
@@ -20,7 +21,9 @@ import (
 // Pebble batch. It reports ns/event, allocs/event and B/event (the allocations of every
 // goroutine of the process while the window runs) and cpu-ns/event (the CPU time of
 // the process: the preparation workers run on other cores, so it exceeds ns/event
-// when cores are free). For profiling:
+// when cores are free), and the share of contact reads the contact cache served
+// (cache-hit-rate; the default --contact-cache holds all of the shops' contacts). For
+// profiling:
 //
 //	go test ./processor -run '^$' -bench WindowLive -benchtime 200x -count 6 \
 //	    -cpuprofile cpu.out -memprofile mem.out
@@ -57,6 +60,7 @@ func BenchmarkWindowLive(b *testing.B) {
 	var events, mallocs, bytes uint64
 	var cpu time.Duration
 	var ms runtime.MemStats
+	hits0, misses0 := testutil.ToFloat64(rig.p.m.contactCacheHits), testutil.ToFloat64(rig.p.m.contactCacheMisses)
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
@@ -83,4 +87,7 @@ func BenchmarkWindowLive(b *testing.B) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "cpu-ns/event")
 	b.ReportMetric(float64(mallocs)/float64(events), "allocs/event")
 	b.ReportMetric(float64(bytes)/float64(events), "B/event")
+	if hits, misses := testutil.ToFloat64(rig.p.m.contactCacheHits)-hits0, testutil.ToFloat64(rig.p.m.contactCacheMisses)-misses0; hits+misses > 0 {
+		b.ReportMetric(hits/(hits+misses), "cache-hit-rate")
+	}
 }

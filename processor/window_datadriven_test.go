@@ -43,18 +43,24 @@ import (
 // "(nothing)" when the window produced neither. The contract orders only the records
 // of one contact and segment, so lines are sorted by key and segment, stably. The
 // expected outputs are written from SPEC §4–§7, not from what the code produced.
+//
+// Each file runs with the contact cache of the default size, of one contact (evicted
+// by every other) and off: the outputs are the same, and after every window each
+// cached contact is exactly the store's record (checkCacheExact).
 func TestWindowData(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "window", "*.txt"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no testdata/window files: %v", err)
 	}
-	for _, path := range files {
-		t.Run(filepath.Base(path), func(t *testing.T) {
-			rig := newWindowRig(t)
-			datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
-				return rig.command(t, d)
+	for _, cache := range []int{0, 1, -1} {
+		for _, path := range files {
+			t.Run(fmt.Sprintf("cache=%d/%s", cache, filepath.Base(path)), func(t *testing.T) {
+				rig := newWindowRig(t, func(c *Config) { c.ContactCache = cache })
+				datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+					return rig.command(t, d)
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -64,6 +70,10 @@ type windowRig struct {
 	now    time.Time
 	sink   *listSink
 	offset map[string]int64 // next offset per global topic
+	// abort makes window end as an aborted window does: nothing committed.
+	abort bool
+	// midWindow, if set, runs after a window's input, before its timers.
+	midWindow func()
 }
 
 // listSink is a recordSink that keeps what it is given, produced at once.
@@ -216,6 +226,9 @@ func (rig *windowRig) window(t testing.TB, recs []*kgo.Record) {
 	if err := w.processRecords(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
+	if rig.midWindow != nil {
+		rig.midWindow()
+	}
 	if err := w.advance(ctx, start, start.Add(p.cfg.CommitInterval)); err != nil {
 		t.Fatal(err)
 	}
@@ -227,10 +240,16 @@ func (rig *windowRig) window(t testing.TB, recs []*kgo.Record) {
 	if err := w.err(); err != nil {
 		t.Fatal(err)
 	}
+	if rig.abort {
+		// As runWindow on an abort: the batch is dropped, nothing is committed.
+		p.afterAbort()
+		return
+	}
 	if err := batch.Commit(false); err != nil {
 		t.Fatal(err)
 	}
 	w.committed(false)
+	checkCacheExact(t, p)
 	p.compactLogs()
 	if n := p.backfillsPending(); n > 0 {
 		t.Fatalf("%d backfills still pending after a window with an unlimited budget", n)

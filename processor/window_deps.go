@@ -43,6 +43,9 @@ type windowDeps struct {
 	// prepBuf is the list of the preparations of a poll (prepare.go), kept across
 	// polls: each prepared record holds a decoded event and two Attrs.
 	prepBuf *[]prepared
+	// cache holds decoded contacts across windows (contactcache.go; nil: off). The
+	// window reads it; only committed and the loop between windows change it.
+	cache *contactCache
 }
 
 // windowOptions are the settings of Config a window reads.
@@ -90,6 +93,7 @@ func (p *Processor) newWindowDeps() windowDeps {
 		refWork:    &p.refWork,
 		attrBuf:    &p.attrBuf,
 		prepBuf:    &p.prepBuf,
+		cache:      p.cache,
 	}
 }
 

@@ -211,3 +211,31 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("invalid --log-format %q (text or json)", format)
 }
+
+// contactCacheValue is --contact-cache: a count of contacts, 0 for none
+// (processor.Config.ContactCache takes a negative count for none, 0 for its default).
+type contactCacheValue struct{ p *int }
+
+func (v contactCacheValue) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.Itoa(max(*v.p, 0))
+}
+
+func (v contactCacheValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return err
+	}
+	if n < 0 {
+		return fmt.Errorf("%s: a count of contacts, 0 for none", s)
+	}
+	if n == 0 {
+		n = -1
+	}
+	*v.p = n
+	return nil
+}
+
+func (v contactCacheValue) Get() any { return *v.p }

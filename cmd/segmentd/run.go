@@ -69,6 +69,7 @@ func processorFlags(fs *flag.FlagSet, c *processor.Config) {
 	fs.DurationVar(&c.TransactionTimeout, "transaction-timeout", c.TransactionTimeout, "Kafka transaction timeout: how long a crashed process's open transaction can hold back read_committed consumers (at least twice --commit-interval)")
 	fs.IntVar(&c.MaxRecordBytes, "max-record-bytes", c.MaxRecordBytes, "largest input record value accepted; larger ones are dead-lettered")
 	fs.IntVar(&c.MaxContactBytes, "max-contact-bytes", c.MaxContactBytes, "bound of a contact's encoded state: older orders, messages and delivery ids are folded into aggregates past it (README: Bounded contact state)")
+	fs.Var(contactCacheValue{&c.ContactCache}, "contact-cache", "decoded contacts kept in memory across commit windows (over all partitions), so that events of a contact written a moment ago skip the store read and decode; 0 disables (README: Sizing)")
 	fs.BoolVar(&c.SegmentMemberMetrics, "segment-member-metrics", c.SegmentMemberMetrics, "export segmentd_segment_members per workspace and segment (one series per segment)")
 	fs.BoolVar(&c.NaiveEvaluation, "bench-naive-evaluation", c.NaiveEvaluation, benchmarksOnly+"re-evaluate every segment on every event (the baseline of incremental evaluation)")
 }
