@@ -26,16 +26,17 @@ import (
 
 // Flags of BenchmarkLiveProcessor (after -args).
 var (
-	benchProfile    = flag.String("harness.cpuprofile", "", "write a CPU profile of the timed processing only (first iteration) to this file")
-	benchWorkspaces = flag.Int("harness.workspaces", 2, "shops")
-	benchContacts   = flag.Int("harness.contacts-per-workspace", 10000, "mean contacts per shop")
-	benchSegments   = flag.Int("harness.random-segments", 16, "random segments per shop (plus 7 demo segments)")
-	benchLive       = flag.Int("harness.live-events", 100000, "live events per iteration")
-	benchNaive      = flag.Bool("harness.naive", false, "naive evaluation (every segment on every event)")
-	benchRate       = flag.Float64("harness.rate", 0, "produce the live events on an open loop at this rate (events/s) while processing, instead of preloading them")
-	benchCacheMB    = flag.Int("harness.cache-mb", 0, "Pebble block cache in MiB (0: segmentd's default)")
-	benchMemtableMB = flag.Int("harness.memtable-mb", 0, "Pebble memtable size in MiB (0: segmentd's default)")
-	benchLog        = flag.Bool("harness.log", false, "log the processor at debug level to stderr (slow windows, restores)")
+	benchProfile      = flag.String("harness.cpuprofile", "", "write a CPU profile of the timed processing only (first iteration) to this file")
+	benchWorkspaces   = flag.Int("harness.workspaces", 2, "shops")
+	benchContacts     = flag.Int("harness.contacts-per-workspace", 10000, "mean contacts per shop")
+	benchSegments     = flag.Int("harness.random-segments", 16, "random segments per shop (plus 7 demo segments)")
+	benchLive         = flag.Int("harness.live-events", 100000, "live events per iteration")
+	benchNaive        = flag.Bool("harness.naive", false, "naive evaluation (every segment on every event)")
+	benchRate         = flag.Float64("harness.rate", 0, "produce the live events on an open loop at this rate (events/s) while processing, instead of preloading them")
+	benchCacheMB      = flag.Int("harness.cache-mb", 0, "Pebble block cache in MiB (0: segmentd's default)")
+	benchMemtableMB   = flag.Int("harness.memtable-mb", 0, "Pebble memtable size in MiB (0: segmentd's default)")
+	benchContactCache = flag.Int("harness.contact-cache", 0, "decoded contacts kept across windows (0: segmentd's default; negative: off)")
+	benchLog          = flag.Bool("harness.log", false, "log the processor at debug level to stderr (slow windows, restores)")
 )
 
 // benchEnv is a seeded in-process processor on the real broker.
@@ -109,6 +110,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	proc, err := processor.New(processor.Config{
 		Brokers: broker.Addrs, Group: e.group, Topics: e.topics, Partitions: partitions, Store: store,
 		NaiveEvaluation: *benchNaive, Registerer: e.reg, Logger: benchLogger(),
+		ContactCache: *benchContactCache,
 	})
 	if err != nil {
 		b.Fatal(err)
