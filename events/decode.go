@@ -165,12 +165,19 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 	case string(value) == "null":
 		return nil, newError(ReasonEmptyValue, "value", "null")
 	}
-	if !utf8.Valid(r.Value) {
-		return nil, newError(ReasonInvalidUTF8, "value", "not valid UTF-8 (first bad byte at offset "+
-			strconv.Itoa(firstInvalidUTF8(r.Value))+")")
-	}
+	// One pass checks the grammar and, inside strings, UTF-8 (the only place a value
+	// that passes the grammar can hold bytes ≥ 0x80). UTF-8 comes first in the order of
+	// checks, so a syntax error is reported only if the whole value is UTF-8.
 	var env envelope
 	if err := checkJSONTop(r.Value, &env); err != nil {
+		bad := err.off
+		if !err.badUTF8 {
+			bad = firstInvalidUTF8(r.Value)
+		}
+		if bad < len(r.Value) {
+			return nil, newError(ReasonInvalidUTF8, "value", "not valid UTF-8 (first bad byte at offset "+
+				strconv.Itoa(bad)+")")
+		}
 		return nil, newError(ReasonInvalidJSON, "value",
 			"invalid JSON at byte "+strconv.Itoa(err.off)+": "+err.msg)
 	}

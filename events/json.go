@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -22,8 +23,9 @@ const maxDepth = 512
 
 // jsonSyntaxError is where and why checkJSON rejected a value.
 type jsonSyntaxError struct {
-	off int
-	msg string
+	off     int
+	msg     string
+	badUTF8 bool // off is the first byte that is not valid UTF-8 (checkJSONTop only)
 }
 
 // checkJSON reports whether b holds exactly one JSON value, surrounded by optional
@@ -34,9 +36,13 @@ func checkJSON(b []byte) *jsonSyntaxError {
 }
 
 // checkJSONTop is checkJSON that also, if b is an object, hands its members to top as
-// the check goes: Decode recognizes an envelope without a pass of its own.
+// the check goes: Decode recognizes an envelope without a pass of its own. It also
+// checks UTF-8 inside strings: a value that passes the grammar has no byte ≥ 0x80
+// outside its strings, so a value it accepts is valid UTF-8. The first byte that is not
+// UTF-8 ends the check with an error marked badUTF8; the bytes before it are ASCII or
+// whole runes, so it is the first bad byte of b as a sequential decode would find it.
 func checkJSONTop(b []byte, top *envelope) *jsonSyntaxError {
-	c := checker{b: b, top: top}
+	c := checker{b: b, top: top, utf8: true}
 	if err := c.value(); err != nil {
 		return err
 	}
@@ -52,6 +58,7 @@ type checker struct {
 	i     int
 	depth int
 	top   *envelope // if not nil, receives the members of a top-level object
+	utf8  bool      // check UTF-8 inside strings
 }
 
 func (c *checker) fail(msg string) *jsonSyntaxError { return &jsonSyntaxError{off: c.i, msg: msg} }
@@ -184,57 +191,97 @@ func (c *checker) array() *jsonSyntaxError {
 }
 
 // strSpecial marks the bytes that end a run of plain string content: the quote, the
-// backslash and control characters. Never modified.
+// backslash, control characters and the bytes of multi-byte UTF-8 sequences. Never
+// modified.
 var strSpecial = func() (t [256]bool) {
 	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	for c := utf8.RuneSelf; c < 256; c++ {
 		t[c] = true
 	}
 	t['"'], t['\\'] = true, true
 	return t
 }()
 
+// SWAR constants: a byte repeated in every lane of a uint64.
+const (
+	lanes01 = 0x0101010101010101
+	lanes20 = 0x2020202020202020
+	lanes80 = 0x8080808080808080
+	lanesQu = 0x2222222222222222 // '"'
+	lanesBs = 0x5c5c5c5c5c5c5c5c // '\\'
+)
+
+// plainWord reports whether none of the 8 bytes of w is special in strings: no quote,
+// backslash, control character or byte ≥ 0x80. (x-lanes01)&^x has a lane's high bit set
+// for a zero lane of x, and borrows only mark lanes above a zero lane, so as a test of
+// "any lane" it is exact; likewise (w-lanes20)&^w for a lane below 0x20 once no lane has
+// its high bit set.
+func plainWord(w uint64) bool {
+	q, bs := w^lanesQu, w^lanesBs
+	return (w|(w-lanes20)&^w|(q-lanes01)&^q|(bs-lanes01)&^bs)&lanes80 == 0
+}
+
 func (c *checker) str() *jsonSyntaxError {
-	c.i++ // opening quote
-	for c.i < len(c.b) {
-		for c.i < len(c.b) && !strSpecial[c.b[c.i]] {
-			c.i++
+	b := c.b
+	i := c.i + 1 // opening quote
+	for {
+		for i+8 <= len(b) && plainWord(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
 		}
-		if c.i >= len(c.b) {
-			break
+		for i < len(b) && !strSpecial[b[i]] {
+			i++
 		}
-		switch ch := c.b[c.i]; {
+		if i >= len(b) {
+			c.i = i
+			return c.eof()
+		}
+		switch ch := b[i]; {
 		case ch == '"':
-			c.i++
+			c.i = i + 1
 			return nil
 		case ch == '\\':
-			c.i++
-			if c.i >= len(c.b) {
+			i++
+			if i >= len(b) {
+				c.i = i
 				return c.eof()
 			}
-			switch c.b[c.i] {
+			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				c.i++
+				i++
 			case 'u':
 				for k := 1; k <= 4; k++ {
-					if c.i+k >= len(c.b) {
+					if i+k >= len(b) {
+						c.i = i
 						return c.eof()
 					}
-					if !isHex(c.b[c.i+k]) {
-						c.i += k
+					if !isHex(b[i+k]) {
+						c.i = i + k
 						return c.fail("invalid \\u escape in string")
 					}
 				}
-				c.i += 5
+				i += 5
 			default:
-				return c.fail(fmt.Sprintf("invalid escape %q in string", c.b[c.i]))
+				c.i = i
+				return c.fail(fmt.Sprintf("invalid escape %q in string", b[i]))
 			}
 		case ch < 0x20:
+			c.i = i
 			return c.fail("control character in string")
-		default:
-			c.i++
+		default: // the first byte of a multi-byte sequence, or not UTF-8
+			if !c.utf8 {
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n == 1 {
+				c.i = i
+				return &jsonSyntaxError{off: i, badUTF8: true}
+			}
+			i += n
 		}
 	}
-	return c.eof()
 }
 
 func (c *checker) literal(lit string) *jsonSyntaxError {
