@@ -144,6 +144,10 @@ func (e *envelope) member(rawName, value []byte) {
 	}
 }
 
+// minIndexed is the size from which Decode records the structural index of a value;
+// below it, skipping nested values by scanning costs less than the index.
+const minIndexed = 1024
+
 // Decode decodes and validates one record of an events topic (SPEC §4). Errors are
 // *Error (dead-letter) or ErrGuestOrder (count and skip). opts may be nil.
 //
@@ -169,7 +173,12 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 	// that passes the grammar can hold bytes ≥ 0x80). UTF-8 comes first in the order of
 	// checks, so a syntax error is reported only if the whole value is UTF-8.
 	var env envelope
-	if err := checkJSONTop(r.Value, &env); err != nil {
+	var ix *index
+	if len(r.Value) >= minIndexed {
+		// About one container per 80 bytes in webhook bodies; the tape grows if needed.
+		ix = &index{tape: make([]tapeEntry, 0, len(r.Value)/64+8)}
+	}
+	if err := checkJSONTop(r.Value, &env, ix); err != nil {
 		bad := err.off
 		if !err.badUTF8 {
 			bad = firstInvalidUTF8(r.Value)
@@ -191,7 +200,7 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := decodePayload(payload, ev); err != nil {
+	if err := ix.decodePayload(payload, ev); err != nil {
 		return nil, within(err, "payload")
 	}
 	if ev.Kind == OrderDelete && ev.CustomerID == 0 {
@@ -420,36 +429,36 @@ func firstInvalidUTF8(b []byte) int {
 }
 
 // decodePayload decodes the payload object p according to ev.Kind.
-func decodePayload(p []byte, ev *Event) error {
+func (ix *index) decodePayload(p []byte, ev *Event) error {
 	switch ev.Kind {
 	case CustomerUpsert:
-		return decodeCustomer(p, ev)
+		return ix.decodeCustomer(p, ev)
 	case CustomerDelete:
-		return decodeCustomerDelete(p, ev)
+		return ix.decodeCustomerDelete(p, ev)
 	case CustomerRedact:
-		return decodeRedact(p, ev)
+		return ix.decodeRedact(p, ev)
 	case SMSConsentUpdate, WhatsAppConsentUpdate, EmailConsentUpdate:
-		return decodeConsent(p, ev)
+		return ix.decodeConsent(p, ev)
 	case TagsAdded, TagsRemoved:
-		return decodeTags(p, ev)
+		return ix.decodeTags(p, ev)
 	case PurchasingSummary:
-		return decodeSummary(p, ev)
+		return ix.decodeSummary(p, ev)
 	case OrderUpsert:
-		return decodeOrder(p, ev)
+		return ix.decodeOrder(p, ev)
 	case OrderDelete:
-		return decodeOrderDelete(p, ev)
+		return ix.decodeOrderDelete(p, ev)
 	case MessageStatus, MessageInbound:
-		return decodeMessage(p, ev)
+		return ix.decodeMessage(p, ev)
 	case AutomationCompleted:
-		return decodeAutomation(p, ev)
+		return ix.decodeAutomation(p, ev)
 	case ListMemberAdded, ListMemberRemoved:
-		return decodeList(p, ev)
+		return ix.decodeList(p, ev)
 	case BackInStockSubscribed, BackInStockUnsubscribed:
-		return decodeBackInStock(p, ev)
+		return ix.decodeBackInStock(p, ev)
 	case ConversationUpdated:
-		return decodeConversation(p, ev)
+		return ix.decodeConversation(p, ev)
 	case LifecycleStageSet:
-		return decodeStage(p, ev)
+		return ix.decodeStage(p, ev)
 	}
 	return errors.New("events: no decoder for kind " + ev.Kind.String())
 }

@@ -3,9 +3,9 @@ package events
 // Decoders of the messaging and platform topics (SPEC §4.2). Their payloads name the
 // contact "customer_id".
 
-func decodeMessage(p []byte, ev *Event) error {
+func (ix *index) decodeMessage(p []byte, ev *Event) error {
 	var customerID, messageID, status, timestamp []byte
-	for m := newMembers(p); m.next(); {
+	for m := ix.members(p); m.next(); {
 		switch string(m.key) {
 		case "customer_id":
 			customerID = m.val
@@ -53,9 +53,9 @@ func decodeMessage(p []byte, ev *Event) error {
 	return nil
 }
 
-func decodeAutomation(p []byte, ev *Event) error {
+func (ix *index) decodeAutomation(p []byte, ev *Event) error {
 	var customerID, automationID, completedAt []byte
-	for m := newMembers(p); m.next(); {
+	for m := ix.members(p); m.next(); {
 		switch string(m.key) {
 		case "customer_id":
 			customerID = m.val
@@ -84,9 +84,9 @@ func decodeAutomation(p []byte, ev *Event) error {
 	return nil
 }
 
-func decodeList(p []byte, ev *Event) error {
+func (ix *index) decodeList(p []byte, ev *Event) error {
 	var customerID, listID []byte
-	for m := newMembers(p); m.next(); {
+	for m := ix.members(p); m.next(); {
 		switch string(m.key) {
 		case "customer_id":
 			customerID = m.val
@@ -102,9 +102,9 @@ func decodeList(p []byte, ev *Event) error {
 	return err
 }
 
-func decodeBackInStock(p []byte, ev *Event) error {
+func (ix *index) decodeBackInStock(p []byte, ev *Event) error {
 	var customerID, variantID, productID []byte
-	for m := newMembers(p); m.next(); {
+	for m := ix.members(p); m.next(); {
 		switch string(m.key) {
 		case "customer_id":
 			customerID = m.val
@@ -129,9 +129,9 @@ func decodeBackInStock(p []byte, ev *Event) error {
 	return nil
 }
 
-func decodeConversation(p []byte, ev *Event) error {
+func (ix *index) decodeConversation(p []byte, ev *Event) error {
 	var customerID, conversationID, status, agent []byte
-	for m := newMembers(p); m.next(); {
+	for m := ix.members(p); m.next(); {
 		switch string(m.key) {
 		case "customer_id":
 			customerID = m.val
@@ -171,9 +171,9 @@ func decodeConversation(p []byte, ev *Event) error {
 	return nil
 }
 
-func decodeStage(p []byte, ev *Event) error {
+func (ix *index) decodeStage(p []byte, ev *Event) error {
 	var customerID, stage []byte
-	for m := newMembers(p); m.next(); {
+	for m := ix.members(p); m.next(); {
 		switch string(m.key) {
 		case "customer_id":
 			customerID = m.val

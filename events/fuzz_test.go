@@ -204,7 +204,7 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 		// The envelope members seen during the check are those the reader finds.
 		var env, wantEnv envelope
-		if checkJSONTop(b, &env) != nil {
+		if checkJSONTop(b, &env, nil) != nil {
 			t.Fatal("checkJSONTop disagrees with checkJSON")
 		}
 		for m := newMembers(trimWS(b)); m.next(); {

@@ -32,7 +32,8 @@ type jsonSyntaxError struct {
 // whitespace. UTF-8 is checked separately (the grammar here lets any byte ≥ 0x20 through
 // inside strings).
 func checkJSON(b []byte) *jsonSyntaxError {
-	return checkJSONTop(b, nil)
+	c := checker{b: b}
+	return c.check(nil)
 }
 
 // checkJSONTop is checkJSON that also, if b is an object, hands its members to top as
@@ -41,17 +42,37 @@ func checkJSON(b []byte) *jsonSyntaxError {
 // outside its strings, so a value it accepts is valid UTF-8. The first byte that is not
 // UTF-8 ends the check with an error marked badUTF8; the bytes before it are ASCII or
 // whole runes, so it is the first bad byte of b as a sequential decode would find it.
-func checkJSONTop(b []byte, top *envelope) *jsonSyntaxError {
+//
+// If ix is not nil, the check also records the structural index of b in it (see index),
+// reusing ix's tape.
+func checkJSONTop(b []byte, top *envelope, ix *index) *jsonSyntaxError {
 	c := checker{b: b, top: top, utf8: true}
-	if err := c.value(); err != nil {
-		return err
-	}
-	c.skipWS()
-	if c.i != len(c.b) {
-		return c.fail("unexpected data after the top-level value")
-	}
-	return nil
+	return c.check(ix)
 }
+
+// check checks c.b and, if ix is not nil, records its structural index in ix.
+func (c *checker) check(ix *index) *jsonSyntaxError {
+	if ix != nil && len(c.b) <= maxIndexed {
+		c.tape, c.indexing = ix.tape[:0], true
+	}
+	err := c.value()
+	if err == nil {
+		c.skipWS()
+		if c.i != len(c.b) {
+			err = c.fail("unexpected data after the top-level value")
+		}
+	}
+	if ix != nil {
+		ix.base, ix.tape = nil, c.tape[:0]
+		if err == nil && c.indexing {
+			ix.base, ix.tape = c.b, c.tape
+		}
+	}
+	return err
+}
+
+// maxIndexed bounds the values checkJSONTop indexes: offsets are int32.
+const maxIndexed = 1<<31 - 1
 
 type checker struct {
 	b     []byte
@@ -59,6 +80,9 @@ type checker struct {
 	depth int
 	top   *envelope // if not nil, receives the members of a top-level object
 	utf8  bool      // check UTF-8 inside strings
+
+	indexing bool        // record the containers in tape
+	tape     []tapeEntry // the containers seen so far, in the order they open
 }
 
 func (c *checker) fail(msg string) *jsonSyntaxError { return &jsonSyntaxError{off: c.i, msg: msg} }
@@ -67,12 +91,10 @@ func (c *checker) eof() *jsonSyntaxError { return c.fail("unexpected end of inpu
 
 func (c *checker) skipWS() {
 	for c.i < len(c.b) {
-		switch c.b[c.i] {
-		case ' ', '\t', '\n', '\r':
-			c.i++
-		default:
+		if ch := c.b[c.i]; ch > ' ' || (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
 			return
 		}
+		c.i++
 	}
 }
 
@@ -105,11 +127,17 @@ func (c *checker) object() *jsonSyntaxError {
 	if c.depth++; c.depth > maxDepth {
 		return c.fail(fmt.Sprintf("nested deeper than %d levels", maxDepth))
 	}
+	t := -1
+	if c.indexing {
+		t = len(c.tape)
+		c.tape = append(c.tape, tapeEntry{start: int32(c.i)})
+	}
 	c.i++ // '{'
 	c.skipWS()
 	if c.i < len(c.b) && c.b[c.i] == '}' {
 		c.i++
 		c.depth--
+		c.closed(t)
 		return nil
 	}
 	for {
@@ -151,6 +179,7 @@ func (c *checker) object() *jsonSyntaxError {
 		case '}':
 			c.i++
 			c.depth--
+			c.closed(t)
 			return nil
 		default:
 			return c.fail("expected ',' or '}' after an object member")
@@ -158,15 +187,28 @@ func (c *checker) object() *jsonSyntaxError {
 	}
 }
 
+// closed completes tape entry t (-1: none) of the container that ends just before c.i.
+func (c *checker) closed(t int) {
+	if t >= 0 {
+		c.tape[t].end, c.tape[t].next = int32(c.i), int32(len(c.tape))
+	}
+}
+
 func (c *checker) array() *jsonSyntaxError {
 	if c.depth++; c.depth > maxDepth {
 		return c.fail(fmt.Sprintf("nested deeper than %d levels", maxDepth))
+	}
+	t := -1
+	if c.indexing {
+		t = len(c.tape)
+		c.tape = append(c.tape, tapeEntry{start: int32(c.i)})
 	}
 	c.i++ // '['
 	c.skipWS()
 	if c.i < len(c.b) && c.b[c.i] == ']' {
 		c.i++
 		c.depth--
+		c.closed(t)
 		return nil
 	}
 	for {
@@ -183,6 +225,7 @@ func (c *checker) array() *jsonSyntaxError {
 		case ']':
 			c.i++
 			c.depth--
+			c.closed(t)
 			return nil
 		default:
 			return c.fail("expected ',' or ']' after an array element")
@@ -502,6 +545,76 @@ func skipValue(b []byte, i int) int {
 	}
 }
 
+// index is the structural index of a checked value, recorded by checkJSONTop: for every
+// object and array, in the order they open, where it starts and ends. The readers skip a
+// nested object or array with one look-up instead of a scan of its bytes, so that each
+// byte of a value is read about once however deep the decoders go. A nil *index, or a
+// span that is not part of the indexed value, falls back to scanning.
+type index struct {
+	base []byte      // the indexed value; nil if none
+	tape []tapeEntry // its containers in the order they open (so by start)
+}
+
+// tapeEntry is one object or array of an indexed value: the offsets of its opening
+// bracket and just past its closing one, and the tape position after its descendants.
+type tapeEntry struct {
+	start, end, next int32
+}
+
+// find returns the tape position of the object or array v, a span of ix.base; ok is
+// false if v is not one.
+func (ix *index) find(v []byte) (int, bool) {
+	if ix == nil || len(v) == 0 || len(ix.base) == 0 {
+		return 0, false
+	}
+	off := cap(ix.base) - cap(v) // v = ix.base[off:...] shares ix.base's array
+	if off < 0 || off >= len(ix.base) || &ix.base[off] != &v[0] {
+		return 0, false
+	}
+	tape := ix.tape
+	lo, hi := 0, len(tape)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if int(tape[mid].start) < off {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(tape) && int(tape[lo].start) == off && int(tape[lo].end)-off == len(v) {
+		return lo, true
+	}
+	return 0, false
+}
+
+// cursor skips the values of one object or array: through the tape when it has one,
+// else by scanning.
+type cursor struct {
+	tape  []tapeEntry // nil: scan
+	t     int         // tape position of the next nested container
+	delta int         // offset of the walked span in the indexed value
+}
+
+func (ix *index) cursor(v []byte) cursor {
+	t, ok := ix.find(v)
+	if !ok {
+		return cursor{}
+	}
+	return cursor{tape: ix.tape, t: t + 1, delta: int(ix.tape[t].start)}
+}
+
+// skip returns the index just past the value starting at b[i], b being the walked span.
+func (c *cursor) skip(b []byte, i int) int {
+	if c.tape != nil && i < len(b) && (b[i] == '{' || b[i] == '[') && c.t < len(c.tape) {
+		if e := c.tape[c.t]; int(e.start) == c.delta+i && int(e.end)-c.delta <= len(b) {
+			c.t = int(e.next)
+			return int(e.end) - c.delta
+		}
+		c.tape = nil // out of step: scan from here on
+	}
+	return skipValue(b, i)
+}
+
 // members walks the members of a checked JSON object:
 //
 //	for m := newMembers(obj); m.next(); { switch string(m.key) { ... } }
@@ -509,13 +622,17 @@ type members struct {
 	b        []byte
 	i        int
 	key, val []byte // the current member: name (unescaped) and raw value
+	c        cursor
 }
 
-func newMembers(obj []byte) members {
+func newMembers(obj []byte) members { return (*index)(nil).members(obj) }
+
+// members is newMembers that skips nested values through ix.
+func (ix *index) members(obj []byte) members {
 	if kindOf(obj) != jsonObject {
 		return members{}
 	}
-	return members{b: obj, i: 1}
+	return members{b: obj, i: 1, c: ix.cursor(obj)}
 }
 
 func (m *members) next() bool {
@@ -543,7 +660,7 @@ func (m *members) next() bool {
 		return false
 	}
 	i = skipWS(b, i+1)
-	vend := skipValue(b, i)
+	vend := m.c.skip(b, i)
 	m.key, m.val, m.i = key, b[i:vend], vend
 	return len(m.val) > 0
 }
@@ -556,13 +673,17 @@ type elements struct {
 	i   int
 	n   int // index of the current element, from 0
 	val []byte
+	c   cursor
 }
 
-func newElements(arr []byte) elements {
+func newElements(arr []byte) elements { return (*index)(nil).elements(arr) }
+
+// elements is newElements that skips nested values through ix.
+func (ix *index) elements(arr []byte) elements {
 	if kindOf(arr) != jsonArray {
 		return elements{}
 	}
-	return elements{b: arr, i: 1, n: -1}
+	return elements{b: arr, i: 1, n: -1, c: ix.cursor(arr)}
 }
 
 func (e *elements) next() bool {
@@ -575,7 +696,7 @@ func (e *elements) next() bool {
 		e.i = len(b)
 		return false
 	}
-	end := skipValue(b, i)
+	end := e.c.skip(b, i)
 	e.val, e.i = b[i:end], end
 	e.n++
 	return len(e.val) > 0
