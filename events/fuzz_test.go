@@ -234,7 +234,49 @@ func FuzzCheckJSON(f *testing.F) {
 			t.Fatalf("json.Unmarshal: %v", err)
 		}
 		compareValue(t, v, want)
+		// The structural index recorded by the check skips exactly what a scan skips.
+		ix := &index{}
+		if checkJSONTop(b, nil, ix) != nil {
+			t.Fatal("checkJSONTop with an index disagrees with checkJSON")
+		}
+		compareIndexed(t, ix, v)
 	})
+}
+
+// compareIndexed checks that walking the checked value v through ix gives the members
+// and elements a scan gives, and that the walk stays in step with the tape.
+func compareIndexed(t *testing.T, ix *index, v []byte) {
+	t.Helper()
+	switch kindOf(v) {
+	case jsonObject:
+		m, want := ix.members(v), newMembers(v)
+		if m.c.tape == nil {
+			t.Fatalf("%q: object not found in the index", v)
+		}
+		for want.next() {
+			if !m.next() || !bytes.Equal(m.key, want.key) || !bytes.Equal(m.val, want.val) {
+				t.Fatalf("%q: indexed member %q: %q, want %q: %q", v, m.key, m.val, want.key, want.val)
+			}
+			compareIndexed(t, ix, m.val)
+		}
+		if m.next() || m.c.tape == nil {
+			t.Fatalf("%q: indexed walk: extra member %q or out of step", v, m.key)
+		}
+	case jsonArray:
+		e, want := ix.elements(v), newElements(v)
+		if e.c.tape == nil {
+			t.Fatalf("%q: array not found in the index", v)
+		}
+		for want.next() {
+			if !e.next() || e.n != want.n || !bytes.Equal(e.val, want.val) {
+				t.Fatalf("%q: indexed element %d: %q, want %q", v, want.n, e.val, want.val)
+			}
+			compareIndexed(t, ix, e.val)
+		}
+		if e.next() || e.c.tape == nil {
+			t.Fatalf("%q: indexed walk: extra element or out of step", v)
+		}
+	}
 }
 
 // compareValue checks that the readers see in the checked value v what encoding/json
