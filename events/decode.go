@@ -119,29 +119,49 @@ func canonicalHeader(name string) string {
 	return name
 }
 
-// envelope holds the raw members of a Form B value (nil when absent). It collects them
-// from the top-level members the JSON check reports; of duplicates the last wins.
+// envelope holds the raw members of a Form B value (nil when absent).
 type envelope struct {
 	topic, shop, id, occurredAt, payload []byte
 }
 
-func (e *envelope) member(rawName, value []byte) {
+// envelopeSpans collects where the envelope members are from the top-level members the
+// JSON check reports, so that Decode recognizes an envelope without a pass of its own;
+// of duplicates the last wins. It holds offsets, not slices: the checker then stores no
+// pointer into the value, which keeps its state (and the tape) off the heap.
+type envelopeSpans [5]struct{ start, end int } // topic, shop, id, occurred_at, payload; end 0: absent
+
+func (e *envelopeSpans) member(rawName []byte, start, end int) {
 	name := rawName
 	if bytes.IndexByte(name, '\\') >= 0 {
 		name = unescape(name)
 	}
+	k := -1
 	switch string(name) {
 	case "topic":
-		e.topic = value
+		k = 0
 	case "shop":
-		e.shop = value
+		k = 1
 	case "id":
-		e.id = value
+		k = 2
 	case "occurred_at":
-		e.occurredAt = value
+		k = 3
 	case "payload":
-		e.payload = value
+		k = 4
 	}
+	if k >= 0 {
+		e[k].start, e[k].end = start, end
+	}
+}
+
+// envelope returns the members of the checked value b.
+func (e *envelopeSpans) envelope(b []byte) envelope {
+	at := func(k int) []byte {
+		if e[k].end == 0 {
+			return nil
+		}
+		return b[e[k].start:e[k].end]
+	}
+	return envelope{topic: at(0), shop: at(1), id: at(2), occurredAt: at(3), payload: at(4)}
 }
 
 // minIndexed is the size from which Decode records the structural index of a value;
@@ -172,13 +192,14 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 	// One pass checks the grammar and, inside strings, UTF-8 (the only place a value
 	// that passes the grammar can hold bytes ≥ 0x80). UTF-8 comes first in the order of
 	// checks, so a syntax error is reported only if the whole value is UTF-8.
-	var env envelope
-	var ix *index
+	var spans envelopeSpans
+	var tape []tapeEntry
 	if len(r.Value) >= minIndexed {
-		// About one container per 80 bytes in webhook bodies; the tape grows if needed.
-		ix = &index{tape: make([]tapeEntry, 0, len(r.Value)/64+8)}
+		var room [128]tapeEntry // enough for a webhook body of ~10 KB
+		tape = room[:0]
 	}
-	if err := checkJSONTop(r.Value, &env, ix); err != nil {
+	ix, jerr := checkJSONTop(r.Value, &spans, tape)
+	if err := jerr; err != nil {
 		bad := err.off
 		if !err.badUTF8 {
 			bad = firstInvalidUTF8(r.Value)
@@ -195,6 +216,7 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 		return nil, err
 	}
 
+	env := spans.envelope(r.Value)
 	ev := &Event{}
 	payload, err := decodeCommon(r, value, &env, &h, ev)
 	if err != nil {

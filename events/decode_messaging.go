@@ -6,15 +6,15 @@ package events
 func (ix *index) decodeMessage(p []byte, ev *Event) error {
 	var customerID, messageID, status, timestamp []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "message_id":
-			messageID = m.val
+			messageID = m.val()
 		case "status":
-			status = m.val
+			status = m.val()
 		case "timestamp":
-			timestamp = m.val
+			timestamp = m.val()
 		}
 	}
 	var err error
@@ -56,13 +56,13 @@ func (ix *index) decodeMessage(p []byte, ev *Event) error {
 func (ix *index) decodeAutomation(p []byte, ev *Event) error {
 	var customerID, automationID, completedAt []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "automation_id":
-			automationID = m.val
+			automationID = m.val()
 		case "completed_at":
-			completedAt = m.val
+			completedAt = m.val()
 		}
 	}
 	var err error
@@ -87,11 +87,11 @@ func (ix *index) decodeAutomation(p []byte, ev *Event) error {
 func (ix *index) decodeList(p []byte, ev *Event) error {
 	var customerID, listID []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "list_id":
-			listID = m.val
+			listID = m.val()
 		}
 	}
 	var err error
@@ -105,13 +105,13 @@ func (ix *index) decodeList(p []byte, ev *Event) error {
 func (ix *index) decodeBackInStock(p []byte, ev *Event) error {
 	var customerID, variantID, productID []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "variant_id":
-			variantID = m.val
+			variantID = m.val()
 		case "product_id":
-			productID = m.val
+			productID = m.val()
 		}
 	}
 	var err error
@@ -132,15 +132,15 @@ func (ix *index) decodeBackInStock(p []byte, ev *Event) error {
 func (ix *index) decodeConversation(p []byte, ev *Event) error {
 	var customerID, conversationID, status, agent []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "conversation_id":
-			conversationID = m.val
+			conversationID = m.val()
 		case "status":
-			status = m.val
+			status = m.val()
 		case "assigned_agent":
-			agent = m.val
+			agent = m.val()
 		}
 	}
 	var err error
@@ -174,11 +174,11 @@ func (ix *index) decodeConversation(p []byte, ev *Event) error {
 func (ix *index) decodeStage(p []byte, ev *Event) error {
 	var customerID, stage []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "stage":
-			stage = m.val
+			stage = m.val()
 		}
 	}
 	var err error

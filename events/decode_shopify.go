@@ -18,31 +18,31 @@ func present(v []byte) bool {
 func (ix *index) decodeCustomer(p []byte, ev *Event) error {
 	var id, email, first, last, phone, addr, createdAt, updatedAt, tags, sms, emailConsent, locale []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "id":
-			id = m.val
+			id = m.val()
 		case "email":
-			email = m.val
+			email = m.val()
 		case "first_name":
-			first = m.val
+			first = m.val()
 		case "last_name":
-			last = m.val
+			last = m.val()
 		case "phone":
-			phone = m.val
+			phone = m.val()
 		case "default_address":
-			addr = m.val
+			addr = m.val()
 		case "created_at":
-			createdAt = m.val
+			createdAt = m.val()
 		case "updated_at":
-			updatedAt = m.val
+			updatedAt = m.val()
 		case "tags":
-			tags = m.val
+			tags = m.val()
 		case "sms_marketing_consent":
-			sms = m.val
+			sms = m.val()
 		case "email_marketing_consent":
-			emailConsent = m.val
+			emailConsent = m.val()
 		case "locale":
-			locale = m.val
+			locale = m.val()
 		}
 	}
 	var err error
@@ -101,13 +101,13 @@ func (ix *index) parseAddress(addr []byte, c *Customer) error {
 	case jsonObject:
 		var code, city, province []byte
 		for m := ix.members(addr); m.next(); {
-			switch string(m.key) {
+			switch string(m.key()) {
 			case "country_code":
-				code = m.val
+				code = m.val()
 			case "city":
-				city = m.val
+				city = m.val()
 			case "province_code":
-				province = m.val
+				province = m.val()
 			}
 		}
 		var err error
@@ -150,13 +150,13 @@ type consentObject struct {
 func (ix *index) parseConsentObject(v []byte, path string, states []string) (consentObject, error) {
 	var state, consentUpdatedAt, updatedAt []byte
 	for m := ix.members(v); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "state":
-			state = m.val
+			state = m.val()
 		case "consent_updated_at":
-			consentUpdatedAt = m.val
+			consentUpdatedAt = m.val()
 		case "updated_at":
-			updatedAt = m.val
+			updatedAt = m.val()
 		}
 	}
 	var c consentObject
@@ -202,8 +202,8 @@ func (ix *index) parseConsentField(v []byte, path string, states []string) (*Con
 func (ix *index) decodeCustomerDelete(p []byte, ev *Event) error {
 	var id []byte
 	for m := ix.members(p); m.next(); {
-		if string(m.key) == "id" {
-			id = m.val
+		if string(m.key()) == "id" {
+			id = m.val()
 		}
 	}
 	var err error
@@ -214,11 +214,11 @@ func (ix *index) decodeCustomerDelete(p []byte, ev *Event) error {
 func (ix *index) decodeRedact(p []byte, ev *Event) error {
 	var customer, orders []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "customer":
-			customer = m.val
+			customer = m.val()
 		case "orders_to_redact":
-			orders = m.val
+			orders = m.val()
 		}
 	}
 	var err error
@@ -230,7 +230,7 @@ func (ix *index) decodeRedact(p []byte, ev *Event) error {
 	case jsonInvalid, jsonNull:
 	case jsonArray:
 		for e := ix.elements(orders); e.next(); {
-			id, err := requireStringID(e.val, "orders_to_redact"+indexPath(e.n), gidOrder)
+			id, err := requireStringID(e.val(), "orders_to_redact"+indexPath(e.n), gidOrder)
 			if err != nil {
 				return err
 			}
@@ -252,8 +252,8 @@ func (ix *index) parseNestedCustomerID(v []byte, path string) (int64, error) {
 	case jsonObject:
 		var id []byte
 		for m := ix.members(v); m.next(); {
-			if string(m.key) == "id" {
-				id = m.val
+			if string(m.key()) == "id" {
+				id = m.val()
 			}
 		}
 		return parseCustomerID(id, path+".id")
@@ -271,16 +271,16 @@ func (ix *index) decodeConsent(p []byte, ev *Event) error {
 		objPath, states = "email_marketing_consent", emailConsentStates
 	}
 	for m := ix.members(p); m.next(); {
-		switch k := string(m.key); k {
+		switch k := string(m.key()); k {
 		case "id":
-			id = m.val
+			id = m.val()
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case objPath:
-			obj = m.val
+			obj = m.val()
 		case "whatsapp_marketing_consent": // a common misspelling
 			if ev.Kind == WhatsAppConsentUpdate && obj == nil {
-				obj = m.val
+				obj = m.val()
 			}
 		}
 	}
@@ -317,17 +317,17 @@ func (ix *index) decodeConsent(p []byte, ev *Event) error {
 func (ix *index) decodeTags(p []byte, ev *Event) error {
 	var customerID, customerIDSnake, id, tags, occurredAt []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "customerId":
-			customerID = m.val
+			customerID = m.val()
 		case "customer_id":
-			customerIDSnake = m.val
+			customerIDSnake = m.val()
 		case "id":
-			id = m.val
+			id = m.val()
 		case "tags":
-			tags = m.val
+			tags = m.val()
 		case "occurredAt":
-			occurredAt = m.val
+			occurredAt = m.val()
 		}
 	}
 	var err error
@@ -370,19 +370,19 @@ func pickID(cands ...idCandidate) (string, []byte) {
 func (ix *index) decodeSummary(p []byte, ev *Event) error {
 	var customerID, customerIDSnake, orders, amount, lastOrder, occurredAt []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "customerId":
-			customerID = m.val
+			customerID = m.val()
 		case "customer_id":
-			customerIDSnake = m.val
+			customerIDSnake = m.val()
 		case "numberOfOrders":
-			orders = m.val
+			orders = m.val()
 		case "amountSpent":
-			amount = m.val
+			amount = m.val()
 		case "lastOrderId":
-			lastOrder = m.val
+			lastOrder = m.val()
 		case "occurredAt":
-			occurredAt = m.val
+			occurredAt = m.val()
 		}
 	}
 	var err error
@@ -399,11 +399,11 @@ func (ix *index) decodeSummary(p []byte, ev *Event) error {
 	case jsonObject:
 		var amt, currency []byte
 		for m := ix.members(amount); m.next(); {
-			switch string(m.key) {
+			switch string(m.key()) {
 			case "amount":
-				amt = m.val
+				amt = m.val()
 			case "currencyCode":
-				currency = m.val
+				currency = m.val()
 			}
 		}
 		if s.AmountSpent, _, err = parseDecimal(amt, "amountSpent.amount"); err != nil {
@@ -433,27 +433,27 @@ func (ix *index) decodeSummary(p []byte, ev *Event) error {
 func (ix *index) decodeOrder(p []byte, ev *Event) error {
 	var id, customer, createdAt, updatedAt, cancelledAt, test, currentTotal, total, locale, items []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "id":
-			id = m.val
+			id = m.val()
 		case "customer":
-			customer = m.val
+			customer = m.val()
 		case "created_at":
-			createdAt = m.val
+			createdAt = m.val()
 		case "updated_at":
-			updatedAt = m.val
+			updatedAt = m.val()
 		case "cancelled_at":
-			cancelledAt = m.val
+			cancelledAt = m.val()
 		case "test":
-			test = m.val
+			test = m.val()
 		case "current_total_price":
-			currentTotal = m.val
+			currentTotal = m.val()
 		case "total_price":
-			total = m.val
+			total = m.val()
 		case "customer_locale":
-			locale = m.val
+			locale = m.val()
 		case "line_items":
-			items = m.val
+			items = m.val()
 		}
 	}
 	if !present(customer) {
@@ -514,10 +514,10 @@ func (ix *index) parseLineItems(v []byte) ([]LineItem, error) {
 	}
 	items := make([]LineItem, 0, 4)
 	for e := ix.elements(v); e.next(); {
-		if kindOf(e.val) != jsonObject {
-			return nil, wrongType("line_items"+indexPath(e.n), "an object", e.val)
+		if kindOf(e.val()) != jsonObject {
+			return nil, wrongType("line_items"+indexPath(e.n), "an object", e.val())
 		}
-		li, err := ix.parseLineItem(e.val)
+		li, err := ix.parseLineItem(e.val())
 		if err != nil {
 			return nil, within(within(err, indexPath(e.n)), "line_items")
 		}
@@ -532,15 +532,15 @@ func (ix *index) parseLineItem(v []byte) (LineItem, error) {
 	var li LineItem
 	var product, vendor, price, quantity []byte
 	for m := ix.members(v); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "product_id":
-			product = m.val
+			product = m.val()
 		case "vendor":
-			vendor = m.val
+			vendor = m.val()
 		case "price":
-			price = m.val
+			price = m.val()
 		case "quantity":
-			quantity = m.val
+			quantity = m.val()
 		}
 	}
 	var err error
@@ -569,11 +569,11 @@ func (ix *index) parseLineItem(v []byte) (LineItem, error) {
 func (ix *index) decodeOrderDelete(p []byte, ev *Event) error {
 	var id, customer []byte
 	for m := ix.members(p); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "id":
-			id = m.val
+			id = m.val()
 		case "customer":
-			customer = m.val
+			customer = m.val()
 		}
 	}
 	var err error

@@ -33,7 +33,7 @@ type jsonSyntaxError struct {
 // inside strings).
 func checkJSON(b []byte) *jsonSyntaxError {
 	c := checker{b: b}
-	return c.check(nil)
+	return c.check()
 }
 
 // checkJSONTop is checkJSON that also, if b is an object, hands its members to top as
@@ -43,32 +43,49 @@ func checkJSON(b []byte) *jsonSyntaxError {
 // UTF-8 ends the check with an error marked badUTF8; the bytes before it are ASCII or
 // whole runes, so it is the first bad byte of b as a sequential decode would find it.
 //
-// If ix is not nil, the check also records the structural index of b in it (see index),
-// reusing ix's tape.
-func checkJSONTop(b []byte, top *envelope, ix *index) *jsonSyntaxError {
+// If tape is not nil, the check also records the structural index of b (see index),
+// in tape's array while it has room; the index is returned if b is valid.
+func checkJSONTop(b []byte, top *envelopeSpans, tape []tapeEntry) (index, *jsonSyntaxError) {
 	c := checker{b: b, top: top, utf8: true}
-	return c.check(ix)
+	if tape != nil && len(b) <= maxIndexed {
+		c.tape, c.indexing = tape[:cap(tape)], true
+	}
+	if err := c.check(); err != nil {
+		return index{}, err
+	}
+	if !c.indexing {
+		return index{}, nil
+	}
+	return index{base: b, tape: c.tape[:c.n]}, nil
 }
 
-// check checks c.b and, if ix is not nil, records its structural index in ix.
-func (c *checker) check(ix *index) *jsonSyntaxError {
-	if ix != nil && len(c.b) <= maxIndexed {
-		c.tape, c.indexing = ix.tape[:0], true
+// check checks c.b.
+func (c *checker) check() *jsonSyntaxError {
+	if err := c.value(); err != nil {
+		return err
 	}
-	err := c.value()
-	if err == nil {
-		c.skipWS()
-		if c.i != len(c.b) {
-			err = c.fail("unexpected data after the top-level value")
-		}
+	c.skipWS()
+	if c.i != len(c.b) {
+		return c.fail("unexpected data after the top-level value")
 	}
-	if ix != nil {
-		ix.base, ix.tape = nil, c.tape[:0]
-		if err == nil && c.indexing {
-			ix.base, ix.tape = c.b, c.tape
-		}
+	return nil
+}
+
+// open records a container that opens at c.i and returns its tape position, -1 if
+// the check does not index.
+func (c *checker) open() int {
+	if !c.indexing {
+		return -1
 	}
-	return err
+	if c.n == len(c.tape) {
+		// Copied, never appended to: the caller's array may live on its stack.
+		grown := make([]tapeEntry, 2*len(c.tape)+32)
+		copy(grown, c.tape)
+		c.tape = grown
+	}
+	c.tape[c.n] = tapeEntry{start: int32(c.i)}
+	c.n++
+	return c.n - 1
 }
 
 // maxIndexed bounds the values checkJSONTop indexes: offsets are int32.
@@ -78,11 +95,12 @@ type checker struct {
 	b     []byte
 	i     int
 	depth int
-	top   *envelope // if not nil, receives the members of a top-level object
-	utf8  bool      // check UTF-8 inside strings
+	top   *envelopeSpans // if not nil, receives the members of a top-level object
+	utf8  bool           // check UTF-8 inside strings
 
 	indexing bool        // record the containers in tape
-	tape     []tapeEntry // the containers seen so far, in the order they open
+	tape     []tapeEntry // tape[:n]: the containers seen so far, in the order they open
+	n        int
 }
 
 func (c *checker) fail(msg string) *jsonSyntaxError { return &jsonSyntaxError{off: c.i, msg: msg} }
@@ -127,11 +145,7 @@ func (c *checker) object() *jsonSyntaxError {
 	if c.depth++; c.depth > maxDepth {
 		return c.fail(fmt.Sprintf("nested deeper than %d levels", maxDepth))
 	}
-	t := -1
-	if c.indexing {
-		t = len(c.tape)
-		c.tape = append(c.tape, tapeEntry{start: int32(c.i)})
-	}
+	t := c.open()
 	c.i++ // '{'
 	c.skipWS()
 	if c.i < len(c.b) && c.b[c.i] == '}' {
@@ -167,7 +181,7 @@ func (c *checker) object() *jsonSyntaxError {
 			return err
 		}
 		if c.depth == 1 && c.top != nil {
-			c.top.member(c.b[nameStart:nameEnd], c.b[valueStart:c.i])
+			c.top.member(c.b[nameStart:nameEnd], valueStart, c.i)
 		}
 		c.skipWS()
 		if c.i >= len(c.b) {
@@ -190,7 +204,7 @@ func (c *checker) object() *jsonSyntaxError {
 // closed completes tape entry t (-1: none) of the container that ends just before c.i.
 func (c *checker) closed(t int) {
 	if t >= 0 {
-		c.tape[t].end, c.tape[t].next = int32(c.i), int32(len(c.tape))
+		c.tape[t].end, c.tape[t].next = int32(c.i), int32(c.n)
 	}
 }
 
@@ -198,11 +212,7 @@ func (c *checker) array() *jsonSyntaxError {
 	if c.depth++; c.depth > maxDepth {
 		return c.fail(fmt.Sprintf("nested deeper than %d levels", maxDepth))
 	}
-	t := -1
-	if c.indexing {
-		t = len(c.tape)
-		c.tape = append(c.tape, tapeEntry{start: int32(c.i)})
-	}
+	t := c.open()
 	c.i++ // '['
 	c.skipWS()
 	if c.i < len(c.b) && c.b[c.i] == ']' {
@@ -617,13 +627,29 @@ func (c *cursor) skip(b []byte, i int) int {
 
 // members walks the members of a checked JSON object:
 //
-//	for m := newMembers(obj); m.next(); { switch string(m.key) { ... } }
+//	for m := newMembers(obj); m.next(); { switch string(m.key()) { ... } }
+//
+// It holds offsets rather than slices of obj, so that walking stores no pointer into the
+// value: the cursor's tape can then stay on Decode's stack.
 type members struct {
-	b        []byte
-	i        int
-	key, val []byte // the current member: name (unescaped) and raw value
-	c        cursor
+	b      []byte
+	i      int
+	ks, ke int    // the current member's name: b[ks:ke], raw
+	vs, ve int    // and value: b[vs:ve]
+	ukey   []byte // the name unescaped, if it has escapes
+	c      cursor
 }
+
+// key returns the current member's name, unescaped.
+func (m *members) key() []byte {
+	if m.ukey != nil {
+		return m.ukey
+	}
+	return m.b[m.ks:m.ke]
+}
+
+// val returns the current member's raw value.
+func (m *members) val() []byte { return m.b[m.vs:m.ve] }
 
 func newMembers(obj []byte) members { return (*index)(nil).members(obj) }
 
@@ -650,9 +676,9 @@ func (m *members) next() bool {
 		m.i = len(b)
 		return false
 	}
-	key := b[i+1 : end-1]
-	if bytes.IndexByte(key, '\\') >= 0 {
-		key = unescape(key)
+	m.ks, m.ke, m.ukey = i+1, end-1, nil
+	if bytes.IndexByte(b[i+1:end-1], '\\') >= 0 {
+		m.ukey = unescape(b[i+1 : end-1])
 	}
 	i = skipWS(b, end)
 	if i >= len(b) || b[i] != ':' {
@@ -661,20 +687,23 @@ func (m *members) next() bool {
 	}
 	i = skipWS(b, i+1)
 	vend := m.c.skip(b, i)
-	m.key, m.val, m.i = key, b[i:vend], vend
-	return len(m.val) > 0
+	m.vs, m.ve, m.i = i, vend, vend
+	return vend > i
 }
 
 // elements walks the elements of a checked JSON array:
 //
-//	for e := newElements(arr); e.next(); { use(e.n, e.val) }
+//	for e := newElements(arr); e.next(); { use(e.n, e.val()) }
 type elements struct {
-	b   []byte
-	i   int
-	n   int // index of the current element, from 0
-	val []byte
-	c   cursor
+	b      []byte
+	i      int
+	n      int // index of the current element, from 0
+	vs, ve int // the current element: b[vs:ve]
+	c      cursor
 }
+
+// val returns the current element.
+func (e *elements) val() []byte { return e.b[e.vs:e.ve] }
 
 func newElements(arr []byte) elements { return (*index)(nil).elements(arr) }
 
@@ -697,9 +726,9 @@ func (e *elements) next() bool {
 		return false
 	}
 	end := e.c.skip(b, i)
-	e.val, e.i = b[i:end], end
+	e.vs, e.ve, e.i = i, end, end
 	e.n++
-	return len(e.val) > 0
+	return end > i
 }
 
 // count returns the number of elements of the checked JSON array arr.

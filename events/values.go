@@ -130,10 +130,10 @@ func (ix *index) parseTags(v []byte, path string) (tags []string, ok bool, err e
 	case jsonArray:
 		tags = make([]string, 0, 4)
 		for e := ix.elements(v); e.next(); {
-			if kindOf(e.val) != jsonString {
-				return nil, false, within(wrongType(indexPath(e.n), "a string", e.val), path)
+			if kindOf(e.val()) != jsonString {
+				return nil, false, within(wrongType(indexPath(e.n), "a string", e.val()), path)
 			}
-			if t := strings.TrimSpace(unquote(e.val)); t != "" {
+			if t := strings.TrimSpace(unquote(e.val())); t != "" {
 				tags = append(tags, t)
 			}
 		}
