@@ -217,11 +217,12 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 	}
 
 	env := spans.envelope(r.Value)
-	ev := &Event{}
-	payload, err := decodeCommon(r, value, &env, &h, ev)
+	var head Event
+	payload, err := decodeCommon(r, value, &env, &h, &head)
 	if err != nil {
 		return nil, err
 	}
+	ev := newEvent(&head)
 	if err := ix.decodePayload(payload, ev); err != nil {
 		return nil, within(err, "payload")
 	}
@@ -235,6 +236,38 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 		return nil, err
 	}
 	return ev, nil
+}
+
+// newEvent returns a copy of head on the heap. The payload of the common kinds (a
+// message status, an order, a customer) comes in the same allocation, preset in the
+// event for its decoder to fill in.
+func newEvent(head *Event) *Event {
+	switch head.Kind {
+	case MessageStatus, MessageInbound:
+		x := &struct {
+			ev  Event
+			msg Message
+		}{ev: *head}
+		x.ev.Message = &x.msg
+		return &x.ev
+	case OrderUpsert:
+		x := &struct {
+			ev    Event
+			order Order
+		}{ev: *head}
+		x.ev.Order = &x.order
+		return &x.ev
+	case CustomerUpsert:
+		x := &struct {
+			ev       Event
+			customer Customer
+		}{ev: *head}
+		x.ev.Customer = &x.customer
+		return &x.ev
+	}
+	ev := new(Event)
+	*ev = *head
+	return ev
 }
 
 // decodeCommon recognizes the form of the record, fills in the fields of ev that do not

@@ -21,7 +21,10 @@ func (ix *index) decodeMessage(p []byte, ev *Event) error {
 	if ev.CustomerID, err = parseCustomerID(customerID, "customer_id"); err != nil {
 		return err
 	}
-	msg := &Message{}
+	msg := ev.Message // preset by newEvent
+	if msg == nil {
+		msg = &Message{}
+	}
 	if ev.Kind == MessageStatus {
 		if msg.MessageID, err = requireStringID(messageID, "message_id", ""); err != nil {
 			return err

@@ -49,7 +49,10 @@ func (ix *index) decodeCustomer(p []byte, ev *Event) error {
 	if ev.CustomerID, err = parseCustomerID(id, "id"); err != nil {
 		return err
 	}
-	c := &Customer{}
+	c := ev.Customer // preset by newEvent
+	if c == nil {
+		c = &Customer{}
+	}
 	for _, f := range [...]struct {
 		dst  *OptString
 		v    []byte
@@ -463,7 +466,10 @@ func (ix *index) decodeOrder(p []byte, ev *Event) error {
 	if ev.CustomerID, err = ix.parseNestedCustomerID(customer, "customer"); err != nil {
 		return err
 	}
-	o := &Order{}
+	o := ev.Order // preset by newEvent
+	if o == nil {
+		o = &Order{}
+	}
 	if o.ID, err = requireStringID(id, "id", gidOrder); err != nil {
 		return err
 	}
