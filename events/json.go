@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -266,21 +267,25 @@ const (
 	lanesBs = 0x5c5c5c5c5c5c5c5c // '\\'
 )
 
-// plainWord reports whether none of the 8 bytes of w is special in strings: no quote,
-// backslash, control character or byte ≥ 0x80. (x-lanes01)&^x has a lane's high bit set
-// for a zero lane of x, and borrows only mark lanes above a zero lane, so as a test of
-// "any lane" it is exact; likewise (w-lanes20)&^w for a lane below 0x20 once no lane has
-// its high bit set.
-func plainWord(w uint64) bool {
-	q, bs := w^lanesQu, w^lanesBs
-	return (w|(w-lanes20)&^w|(q-lanes01)&^q|(bs-lanes01)&^bs)&lanes80 == 0
+// specialLanes returns, for the 8 bytes of w (little-endian), a mask with the high bit
+// of a lane set where the byte is special in strings: a quote, a backslash, a control
+// character or a byte ≥ 0x80. In a lane below 0x80, x-lanes01 has its high bit set
+// where x is zero and w-lanes20 where w is below 0x20; a borrow only carries out of such
+// a lane, so it can flag only lanes above a special one, and the lowest flagged lane is
+// the first special byte.
+func specialLanes(w uint64) uint64 {
+	return (w | (w - lanes20) | (w ^ lanesQu - lanes01) | (w ^ lanesBs - lanes01)) & lanes80
 }
 
 func (c *checker) str() *jsonSyntaxError {
 	b := c.b
 	i := c.i + 1 // opening quote
 	for {
-		for i+8 <= len(b) && plainWord(binary.LittleEndian.Uint64(b[i:])) {
+		for i+8 <= len(b) {
+			if m := specialLanes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		for i < len(b) && !strSpecial[b[i]] {
