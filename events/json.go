@@ -10,9 +10,11 @@ import (
 )
 
 // This file holds the JSON machinery of the decoders. A record value is first checked
-// in full by checkJSON (strict RFC 8259 grammar, bounded nesting); everything after that
+// in full by checkJSONTop (strict RFC 8259 grammar, bounded nesting, UTF-8 inside
+// strings), which also records its structural index (see index); everything after that
 // reads spans of the already-checked value in place: members and elements walk an object
-// or an array without copying it, and only the values a decoder uses become Go values.
+// or an array without copying it, skipping nested ones through the index, and only the
+// values a decoder uses become Go values.
 // Nothing builds a map[string]any of a payload and numbers are never read through a
 // float64, so ids keep their exact digits.
 //
