@@ -326,14 +326,27 @@ func decodeCommon(r *Record, value []byte, env *envelope, h *shopifyHeaders, ev 
 			return nil, err
 		}
 	}
+	var webhookID []byte
 	if ev.DeliveryID == "" && len(h.webhookID) > 0 {
 		if len(h.webhookID) > maxIDLen {
 			return nil, newError(ReasonInvalidID, "header X-Shopify-Webhook-Id", "longer than 255 bytes")
 		}
-		ev.DeliveryID = string(h.webhookID)
+		webhookID = h.webhookID
 	}
-	ev.EventID = string(h.eventID)
-	ev.APIVersion = string(h.apiVersion)
+	// The header strings share one allocation.
+	if n := len(webhookID) + len(h.eventID) + len(h.apiVersion); n > 0 {
+		var sb strings.Builder
+		sb.Grow(n)
+		sb.Write(webhookID)
+		sb.Write(h.eventID)
+		sb.Write(h.apiVersion)
+		all := sb.String()
+		a, b := len(webhookID), len(webhookID)+len(h.eventID)
+		if a > 0 {
+			ev.DeliveryID = all[:a]
+		}
+		ev.EventID, ev.APIVersion = all[a:b], all[b:]
+	}
 
 	// Occurred at: the envelope's occurred_at, else the triggered-at header, else the
 	// record timestamp.
