@@ -312,7 +312,9 @@ func decodeCommon(r *Record, value []byte, env *envelope, h *shopifyHeaders, ev 
 	}
 	ev.Kind, ev.Topic = spec.kind, spec.canonical
 
-	if ev.Workspace, ok = parseWorkspace(trimWS(shop)); !ok {
+	domain := trimWS(shop)
+	upper, ok := checkWorkspace(domain)
+	if !ok {
 		path := "header X-Shopify-Shop-Domain"
 		if formB {
 			path = "shop"
@@ -320,33 +322,45 @@ func decodeCommon(r *Record, value []byte, env *envelope, h *shopifyHeaders, ev 
 		return nil, newError(ReasonInvalidID, path, strconv.Quote(string(shop))+" is not a shop domain")
 	}
 
-	// Delivery id: the envelope's id, else the webhook id header; "" is none.
+	// Delivery id: the envelope's id, else the webhook id header; "" is none. A plain
+	// string id is taken as is (what parseStringID does with one), to be copied below.
+	var deliveryID []byte
 	if formB && string(env.id) != `""` {
-		if ev.DeliveryID, _, err = parseStringID(env.id, "id", ""); err != nil {
+		if text, plain := plainStringID(env.id); plain {
+			deliveryID = text
+		} else if ev.DeliveryID, _, err = parseStringID(env.id, "id", ""); err != nil {
 			return nil, err
 		}
 	}
-	var webhookID []byte
-	if ev.DeliveryID == "" && len(h.webhookID) > 0 {
+	if deliveryID == nil && ev.DeliveryID == "" && len(h.webhookID) > 0 {
 		if len(h.webhookID) > maxIDLen {
 			return nil, newError(ReasonInvalidID, "header X-Shopify-Webhook-Id", "longer than 255 bytes")
 		}
-		webhookID = h.webhookID
+		deliveryID = h.webhookID
 	}
-	// The header strings share one allocation.
-	if n := len(webhookID) + len(h.eventID) + len(h.apiVersion); n > 0 {
-		var sb strings.Builder
-		sb.Grow(n)
-		sb.Write(webhookID)
-		sb.Write(h.eventID)
-		sb.Write(h.apiVersion)
-		all := sb.String()
-		a, b := len(webhookID), len(webhookID)+len(h.eventID)
-		if a > 0 {
-			ev.DeliveryID = all[:a]
+	// The workspace, the delivery id and the header strings share one allocation.
+	var sb strings.Builder
+	sb.Grow(len(domain) + len(deliveryID) + len(h.eventID) + len(h.apiVersion))
+	if upper {
+		for _, c := range domain {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			sb.WriteByte(c)
 		}
-		ev.EventID, ev.APIVersion = all[a:b], all[b:]
+	} else {
+		sb.Write(domain)
 	}
+	sb.Write(deliveryID)
+	sb.Write(h.eventID)
+	sb.Write(h.apiVersion)
+	all := sb.String()
+	i, j, k := len(domain), len(domain)+len(deliveryID), len(domain)+len(deliveryID)+len(h.eventID)
+	ev.Workspace = all[:i]
+	if deliveryID != nil {
+		ev.DeliveryID = all[i:j]
+	}
+	ev.EventID, ev.APIVersion = all[j:k], all[k:]
 
 	// Occurred at: the envelope's occurred_at, else the triggered-at header, else the
 	// record timestamp.
@@ -407,10 +421,23 @@ func ParseWorkspace(s string) (string, bool) { return parseWorkspace([]byte(s)) 
 // parseWorkspace returns the lower-cased shop domain, if s is one: two or more
 // dot-separated labels of letters, digits and inner hyphens, at most 253 bytes.
 func parseWorkspace(s []byte) (string, bool) {
-	if len(s) == 0 || len(s) > 253 {
+	upper, ok := checkWorkspace(s)
+	switch {
+	case !ok:
 		return "", false
+	case upper:
+		return strings.ToLower(string(s)), true
 	}
-	upper, dotted := false, false
+	return string(s), true
+}
+
+// checkWorkspace reports whether s is a shop domain (ok), and whether it has upper-case
+// letters (ASCII only, as ok requires).
+func checkWorkspace(s []byte) (upper, ok bool) {
+	if len(s) == 0 || len(s) > 253 {
+		return false, false
+	}
+	dotted := false
 	label := 0
 	for i, c := range s {
 		switch {
@@ -419,28 +446,25 @@ func parseWorkspace(s []byte) (string, bool) {
 			upper = true
 		case c == '-':
 			if label == 0 || i+1 == len(s) || s[i+1] == '.' {
-				return "", false
+				return false, false
 			}
 		case c == '.':
 			if label == 0 {
-				return "", false
+				return false, false
 			}
 			label, dotted = 0, true
 			continue
 		default:
-			return "", false
+			return false, false
 		}
 		if label++; label > 63 {
-			return "", false
+			return false, false
 		}
 	}
 	if label == 0 || !dotted {
-		return "", false
+		return false, false
 	}
-	if upper {
-		return strings.ToLower(string(s)), true
-	}
-	return string(s), true
+	return upper, true
 }
 
 // checkKey checks that key is the contact key of (workspace, id).
