@@ -62,13 +62,13 @@ func DecodeCatalog(r *Record) (*CatalogEntry, error) {
 
 	var workspace, product, collections []byte
 	for m := newMembers(value); m.next(); {
-		switch string(m.key) {
+		switch string(m.key()) {
 		case "workspace":
-			workspace = m.val
+			workspace = m.val()
 		case "product_id":
-			product = m.val
+			product = m.val()
 		case "collections":
-			collections = m.val
+			collections = m.val()
 		}
 	}
 	ws, err := envelopeString(workspace, "workspace")
@@ -132,10 +132,10 @@ func parseCollections(v []byte) ([]string, error) {
 	out := make([]string, 0, 4)
 	for e := newElements(v); e.next(); {
 		path := "collections" + indexPath(e.n)
-		if kindOf(e.val) != jsonString {
-			return nil, wrongType(path, "a string", e.val)
+		if kindOf(e.val()) != jsonString {
+			return nil, wrongType(path, "a string", e.val())
 		}
-		c := strings.ToLower(strings.TrimSpace(unquote(e.val)))
+		c := strings.ToLower(strings.TrimSpace(unquote(e.val())))
 		switch {
 		case c == "":
 			return nil, newError(ReasonInvalidCatalog, path, "empty collection name")

@@ -119,30 +119,54 @@ func canonicalHeader(name string) string {
 	return name
 }
 
-// envelope holds the raw members of a Form B value (nil when absent). It collects them
-// from the top-level members the JSON check reports; of duplicates the last wins.
+// envelope holds the raw members of a Form B value (nil when absent).
 type envelope struct {
 	topic, shop, id, occurredAt, payload []byte
 }
 
-func (e *envelope) member(rawName, value []byte) {
+// envelopeSpans collects where the envelope members are from the top-level members the
+// JSON check reports, so that Decode recognizes an envelope without a pass of its own;
+// of duplicates the last wins. It holds offsets, not slices: the checker then stores no
+// pointer into the value, which keeps its state (and the tape) off the heap.
+type envelopeSpans [5]struct{ start, end int } // topic, shop, id, occurred_at, payload; end 0: absent
+
+func (e *envelopeSpans) member(rawName []byte, start, end int) {
 	name := rawName
 	if bytes.IndexByte(name, '\\') >= 0 {
 		name = unescape(name)
 	}
+	k := -1
 	switch string(name) {
 	case "topic":
-		e.topic = value
+		k = 0
 	case "shop":
-		e.shop = value
+		k = 1
 	case "id":
-		e.id = value
+		k = 2
 	case "occurred_at":
-		e.occurredAt = value
+		k = 3
 	case "payload":
-		e.payload = value
+		k = 4
+	}
+	if k >= 0 {
+		e[k].start, e[k].end = start, end
 	}
 }
+
+// envelope returns the members of the checked value b.
+func (e *envelopeSpans) envelope(b []byte) envelope {
+	at := func(k int) []byte {
+		if e[k].end == 0 {
+			return nil
+		}
+		return b[e[k].start:e[k].end]
+	}
+	return envelope{topic: at(0), shop: at(1), id: at(2), occurredAt: at(3), payload: at(4)}
+}
+
+// minIndexed is the size from which Decode records the structural index of a value;
+// below it, skipping nested values by scanning costs less than the index.
+const minIndexed = 1024
 
 // Decode decodes and validates one record of an events topic (SPEC §4). Errors are
 // *Error (dead-letter) or ErrGuestOrder (count and skip). opts may be nil.
@@ -165,12 +189,25 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 	case string(value) == "null":
 		return nil, newError(ReasonEmptyValue, "value", "null")
 	}
-	if !utf8.Valid(r.Value) {
-		return nil, newError(ReasonInvalidUTF8, "value", "not valid UTF-8 (first bad byte at offset "+
-			strconv.Itoa(firstInvalidUTF8(r.Value))+")")
+	// One pass checks the grammar and, inside strings, UTF-8 (the only place a value
+	// that passes the grammar can hold bytes ≥ 0x80). UTF-8 comes first in the order of
+	// checks, so a syntax error is reported only if the whole value is UTF-8.
+	var spans envelopeSpans
+	var tape []tapeEntry
+	if len(r.Value) >= minIndexed {
+		var room [128]tapeEntry // enough for a webhook body of ~10 KB
+		tape = room[:0]
 	}
-	var env envelope
-	if err := checkJSONTop(r.Value, &env); err != nil {
+	ix, jerr := checkJSONTop(r.Value, &spans, tape)
+	if err := jerr; err != nil {
+		bad := err.off
+		if !err.badUTF8 {
+			bad = firstInvalidUTF8(r.Value)
+		}
+		if bad < len(r.Value) {
+			return nil, newError(ReasonInvalidUTF8, "value", "not valid UTF-8 (first bad byte at offset "+
+				strconv.Itoa(bad)+")")
+		}
 		return nil, newError(ReasonInvalidJSON, "value",
 			"invalid JSON at byte "+strconv.Itoa(err.off)+": "+err.msg)
 	}
@@ -179,12 +216,14 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 		return nil, err
 	}
 
-	ev := &Event{}
-	payload, err := decodeCommon(r, value, &env, &h, ev)
+	env := spans.envelope(r.Value)
+	var head Event
+	payload, err := decodeCommon(r, value, &env, &h, &head)
 	if err != nil {
 		return nil, err
 	}
-	if err := decodePayload(payload, ev); err != nil {
+	ev := newEvent(&head)
+	if err := ix.decodePayload(payload, ev); err != nil {
 		return nil, within(err, "payload")
 	}
 	if ev.Kind == OrderDelete && ev.CustomerID == 0 {
@@ -197,6 +236,38 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 		return nil, err
 	}
 	return ev, nil
+}
+
+// newEvent returns a copy of head on the heap. The payload of the common kinds (a
+// message status, an order, a customer) comes in the same allocation, preset in the
+// event for its decoder to fill in.
+func newEvent(head *Event) *Event {
+	switch head.Kind {
+	case MessageStatus, MessageInbound:
+		x := &struct {
+			ev  Event
+			msg Message
+		}{ev: *head}
+		x.ev.Message = &x.msg
+		return &x.ev
+	case OrderUpsert:
+		x := &struct {
+			ev    Event
+			order Order
+		}{ev: *head}
+		x.ev.Order = &x.order
+		return &x.ev
+	case CustomerUpsert:
+		x := &struct {
+			ev       Event
+			customer Customer
+		}{ev: *head}
+		x.ev.Customer = &x.customer
+		return &x.ev
+	}
+	ev := new(Event)
+	*ev = *head
+	return ev
 }
 
 // decodeCommon recognizes the form of the record, fills in the fields of ev that do not
@@ -241,7 +312,9 @@ func decodeCommon(r *Record, value []byte, env *envelope, h *shopifyHeaders, ev 
 	}
 	ev.Kind, ev.Topic = spec.kind, spec.canonical
 
-	if ev.Workspace, ok = parseWorkspace(trimWS(shop)); !ok {
+	domain := trimWS(shop)
+	upper, ok := checkWorkspace(domain)
+	if !ok {
 		path := "header X-Shopify-Shop-Domain"
 		if formB {
 			path = "shop"
@@ -249,20 +322,45 @@ func decodeCommon(r *Record, value []byte, env *envelope, h *shopifyHeaders, ev 
 		return nil, newError(ReasonInvalidID, path, strconv.Quote(string(shop))+" is not a shop domain")
 	}
 
-	// Delivery id: the envelope's id, else the webhook id header; "" is none.
+	// Delivery id: the envelope's id, else the webhook id header; "" is none. A plain
+	// string id is taken as is (what parseStringID does with one), to be copied below.
+	var deliveryID []byte
 	if formB && string(env.id) != `""` {
-		if ev.DeliveryID, _, err = parseStringID(env.id, "id", ""); err != nil {
+		if text, plain := plainStringID(env.id); plain {
+			deliveryID = text
+		} else if ev.DeliveryID, _, err = parseStringID(env.id, "id", ""); err != nil {
 			return nil, err
 		}
 	}
-	if ev.DeliveryID == "" && len(h.webhookID) > 0 {
+	if deliveryID == nil && ev.DeliveryID == "" && len(h.webhookID) > 0 {
 		if len(h.webhookID) > maxIDLen {
 			return nil, newError(ReasonInvalidID, "header X-Shopify-Webhook-Id", "longer than 255 bytes")
 		}
-		ev.DeliveryID = string(h.webhookID)
+		deliveryID = h.webhookID
 	}
-	ev.EventID = string(h.eventID)
-	ev.APIVersion = string(h.apiVersion)
+	// The workspace, the delivery id and the header strings share one allocation.
+	var sb strings.Builder
+	sb.Grow(len(domain) + len(deliveryID) + len(h.eventID) + len(h.apiVersion))
+	if upper {
+		for _, c := range domain {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			sb.WriteByte(c)
+		}
+	} else {
+		sb.Write(domain)
+	}
+	sb.Write(deliveryID)
+	sb.Write(h.eventID)
+	sb.Write(h.apiVersion)
+	all := sb.String()
+	i, j, k := len(domain), len(domain)+len(deliveryID), len(domain)+len(deliveryID)+len(h.eventID)
+	ev.Workspace = all[:i]
+	if deliveryID != nil {
+		ev.DeliveryID = all[i:j]
+	}
+	ev.EventID, ev.APIVersion = all[j:k], all[k:]
 
 	// Occurred at: the envelope's occurred_at, else the triggered-at header, else the
 	// record timestamp.
@@ -323,10 +421,23 @@ func ParseWorkspace(s string) (string, bool) { return parseWorkspace([]byte(s)) 
 // parseWorkspace returns the lower-cased shop domain, if s is one: two or more
 // dot-separated labels of letters, digits and inner hyphens, at most 253 bytes.
 func parseWorkspace(s []byte) (string, bool) {
-	if len(s) == 0 || len(s) > 253 {
+	upper, ok := checkWorkspace(s)
+	switch {
+	case !ok:
 		return "", false
+	case upper:
+		return strings.ToLower(string(s)), true
 	}
-	upper, dotted := false, false
+	return string(s), true
+}
+
+// checkWorkspace reports whether s is a shop domain (ok), and whether it has upper-case
+// letters (ASCII only, as ok requires).
+func checkWorkspace(s []byte) (upper, ok bool) {
+	if len(s) == 0 || len(s) > 253 {
+		return false, false
+	}
+	dotted := false
 	label := 0
 	for i, c := range s {
 		switch {
@@ -335,28 +446,25 @@ func parseWorkspace(s []byte) (string, bool) {
 			upper = true
 		case c == '-':
 			if label == 0 || i+1 == len(s) || s[i+1] == '.' {
-				return "", false
+				return false, false
 			}
 		case c == '.':
 			if label == 0 {
-				return "", false
+				return false, false
 			}
 			label, dotted = 0, true
 			continue
 		default:
-			return "", false
+			return false, false
 		}
 		if label++; label > 63 {
-			return "", false
+			return false, false
 		}
 	}
 	if label == 0 || !dotted {
-		return "", false
+		return false, false
 	}
-	if upper {
-		return strings.ToLower(string(s)), true
-	}
-	return string(s), true
+	return upper, true
 }
 
 // checkKey checks that key is the contact key of (workspace, id).
@@ -413,36 +521,36 @@ func firstInvalidUTF8(b []byte) int {
 }
 
 // decodePayload decodes the payload object p according to ev.Kind.
-func decodePayload(p []byte, ev *Event) error {
+func (ix *index) decodePayload(p []byte, ev *Event) error {
 	switch ev.Kind {
 	case CustomerUpsert:
-		return decodeCustomer(p, ev)
+		return ix.decodeCustomer(p, ev)
 	case CustomerDelete:
-		return decodeCustomerDelete(p, ev)
+		return ix.decodeCustomerDelete(p, ev)
 	case CustomerRedact:
-		return decodeRedact(p, ev)
+		return ix.decodeRedact(p, ev)
 	case SMSConsentUpdate, WhatsAppConsentUpdate, EmailConsentUpdate:
-		return decodeConsent(p, ev)
+		return ix.decodeConsent(p, ev)
 	case TagsAdded, TagsRemoved:
-		return decodeTags(p, ev)
+		return ix.decodeTags(p, ev)
 	case PurchasingSummary:
-		return decodeSummary(p, ev)
+		return ix.decodeSummary(p, ev)
 	case OrderUpsert:
-		return decodeOrder(p, ev)
+		return ix.decodeOrder(p, ev)
 	case OrderDelete:
-		return decodeOrderDelete(p, ev)
+		return ix.decodeOrderDelete(p, ev)
 	case MessageStatus, MessageInbound:
-		return decodeMessage(p, ev)
+		return ix.decodeMessage(p, ev)
 	case AutomationCompleted:
-		return decodeAutomation(p, ev)
+		return ix.decodeAutomation(p, ev)
 	case ListMemberAdded, ListMemberRemoved:
-		return decodeList(p, ev)
+		return ix.decodeList(p, ev)
 	case BackInStockSubscribed, BackInStockUnsubscribed:
-		return decodeBackInStock(p, ev)
+		return ix.decodeBackInStock(p, ev)
 	case ConversationUpdated:
-		return decodeConversation(p, ev)
+		return ix.decodeConversation(p, ev)
 	case LifecycleStageSet:
-		return decodeStage(p, ev)
+		return ix.decodeStage(p, ev)
 	}
 	return errors.New("events: no decoder for kind " + ev.Kind.String())
 }

@@ -3,25 +3,28 @@ package events
 // Decoders of the messaging and platform topics (SPEC §4.2). Their payloads name the
 // contact "customer_id".
 
-func decodeMessage(p []byte, ev *Event) error {
+func (ix *index) decodeMessage(p []byte, ev *Event) error {
 	var customerID, messageID, status, timestamp []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "message_id":
-			messageID = m.val
+			messageID = m.val()
 		case "status":
-			status = m.val
+			status = m.val()
 		case "timestamp":
-			timestamp = m.val
+			timestamp = m.val()
 		}
 	}
 	var err error
 	if ev.CustomerID, err = parseCustomerID(customerID, "customer_id"); err != nil {
 		return err
 	}
-	msg := &Message{}
+	msg := ev.Message // preset by newEvent
+	if msg == nil {
+		msg = &Message{}
+	}
 	if ev.Kind == MessageStatus {
 		if msg.MessageID, err = requireStringID(messageID, "message_id", ""); err != nil {
 			return err
@@ -53,16 +56,16 @@ func decodeMessage(p []byte, ev *Event) error {
 	return nil
 }
 
-func decodeAutomation(p []byte, ev *Event) error {
+func (ix *index) decodeAutomation(p []byte, ev *Event) error {
 	var customerID, automationID, completedAt []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "automation_id":
-			automationID = m.val
+			automationID = m.val()
 		case "completed_at":
-			completedAt = m.val
+			completedAt = m.val()
 		}
 	}
 	var err error
@@ -84,14 +87,14 @@ func decodeAutomation(p []byte, ev *Event) error {
 	return nil
 }
 
-func decodeList(p []byte, ev *Event) error {
+func (ix *index) decodeList(p []byte, ev *Event) error {
 	var customerID, listID []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "list_id":
-			listID = m.val
+			listID = m.val()
 		}
 	}
 	var err error
@@ -102,16 +105,16 @@ func decodeList(p []byte, ev *Event) error {
 	return err
 }
 
-func decodeBackInStock(p []byte, ev *Event) error {
+func (ix *index) decodeBackInStock(p []byte, ev *Event) error {
 	var customerID, variantID, productID []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "variant_id":
-			variantID = m.val
+			variantID = m.val()
 		case "product_id":
-			productID = m.val
+			productID = m.val()
 		}
 	}
 	var err error
@@ -129,18 +132,18 @@ func decodeBackInStock(p []byte, ev *Event) error {
 	return nil
 }
 
-func decodeConversation(p []byte, ev *Event) error {
+func (ix *index) decodeConversation(p []byte, ev *Event) error {
 	var customerID, conversationID, status, agent []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "conversation_id":
-			conversationID = m.val
+			conversationID = m.val()
 		case "status":
-			status = m.val
+			status = m.val()
 		case "assigned_agent":
-			agent = m.val
+			agent = m.val()
 		}
 	}
 	var err error
@@ -171,14 +174,14 @@ func decodeConversation(p []byte, ev *Event) error {
 	return nil
 }
 
-func decodeStage(p []byte, ev *Event) error {
+func (ix *index) decodeStage(p []byte, ev *Event) error {
 	var customerID, stage []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case "stage":
-			stage = m.val
+			stage = m.val()
 		}
 	}
 	var err error

@@ -15,41 +15,44 @@ func present(v []byte) bool {
 	return k != jsonInvalid && k != jsonNull
 }
 
-func decodeCustomer(p []byte, ev *Event) error {
+func (ix *index) decodeCustomer(p []byte, ev *Event) error {
 	var id, email, first, last, phone, addr, createdAt, updatedAt, tags, sms, emailConsent, locale []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "id":
-			id = m.val
+			id = m.val()
 		case "email":
-			email = m.val
+			email = m.val()
 		case "first_name":
-			first = m.val
+			first = m.val()
 		case "last_name":
-			last = m.val
+			last = m.val()
 		case "phone":
-			phone = m.val
+			phone = m.val()
 		case "default_address":
-			addr = m.val
+			addr = m.val()
 		case "created_at":
-			createdAt = m.val
+			createdAt = m.val()
 		case "updated_at":
-			updatedAt = m.val
+			updatedAt = m.val()
 		case "tags":
-			tags = m.val
+			tags = m.val()
 		case "sms_marketing_consent":
-			sms = m.val
+			sms = m.val()
 		case "email_marketing_consent":
-			emailConsent = m.val
+			emailConsent = m.val()
 		case "locale":
-			locale = m.val
+			locale = m.val()
 		}
 	}
 	var err error
 	if ev.CustomerID, err = parseCustomerID(id, "id"); err != nil {
 		return err
 	}
-	c := &Customer{}
+	c := ev.Customer // preset by newEvent
+	if c == nil {
+		c = &Customer{}
+	}
 	for _, f := range [...]struct {
 		dst  *OptString
 		v    []byte
@@ -65,16 +68,16 @@ func decodeCustomer(p []byte, ev *Event) error {
 			return err
 		}
 	}
-	if err = parseAddress(addr, c); err != nil {
+	if err = ix.parseAddress(addr, c); err != nil {
 		return err
 	}
-	if c.Tags, err = parseTagString(tags, "tags"); err != nil {
+	if c.Tags, err = ix.parseTagString(tags, "tags"); err != nil {
 		return err
 	}
-	if c.SMSConsent, err = parseConsentField(sms, "sms_marketing_consent", consentStates); err != nil {
+	if c.SMSConsent, err = ix.parseConsentField(sms, "sms_marketing_consent", consentStates); err != nil {
 		return err
 	}
-	if c.EmailConsent, err = parseConsentField(emailConsent, "email_marketing_consent", emailConsentStates); err != nil {
+	if c.EmailConsent, err = ix.parseConsentField(emailConsent, "email_marketing_consent", emailConsentStates); err != nil {
 		return err
 	}
 	if c.CreatedAt, err = parseOptTime(createdAt, "created_at"); err != nil {
@@ -91,7 +94,7 @@ func decodeCustomer(p []byte, ev *Event) error {
 // default_address absent keeps all three, null clears them; inside it, a member absent
 // keeps its value, null or "" clears it. Country and province codes are upper-cased;
 // the city is kept as given, trimmed.
-func parseAddress(addr []byte, c *Customer) error {
+func (ix *index) parseAddress(addr []byte, c *Customer) error {
 	switch kindOf(addr) {
 	case jsonInvalid:
 		return nil
@@ -100,14 +103,14 @@ func parseAddress(addr []byte, c *Customer) error {
 		return nil
 	case jsonObject:
 		var code, city, province []byte
-		for m := newMembers(addr); m.next(); {
-			switch string(m.key) {
+		for m := ix.members(addr); m.next(); {
+			switch string(m.key()) {
 			case "country_code":
-				code = m.val
+				code = m.val()
 			case "city":
-				city = m.val
+				city = m.val()
 			case "province_code":
-				province = m.val
+				province = m.val()
 			}
 		}
 		var err error
@@ -129,12 +132,12 @@ func parseAddress(addr []byte, c *Customer) error {
 
 // parseTagString reads the tags of a customer object: a comma-separated string (kept as
 // given, trimmed), or an array of strings (joined with ", ").
-func parseTagString(v []byte, path string) (OptString, error) {
+func (ix *index) parseTagString(v []byte, path string) (OptString, error) {
 	switch kindOf(v) {
 	case jsonInvalid:
 		return OptString{}, nil
 	case jsonArray:
-		tags, _, err := parseTags(v, path)
+		tags, _, err := ix.parseTags(v, path)
 		return OptString{Present: true, Value: strings.Join(tags, ", ")}, err
 	}
 	return parseOptString(v, path)
@@ -147,16 +150,16 @@ type consentObject struct {
 }
 
 // parseConsentObject reads a consent object (v must be an object).
-func parseConsentObject(v []byte, path string, states []string) (consentObject, error) {
+func (ix *index) parseConsentObject(v []byte, path string, states []string) (consentObject, error) {
 	var state, consentUpdatedAt, updatedAt []byte
-	for m := newMembers(v); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(v); m.next(); {
+		switch string(m.key()) {
 		case "state":
-			state = m.val
+			state = m.val()
 		case "consent_updated_at":
-			consentUpdatedAt = m.val
+			consentUpdatedAt = m.val()
 		case "updated_at":
-			updatedAt = m.val
+			updatedAt = m.val()
 		}
 	}
 	var c consentObject
@@ -183,14 +186,14 @@ func parseConsentObject(v []byte, path string, states []string) (consentObject, 
 
 // parseConsentField reads a consent object of a customer payload: absent is nil, null
 // is a cleared state.
-func parseConsentField(v []byte, path string, states []string) (*ConsentField, error) {
+func (ix *index) parseConsentField(v []byte, path string, states []string) (*ConsentField, error) {
 	switch kindOf(v) {
 	case jsonInvalid:
 		return nil, nil
 	case jsonNull:
 		return &ConsentField{}, nil
 	case jsonObject:
-		c, err := parseConsentObject(v, path, states)
+		c, err := ix.parseConsentObject(v, path, states)
 		if err != nil {
 			return nil, err
 		}
@@ -199,11 +202,11 @@ func parseConsentField(v []byte, path string, states []string) (*ConsentField, e
 	return nil, wrongType(path, "an object", v)
 }
 
-func decodeCustomerDelete(p []byte, ev *Event) error {
+func (ix *index) decodeCustomerDelete(p []byte, ev *Event) error {
 	var id []byte
-	for m := newMembers(p); m.next(); {
-		if string(m.key) == "id" {
-			id = m.val
+	for m := ix.members(p); m.next(); {
+		if string(m.key()) == "id" {
+			id = m.val()
 		}
 	}
 	var err error
@@ -211,26 +214,26 @@ func decodeCustomerDelete(p []byte, ev *Event) error {
 	return err
 }
 
-func decodeRedact(p []byte, ev *Event) error {
+func (ix *index) decodeRedact(p []byte, ev *Event) error {
 	var customer, orders []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "customer":
-			customer = m.val
+			customer = m.val()
 		case "orders_to_redact":
-			orders = m.val
+			orders = m.val()
 		}
 	}
 	var err error
-	if ev.CustomerID, err = parseNestedCustomerID(customer, "customer"); err != nil {
+	if ev.CustomerID, err = ix.parseNestedCustomerID(customer, "customer"); err != nil {
 		return err
 	}
 	rd := &Redact{}
 	switch kindOf(orders) {
 	case jsonInvalid, jsonNull:
 	case jsonArray:
-		for e := newElements(orders); e.next(); {
-			id, err := requireStringID(e.val, "orders_to_redact"+indexPath(e.n), gidOrder)
+		for e := ix.elements(orders); e.next(); {
+			id, err := requireStringID(e.val(), "orders_to_redact"+indexPath(e.n), gidOrder)
 			if err != nil {
 				return err
 			}
@@ -245,15 +248,15 @@ func decodeRedact(p []byte, ev *Event) error {
 
 // parseNestedCustomerID reads the required id of the customer object v, e.g.
 // {"customer": {"id": 1}}.
-func parseNestedCustomerID(v []byte, path string) (int64, error) {
+func (ix *index) parseNestedCustomerID(v []byte, path string) (int64, error) {
 	switch kindOf(v) {
 	case jsonInvalid, jsonNull:
 		return 0, missing(path)
 	case jsonObject:
 		var id []byte
-		for m := newMembers(v); m.next(); {
-			if string(m.key) == "id" {
-				id = m.val
+		for m := ix.members(v); m.next(); {
+			if string(m.key()) == "id" {
+				id = m.val()
 			}
 		}
 		return parseCustomerID(id, path+".id")
@@ -261,7 +264,7 @@ func parseNestedCustomerID(v []byte, path string) (int64, error) {
 	return 0, wrongType(path, "an object", v)
 }
 
-func decodeConsent(p []byte, ev *Event) error {
+func (ix *index) decodeConsent(p []byte, ev *Event) error {
 	var id, customerID, obj []byte
 	objPath, states := "sms_marketing_consent", consentStates
 	switch ev.Kind {
@@ -270,17 +273,17 @@ func decodeConsent(p []byte, ev *Event) error {
 	case EmailConsentUpdate:
 		objPath, states = "email_marketing_consent", emailConsentStates
 	}
-	for m := newMembers(p); m.next(); {
-		switch k := string(m.key); k {
+	for m := ix.members(p); m.next(); {
+		switch k := string(m.key()); k {
 		case "id":
-			id = m.val
+			id = m.val()
 		case "customer_id":
-			customerID = m.val
+			customerID = m.val()
 		case objPath:
-			obj = m.val
+			obj = m.val()
 		case "whatsapp_marketing_consent": // a common misspelling
 			if ev.Kind == WhatsAppConsentUpdate && obj == nil {
-				obj = m.val
+				obj = m.val()
 			}
 		}
 	}
@@ -299,7 +302,7 @@ func decodeConsent(p []byte, ev *Event) error {
 		return missing(objPath)
 	case jsonNull:
 	case jsonObject:
-		co, err := parseConsentObject(obj, objPath, states)
+		co, err := ix.parseConsentObject(obj, objPath, states)
 		if err != nil {
 			return err
 		}
@@ -314,20 +317,20 @@ func decodeConsent(p []byte, ev *Event) error {
 	return nil
 }
 
-func decodeTags(p []byte, ev *Event) error {
+func (ix *index) decodeTags(p []byte, ev *Event) error {
 	var customerID, customerIDSnake, id, tags, occurredAt []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "customerId":
-			customerID = m.val
+			customerID = m.val()
 		case "customer_id":
-			customerIDSnake = m.val
+			customerIDSnake = m.val()
 		case "id":
-			id = m.val
+			id = m.val()
 		case "tags":
-			tags = m.val
+			tags = m.val()
 		case "occurredAt":
-			occurredAt = m.val
+			occurredAt = m.val()
 		}
 	}
 	var err error
@@ -336,7 +339,7 @@ func decodeTags(p []byte, ev *Event) error {
 	if ev.CustomerID, err = parseCustomerID(idVal, idPath); err != nil {
 		return err
 	}
-	t, ok, err := parseTags(tags, "tags")
+	t, ok, err := ix.parseTags(tags, "tags")
 	if err != nil {
 		return err
 	}
@@ -367,22 +370,22 @@ func pickID(cands ...idCandidate) (string, []byte) {
 	return cands[0].name, cands[0].val
 }
 
-func decodeSummary(p []byte, ev *Event) error {
+func (ix *index) decodeSummary(p []byte, ev *Event) error {
 	var customerID, customerIDSnake, orders, amount, lastOrder, occurredAt []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "customerId":
-			customerID = m.val
+			customerID = m.val()
 		case "customer_id":
-			customerIDSnake = m.val
+			customerIDSnake = m.val()
 		case "numberOfOrders":
-			orders = m.val
+			orders = m.val()
 		case "amountSpent":
-			amount = m.val
+			amount = m.val()
 		case "lastOrderId":
-			lastOrder = m.val
+			lastOrder = m.val()
 		case "occurredAt":
-			occurredAt = m.val
+			occurredAt = m.val()
 		}
 	}
 	var err error
@@ -398,12 +401,12 @@ func decodeSummary(p []byte, ev *Event) error {
 	case jsonInvalid, jsonNull:
 	case jsonObject:
 		var amt, currency []byte
-		for m := newMembers(amount); m.next(); {
-			switch string(m.key) {
+		for m := ix.members(amount); m.next(); {
+			switch string(m.key()) {
 			case "amount":
-				amt = m.val
+				amt = m.val()
 			case "currencyCode":
-				currency = m.val
+				currency = m.val()
 			}
 		}
 		if s.AmountSpent, _, err = parseDecimal(amt, "amountSpent.amount"); err != nil {
@@ -430,40 +433,43 @@ func decodeSummary(p []byte, ev *Event) error {
 	return nil
 }
 
-func decodeOrder(p []byte, ev *Event) error {
+func (ix *index) decodeOrder(p []byte, ev *Event) error {
 	var id, customer, createdAt, updatedAt, cancelledAt, test, currentTotal, total, locale, items []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "id":
-			id = m.val
+			id = m.val()
 		case "customer":
-			customer = m.val
+			customer = m.val()
 		case "created_at":
-			createdAt = m.val
+			createdAt = m.val()
 		case "updated_at":
-			updatedAt = m.val
+			updatedAt = m.val()
 		case "cancelled_at":
-			cancelledAt = m.val
+			cancelledAt = m.val()
 		case "test":
-			test = m.val
+			test = m.val()
 		case "current_total_price":
-			currentTotal = m.val
+			currentTotal = m.val()
 		case "total_price":
-			total = m.val
+			total = m.val()
 		case "customer_locale":
-			locale = m.val
+			locale = m.val()
 		case "line_items":
-			items = m.val
+			items = m.val()
 		}
 	}
 	if !present(customer) {
 		return ErrGuestOrder
 	}
 	var err error
-	if ev.CustomerID, err = parseNestedCustomerID(customer, "customer"); err != nil {
+	if ev.CustomerID, err = ix.parseNestedCustomerID(customer, "customer"); err != nil {
 		return err
 	}
-	o := &Order{}
+	o := ev.Order // preset by newEvent
+	if o == nil {
+		o = &Order{}
+	}
 	if o.ID, err = requireStringID(id, "id", gidOrder); err != nil {
 		return err
 	}
@@ -497,14 +503,14 @@ func decodeOrder(p []byte, ev *Event) error {
 	if o.CustomerLocale, _, err = parseString(locale, "customer_locale"); err != nil {
 		return err
 	}
-	if o.LineItems, err = parseLineItems(items); err != nil {
+	if o.LineItems, err = ix.parseLineItems(items); err != nil {
 		return err
 	}
 	ev.Order = o
 	return nil
 }
 
-func parseLineItems(v []byte) ([]LineItem, error) {
+func (ix *index) parseLineItems(v []byte) ([]LineItem, error) {
 	switch kindOf(v) {
 	case jsonInvalid, jsonNull:
 		return nil, nil
@@ -513,11 +519,11 @@ func parseLineItems(v []byte) ([]LineItem, error) {
 		return nil, wrongType("line_items", "an array", v)
 	}
 	items := make([]LineItem, 0, 4)
-	for e := newElements(v); e.next(); {
-		if kindOf(e.val) != jsonObject {
-			return nil, wrongType("line_items"+indexPath(e.n), "an object", e.val)
+	for e := ix.elements(v); e.next(); {
+		if kindOf(e.val()) != jsonObject {
+			return nil, wrongType("line_items"+indexPath(e.n), "an object", e.val())
 		}
-		li, err := parseLineItem(e.val)
+		li, err := ix.parseLineItem(e.val())
 		if err != nil {
 			return nil, within(within(err, indexPath(e.n)), "line_items")
 		}
@@ -528,19 +534,19 @@ func parseLineItems(v []byte) ([]LineItem, error) {
 
 // parseLineItem reads one line item; error paths are relative to it (the caller adds
 // "line_items[i]").
-func parseLineItem(v []byte) (LineItem, error) {
+func (ix *index) parseLineItem(v []byte) (LineItem, error) {
 	var li LineItem
 	var product, vendor, price, quantity []byte
-	for m := newMembers(v); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(v); m.next(); {
+		switch string(m.key()) {
 		case "product_id":
-			product = m.val
+			product = m.val()
 		case "vendor":
-			vendor = m.val
+			vendor = m.val()
 		case "price":
-			price = m.val
+			price = m.val()
 		case "quantity":
-			quantity = m.val
+			quantity = m.val()
 		}
 	}
 	var err error
@@ -566,14 +572,14 @@ func parseLineItem(v []byte) (LineItem, error) {
 	return li, nil
 }
 
-func decodeOrderDelete(p []byte, ev *Event) error {
+func (ix *index) decodeOrderDelete(p []byte, ev *Event) error {
 	var id, customer []byte
-	for m := newMembers(p); m.next(); {
-		switch string(m.key) {
+	for m := ix.members(p); m.next(); {
+		switch string(m.key()) {
 		case "id":
-			id = m.val
+			id = m.val()
 		case "customer":
-			customer = m.val
+			customer = m.val()
 		}
 	}
 	var err error
@@ -583,7 +589,7 @@ func decodeOrderDelete(p []byte, ev *Event) error {
 	// Shopify's payload is {"id"} alone and the contact comes from the record key;
 	// a producer that adds the customer gets the usual key check.
 	if present(customer) {
-		if ev.CustomerID, err = parseNestedCustomerID(customer, "customer"); err != nil {
+		if ev.CustomerID, err = ix.parseNestedCustomerID(customer, "customer"); err != nil {
 			return err
 		}
 	}

@@ -116,8 +116,10 @@
 //
 // # Decoding cost
 //
-// The value is checked once against the JSON grammar, then read in place: only the
-// members a topic uses are converted, nothing builds a map of the payload, and the large
-// parts of an order (addresses, tax and discount lines, presentment prices) are skipped
-// without allocating. See BenchmarkDecode.
+// The value is checked once against the JSON grammar, UTF-8 inside its strings in the
+// same pass, then read in place: only the members a topic uses are converted, nothing
+// builds a map of the payload, and the large parts of an order (addresses, tax and
+// discount lines, presentment prices) are skipped without allocating. For a value of
+// 1 KiB or more the check records where each object and array ends, so the decoders skip
+// a nested one with a look-up instead of scanning it again. See BenchmarkDecode.
 package events

@@ -203,22 +203,24 @@ func FuzzCheckJSON(f *testing.F) {
 			return
 		}
 		// The envelope members seen during the check are those the reader finds.
-		var env, wantEnv envelope
-		if checkJSONTop(b, &env) != nil {
+		var spans envelopeSpans
+		var wantEnv envelope
+		if _, err := checkJSONTop(b, &spans, nil); err != nil {
 			t.Fatal("checkJSONTop disagrees with checkJSON")
 		}
+		env := spans.envelope(b)
 		for m := newMembers(trimWS(b)); m.next(); {
-			switch string(m.key) { // m.key is unescaped already
+			switch string(m.key()) { // m.key() is unescaped already
 			case "topic":
-				wantEnv.topic = m.val
+				wantEnv.topic = m.val()
 			case "shop":
-				wantEnv.shop = m.val
+				wantEnv.shop = m.val()
 			case "id":
-				wantEnv.id = m.val
+				wantEnv.id = m.val()
 			case "occurred_at":
-				wantEnv.occurredAt = m.val
+				wantEnv.occurredAt = m.val()
 			case "payload":
-				wantEnv.payload = m.val
+				wantEnv.payload = m.val()
 			}
 		}
 		if !slices.EqualFunc([][]byte{env.topic, env.shop, env.id, env.occurredAt, env.payload},
@@ -234,7 +236,50 @@ func FuzzCheckJSON(f *testing.F) {
 			t.Fatalf("json.Unmarshal: %v", err)
 		}
 		compareValue(t, v, want)
+		// The structural index recorded by the check skips exactly what a scan skips.
+		// A small array makes the tape grow on larger inputs.
+		ix, err := checkJSONTop(b, nil, make([]tapeEntry, 0, 2))
+		if err != nil {
+			t.Fatal("checkJSONTop with an index disagrees with checkJSON")
+		}
+		compareIndexed(t, &ix, v)
 	})
+}
+
+// compareIndexed checks that walking the checked value v through ix gives the members
+// and elements a scan gives, and that the walk stays in step with the tape.
+func compareIndexed(t *testing.T, ix *index, v []byte) {
+	t.Helper()
+	switch kindOf(v) {
+	case jsonObject:
+		m, want := ix.members(v), newMembers(v)
+		if m.c.tape == nil {
+			t.Fatalf("%q: object not found in the index", v)
+		}
+		for want.next() {
+			if !m.next() || !bytes.Equal(m.key(), want.key()) || !bytes.Equal(m.val(), want.val()) {
+				t.Fatalf("%q: indexed member %q: %q, want %q: %q", v, m.key(), m.val(), want.key(), want.val())
+			}
+			compareIndexed(t, ix, m.val())
+		}
+		if m.next() || m.c.tape == nil {
+			t.Fatalf("%q: indexed walk: extra member %q or out of step", v, m.key())
+		}
+	case jsonArray:
+		e, want := ix.elements(v), newElements(v)
+		if e.c.tape == nil {
+			t.Fatalf("%q: array not found in the index", v)
+		}
+		for want.next() {
+			if !e.next() || e.n != want.n || !bytes.Equal(e.val(), want.val()) {
+				t.Fatalf("%q: indexed element %d: %q, want %q", v, want.n, e.val(), want.val())
+			}
+			compareIndexed(t, ix, e.val())
+		}
+		if e.next() || e.c.tape == nil {
+			t.Fatalf("%q: indexed walk: extra element or out of step", v)
+		}
+	}
 }
 
 // compareValue checks that the readers see in the checked value v what encoding/json
@@ -264,15 +309,15 @@ func compareValue(t *testing.T, v []byte, want any) {
 			if !e.next() || e.n != i {
 				t.Fatalf("%q: element %d missing", v, i)
 			}
-			compareValue(t, e.val, w[i])
+			compareValue(t, e.val(), w[i])
 		}
 		if e.next() {
-			t.Fatalf("%q: extra element %q", v, e.val)
+			t.Fatalf("%q: extra element %q", v, e.val())
 		}
 	case map[string]any:
 		last := map[string][]byte{}
 		for m := newMembers(v); m.next(); {
-			last[string(m.key)] = m.val
+			last[string(m.key())] = m.val()
 		}
 		if len(last) != len(w) {
 			t.Fatalf("%q: %d members, want %d", v, len(last), len(w))

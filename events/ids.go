@@ -122,6 +122,19 @@ func parseStringID(v []byte, path, gidType string) (id string, ok bool, err erro
 		"expected an id (string or number), got "+kindOf(v).String())
 }
 
+// plainStringID returns the text of v if v is a JSON string without escapes that
+// parseStringID(v, path, "") reads as that text: not empty, at most maxIDLen bytes.
+func plainStringID(v []byte) ([]byte, bool) {
+	if kindOf(v) != jsonString || len(v) < 3 || len(v)-2 > maxIDLen {
+		return nil, false
+	}
+	text := v[1 : len(v)-1]
+	if bytes.IndexByte(text, '\\') >= 0 {
+		return nil, false
+	}
+	return text, true
+}
+
 // requireStringID is parseStringID for a required id.
 func requireStringID(v []byte, path, gidType string) (string, error) {
 	id, ok, err := parseStringID(v, path, gidType)

@@ -2,15 +2,19 @@ package events
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // This file holds the JSON machinery of the decoders. A record value is first checked
-// in full by checkJSON (strict RFC 8259 grammar, bounded nesting); everything after that
+// in full by checkJSONTop (strict RFC 8259 grammar, bounded nesting, UTF-8 inside
+// strings), which also records its structural index (see index); everything after that
 // reads spans of the already-checked value in place: members and elements walk an object
-// or an array without copying it, and only the values a decoder uses become Go values.
+// or an array without copying it, skipping nested ones through the index, and only the
+// values a decoder uses become Go values.
 // Nothing builds a map[string]any of a payload and numbers are never read through a
 // float64, so ids keep their exact digits.
 //
@@ -22,21 +26,44 @@ const maxDepth = 512
 
 // jsonSyntaxError is where and why checkJSON rejected a value.
 type jsonSyntaxError struct {
-	off int
-	msg string
+	off     int
+	msg     string
+	badUTF8 bool // off is the first byte that is not valid UTF-8 (checkJSONTop only)
 }
 
 // checkJSON reports whether b holds exactly one JSON value, surrounded by optional
 // whitespace. UTF-8 is checked separately (the grammar here lets any byte ≥ 0x20 through
 // inside strings).
 func checkJSON(b []byte) *jsonSyntaxError {
-	return checkJSONTop(b, nil)
+	c := checker{b: b}
+	return c.check()
 }
 
 // checkJSONTop is checkJSON that also, if b is an object, hands its members to top as
-// the check goes: Decode recognizes an envelope without a pass of its own.
-func checkJSONTop(b []byte, top *envelope) *jsonSyntaxError {
-	c := checker{b: b, top: top}
+// the check goes: Decode recognizes an envelope without a pass of its own. It also
+// checks UTF-8 inside strings: a value that passes the grammar has no byte ≥ 0x80
+// outside its strings, so a value it accepts is valid UTF-8. The first byte that is not
+// UTF-8 ends the check with an error marked badUTF8; the bytes before it are ASCII or
+// whole runes, so it is the first bad byte of b as a sequential decode would find it.
+//
+// If tape is not nil, the check also records the structural index of b (see index),
+// in tape's array while it has room; the index is returned if b is valid.
+func checkJSONTop(b []byte, top *envelopeSpans, tape []tapeEntry) (index, *jsonSyntaxError) {
+	c := checker{b: b, top: top, utf8: true}
+	if tape != nil && len(b) <= maxIndexed {
+		c.tape, c.indexing = tape[:cap(tape)], true
+	}
+	if err := c.check(); err != nil {
+		return index{}, err
+	}
+	if !c.indexing {
+		return index{}, nil
+	}
+	return index{base: b, tape: c.tape[:c.n]}, nil
+}
+
+// check checks c.b.
+func (c *checker) check() *jsonSyntaxError {
 	if err := c.value(); err != nil {
 		return err
 	}
@@ -47,11 +74,36 @@ func checkJSONTop(b []byte, top *envelope) *jsonSyntaxError {
 	return nil
 }
 
+// open records a container that opens at c.i and returns its tape position, -1 if
+// the check does not index.
+func (c *checker) open() int {
+	if !c.indexing {
+		return -1
+	}
+	if c.n == len(c.tape) {
+		// Copied, never appended to: the caller's array may live on its stack.
+		grown := make([]tapeEntry, 2*len(c.tape)+32)
+		copy(grown, c.tape)
+		c.tape = grown
+	}
+	c.tape[c.n] = tapeEntry{start: int32(c.i)}
+	c.n++
+	return c.n - 1
+}
+
+// maxIndexed bounds the values checkJSONTop indexes: offsets are int32.
+const maxIndexed = 1<<31 - 1
+
 type checker struct {
 	b     []byte
 	i     int
 	depth int
-	top   *envelope // if not nil, receives the members of a top-level object
+	top   *envelopeSpans // if not nil, receives the members of a top-level object
+	utf8  bool           // check UTF-8 inside strings
+
+	indexing bool        // record the containers in tape
+	tape     []tapeEntry // tape[:n]: the containers seen so far, in the order they open
+	n        int
 }
 
 func (c *checker) fail(msg string) *jsonSyntaxError { return &jsonSyntaxError{off: c.i, msg: msg} }
@@ -60,12 +112,10 @@ func (c *checker) eof() *jsonSyntaxError { return c.fail("unexpected end of inpu
 
 func (c *checker) skipWS() {
 	for c.i < len(c.b) {
-		switch c.b[c.i] {
-		case ' ', '\t', '\n', '\r':
-			c.i++
-		default:
+		if ch := c.b[c.i]; ch > ' ' || (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
 			return
 		}
+		c.i++
 	}
 }
 
@@ -98,11 +148,13 @@ func (c *checker) object() *jsonSyntaxError {
 	if c.depth++; c.depth > maxDepth {
 		return c.fail(fmt.Sprintf("nested deeper than %d levels", maxDepth))
 	}
+	t := c.open()
 	c.i++ // '{'
 	c.skipWS()
 	if c.i < len(c.b) && c.b[c.i] == '}' {
 		c.i++
 		c.depth--
+		c.closed(t)
 		return nil
 	}
 	for {
@@ -132,7 +184,7 @@ func (c *checker) object() *jsonSyntaxError {
 			return err
 		}
 		if c.depth == 1 && c.top != nil {
-			c.top.member(c.b[nameStart:nameEnd], c.b[valueStart:c.i])
+			c.top.member(c.b[nameStart:nameEnd], valueStart, c.i)
 		}
 		c.skipWS()
 		if c.i >= len(c.b) {
@@ -144,6 +196,7 @@ func (c *checker) object() *jsonSyntaxError {
 		case '}':
 			c.i++
 			c.depth--
+			c.closed(t)
 			return nil
 		default:
 			return c.fail("expected ',' or '}' after an object member")
@@ -151,15 +204,24 @@ func (c *checker) object() *jsonSyntaxError {
 	}
 }
 
+// closed completes tape entry t (-1: none) of the container that ends just before c.i.
+func (c *checker) closed(t int) {
+	if t >= 0 {
+		c.tape[t].end, c.tape[t].next = int32(c.i), int32(c.n)
+	}
+}
+
 func (c *checker) array() *jsonSyntaxError {
 	if c.depth++; c.depth > maxDepth {
 		return c.fail(fmt.Sprintf("nested deeper than %d levels", maxDepth))
 	}
+	t := c.open()
 	c.i++ // '['
 	c.skipWS()
 	if c.i < len(c.b) && c.b[c.i] == ']' {
 		c.i++
 		c.depth--
+		c.closed(t)
 		return nil
 	}
 	for {
@@ -176,6 +238,7 @@ func (c *checker) array() *jsonSyntaxError {
 		case ']':
 			c.i++
 			c.depth--
+			c.closed(t)
 			return nil
 		default:
 			return c.fail("expected ',' or ']' after an array element")
@@ -184,57 +247,101 @@ func (c *checker) array() *jsonSyntaxError {
 }
 
 // strSpecial marks the bytes that end a run of plain string content: the quote, the
-// backslash and control characters. Never modified.
+// backslash, control characters and the bytes of multi-byte UTF-8 sequences. Never
+// modified.
 var strSpecial = func() (t [256]bool) {
 	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	for c := utf8.RuneSelf; c < 256; c++ {
 		t[c] = true
 	}
 	t['"'], t['\\'] = true, true
 	return t
 }()
 
+// SWAR constants: a byte repeated in every lane of a uint64.
+const (
+	lanes01 = 0x0101010101010101
+	lanes20 = 0x2020202020202020
+	lanes80 = 0x8080808080808080
+	lanesQu = 0x2222222222222222 // '"'
+	lanesBs = 0x5c5c5c5c5c5c5c5c // '\\'
+)
+
+// specialLanes returns, for the 8 bytes of w (little-endian), a mask with the high bit
+// of a lane set where the byte is special in strings: a quote, a backslash, a control
+// character or a byte ≥ 0x80. In a lane below 0x80, x-lanes01 has its high bit set
+// where x is zero and w-lanes20 where w is below 0x20; a borrow only carries out of such
+// a lane, so it can flag only lanes above a special one, and the lowest flagged lane is
+// the first special byte.
+func specialLanes(w uint64) uint64 {
+	return (w | (w - lanes20) | (w ^ lanesQu - lanes01) | (w ^ lanesBs - lanes01)) & lanes80
+}
+
 func (c *checker) str() *jsonSyntaxError {
-	c.i++ // opening quote
-	for c.i < len(c.b) {
-		for c.i < len(c.b) && !strSpecial[c.b[c.i]] {
-			c.i++
+	b := c.b
+	i := c.i + 1 // opening quote
+	for {
+		for i+8 <= len(b) {
+			if m := specialLanes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
 		}
-		if c.i >= len(c.b) {
-			break
+		for i < len(b) && !strSpecial[b[i]] {
+			i++
 		}
-		switch ch := c.b[c.i]; {
+		if i >= len(b) {
+			c.i = i
+			return c.eof()
+		}
+		switch ch := b[i]; {
 		case ch == '"':
-			c.i++
+			c.i = i + 1
 			return nil
 		case ch == '\\':
-			c.i++
-			if c.i >= len(c.b) {
+			i++
+			if i >= len(b) {
+				c.i = i
 				return c.eof()
 			}
-			switch c.b[c.i] {
+			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				c.i++
+				i++
 			case 'u':
 				for k := 1; k <= 4; k++ {
-					if c.i+k >= len(c.b) {
+					if i+k >= len(b) {
+						c.i = i
 						return c.eof()
 					}
-					if !isHex(c.b[c.i+k]) {
-						c.i += k
+					if !isHex(b[i+k]) {
+						c.i = i + k
 						return c.fail("invalid \\u escape in string")
 					}
 				}
-				c.i += 5
+				i += 5
 			default:
-				return c.fail(fmt.Sprintf("invalid escape %q in string", c.b[c.i]))
+				c.i = i
+				return c.fail(fmt.Sprintf("invalid escape %q in string", b[i]))
 			}
 		case ch < 0x20:
+			c.i = i
 			return c.fail("control character in string")
-		default:
-			c.i++
+		default: // the first byte of a multi-byte sequence, or not UTF-8
+			if !c.utf8 {
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n == 1 {
+				c.i = i
+				return &jsonSyntaxError{off: i, badUTF8: true}
+			}
+			i += n
 		}
 	}
-	return c.eof()
 }
 
 func (c *checker) literal(lit string) *jsonSyntaxError {
@@ -386,19 +493,25 @@ func trimWS(b []byte) []byte {
 func skipString(b []byte, i int) int {
 	i++
 	for {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			// As in specialLanes: the lowest flagged lane is the first quote or backslash.
+			if m := ((w ^ lanesQu - lanes01) | (w ^ lanesBs - lanes01)) &^ w & lanes80; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && b[i] != '"' && b[i] != '\\' {
+			i++
+		}
+		if i >= len(b) {
 			return len(b)
 		}
-		end := i + j
-		k := end
-		for k > i && b[k-1] == '\\' {
-			k--
+		if b[i] == '"' {
+			return i + 1
 		}
-		if (end-k)%2 == 0 { // the quote is not escaped
-			return end + 1
-		}
-		i = end + 1
+		i += 2 // an escape: the byte after the backslash is not a quote that ends the string
 	}
 }
 
@@ -455,20 +568,110 @@ func skipValue(b []byte, i int) int {
 	}
 }
 
-// members walks the members of a checked JSON object:
-//
-//	for m := newMembers(obj); m.next(); { switch string(m.key) { ... } }
-type members struct {
-	b        []byte
-	i        int
-	key, val []byte // the current member: name (unescaped) and raw value
+// index is the structural index of a checked value, recorded by checkJSONTop: for every
+// object and array, in the order they open, where it starts and ends. The readers skip a
+// nested object or array with one look-up instead of a scan of its bytes, so that each
+// byte of a value is read about once however deep the decoders go. A nil *index, or a
+// span that is not part of the indexed value, falls back to scanning.
+type index struct {
+	base []byte      // the indexed value; nil if none
+	tape []tapeEntry // its containers in the order they open (so by start)
 }
 
-func newMembers(obj []byte) members {
+// tapeEntry is one object or array of an indexed value: the offsets of its opening
+// bracket and just past its closing one, and the tape position after its descendants.
+type tapeEntry struct {
+	start, end, next int32
+}
+
+// find returns the tape position of the object or array v, a span of ix.base; ok is
+// false if v is not one.
+func (ix *index) find(v []byte) (int, bool) {
+	if ix == nil || len(v) == 0 || len(ix.base) == 0 {
+		return 0, false
+	}
+	off := cap(ix.base) - cap(v) // v = ix.base[off:...] shares ix.base's array
+	if off < 0 || off >= len(ix.base) || &ix.base[off] != &v[0] {
+		return 0, false
+	}
+	tape := ix.tape
+	lo, hi := 0, len(tape)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if int(tape[mid].start) < off {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(tape) && int(tape[lo].start) == off && int(tape[lo].end)-off == len(v) {
+		return lo, true
+	}
+	return 0, false
+}
+
+// cursor skips the values of one object or array: through the tape when it has one,
+// else by scanning.
+type cursor struct {
+	tape  []tapeEntry // nil: scan
+	t     int         // tape position of the next nested container
+	delta int         // offset of the walked span in the indexed value
+}
+
+func (ix *index) cursor(v []byte) cursor {
+	t, ok := ix.find(v)
+	if !ok {
+		return cursor{}
+	}
+	return cursor{tape: ix.tape, t: t + 1, delta: int(ix.tape[t].start)}
+}
+
+// skip returns the index just past the value starting at b[i], b being the walked span.
+func (c *cursor) skip(b []byte, i int) int {
+	if c.tape != nil && i < len(b) && (b[i] == '{' || b[i] == '[') && c.t < len(c.tape) {
+		if e := c.tape[c.t]; int(e.start) == c.delta+i && int(e.end)-c.delta <= len(b) {
+			c.t = int(e.next)
+			return int(e.end) - c.delta
+		}
+		c.tape = nil // out of step: scan from here on
+	}
+	return skipValue(b, i)
+}
+
+// members walks the members of a checked JSON object:
+//
+//	for m := newMembers(obj); m.next(); { switch string(m.key()) { ... } }
+//
+// It holds offsets rather than slices of obj, so that walking stores no pointer into the
+// value: the cursor's tape can then stay on Decode's stack.
+type members struct {
+	b      []byte
+	i      int
+	ks, ke int    // the current member's name: b[ks:ke], raw
+	vs, ve int    // and value: b[vs:ve]
+	ukey   []byte // the name unescaped, if it has escapes
+	c      cursor
+}
+
+// key returns the current member's name, unescaped.
+func (m *members) key() []byte {
+	if m.ukey != nil {
+		return m.ukey
+	}
+	return m.b[m.ks:m.ke]
+}
+
+// val returns the current member's raw value.
+func (m *members) val() []byte { return m.b[m.vs:m.ve] }
+
+func newMembers(obj []byte) members { return (*index)(nil).members(obj) }
+
+// members is newMembers that skips nested values through ix.
+func (ix *index) members(obj []byte) members {
 	if kindOf(obj) != jsonObject {
 		return members{}
 	}
-	return members{b: obj, i: 1}
+	return members{b: obj, i: 1, c: ix.cursor(obj)}
 }
 
 func (m *members) next() bool {
@@ -486,9 +689,9 @@ func (m *members) next() bool {
 		m.i = len(b)
 		return false
 	}
-	key := b[i+1 : end-1]
-	if bytes.IndexByte(key, '\\') >= 0 {
-		key = unescape(key)
+	m.ks, m.ke, m.ukey = i+1, end-1, nil
+	if bytes.IndexByte(b[i+1:end-1], '\\') >= 0 {
+		m.ukey = unescape(b[i+1 : end-1])
 	}
 	i = skipWS(b, end)
 	if i >= len(b) || b[i] != ':' {
@@ -496,26 +699,33 @@ func (m *members) next() bool {
 		return false
 	}
 	i = skipWS(b, i+1)
-	vend := skipValue(b, i)
-	m.key, m.val, m.i = key, b[i:vend], vend
-	return len(m.val) > 0
+	vend := m.c.skip(b, i)
+	m.vs, m.ve, m.i = i, vend, vend
+	return vend > i
 }
 
 // elements walks the elements of a checked JSON array:
 //
-//	for e := newElements(arr); e.next(); { use(e.n, e.val) }
+//	for e := newElements(arr); e.next(); { use(e.n, e.val()) }
 type elements struct {
-	b   []byte
-	i   int
-	n   int // index of the current element, from 0
-	val []byte
+	b      []byte
+	i      int
+	n      int // index of the current element, from 0
+	vs, ve int // the current element: b[vs:ve]
+	c      cursor
 }
 
-func newElements(arr []byte) elements {
+// val returns the current element.
+func (e *elements) val() []byte { return e.b[e.vs:e.ve] }
+
+func newElements(arr []byte) elements { return (*index)(nil).elements(arr) }
+
+// elements is newElements that skips nested values through ix.
+func (ix *index) elements(arr []byte) elements {
 	if kindOf(arr) != jsonArray {
 		return elements{}
 	}
-	return elements{b: arr, i: 1, n: -1}
+	return elements{b: arr, i: 1, n: -1, c: ix.cursor(arr)}
 }
 
 func (e *elements) next() bool {
@@ -528,10 +738,10 @@ func (e *elements) next() bool {
 		e.i = len(b)
 		return false
 	}
-	end := skipValue(b, i)
-	e.val, e.i = b[i:end], end
+	end := e.c.skip(b, i)
+	e.vs, e.ve, e.i = i, end, end
 	e.n++
-	return len(e.val) > 0
+	return end > i
 }
 
 // count returns the number of elements of the checked JSON array arr.

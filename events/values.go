@@ -114,7 +114,7 @@ func parseBool(v []byte, path string) (bool, error) {
 // parseTags reads tags given as an array of strings or as one comma-separated string.
 // Tags are trimmed and empty ones dropped; the result is non-nil. Absent and null give
 // ok false.
-func parseTags(v []byte, path string) (tags []string, ok bool, err error) {
+func (ix *index) parseTags(v []byte, path string) (tags []string, ok bool, err error) {
 	switch kindOf(v) {
 	case jsonInvalid, jsonNull:
 		return nil, false, nil
@@ -129,11 +129,11 @@ func parseTags(v []byte, path string) (tags []string, ok bool, err error) {
 		return tags, true, nil
 	case jsonArray:
 		tags = make([]string, 0, 4)
-		for e := newElements(v); e.next(); {
-			if kindOf(e.val) != jsonString {
-				return nil, false, within(wrongType(indexPath(e.n), "a string", e.val), path)
+		for e := ix.elements(v); e.next(); {
+			if kindOf(e.val()) != jsonString {
+				return nil, false, within(wrongType(indexPath(e.n), "a string", e.val()), path)
 			}
-			if t := strings.TrimSpace(unquote(e.val)); t != "" {
+			if t := strings.TrimSpace(unquote(e.val())); t != "" {
 				tags = append(tags, t)
 			}
 		}
