@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"flag"
 	"runtime"
 	"testing"
 	"time"
@@ -28,9 +29,13 @@ import (
 //	go test ./processor -run '^$' -bench WindowLive -benchtime 200x -count 6 \
 //	    -cpuprofile cpu.out -memprofile mem.out
 //	go tool pprof -top -nodecount 40 processor.test cpu.out
+//
+// -window.contact-cache N sets --contact-cache (0: the default, negative: off).
+var benchContactCache = flag.Int("window.contact-cache", 0, "BenchmarkWindowLive: --contact-cache (0: default, negative: off)")
+
 func BenchmarkWindowLive(b *testing.B) {
 	const windowLiveEvents = 1000
-	rig := newWindowRig(b)
+	rig := newWindowRig(b, func(c *Config) { c.ContactCache = *benchContactCache })
 	rig.p.cfg.Logger = testLogger(b)
 	g := gen.New(gen.Config{Seed: 7, Workspaces: 2, ContactsPerWorkspace: 2000, Start: rig.now})
 	for _, s := range g.Segments() {
