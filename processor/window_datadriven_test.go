@@ -64,6 +64,8 @@ type windowRig struct {
 	now    time.Time
 	sink   *listSink
 	offset map[string]int64 // next offset per global topic
+	// partial lets a window leave backfills pending (a limited BackfillChunk).
+	partial bool
 }
 
 // listSink is a recordSink that keeps what it is given, produced at once.
@@ -232,7 +234,7 @@ func (rig *windowRig) window(t testing.TB, recs []*kgo.Record) {
 	}
 	w.committed(false)
 	p.compactLogs()
-	if n := p.backfillsPending(); n > 0 {
+	if n := p.backfillsPending(); n > 0 && !rig.partial {
 		t.Fatalf("%d backfills still pending after a window with an unlimited budget", n)
 	}
 }
