@@ -297,15 +297,53 @@ func TestBackfillAlgebraWithCatalogStepsPending(t *testing.T) {
 // window's records flushed and committed. join10 (total_spent above 90) adds a tenth
 // of the contacts, join1 (above 98) a hundredth.
 //
+// The timerel variants have time-relative segments in force in the workspace (those
+// of the demo: days since the last order, orders in the last 30 days), so that
+// every contact has a timer.
+//
 //	go test ./processor -run '^$' -bench BackfillNewSegment -benchtime 3x
 func BenchmarkBackfillNewSegment(b *testing.B) {
 	const n = 200_000
-	for _, mode := range []string{backfillAlgebraMode, backfillScanMode} {
+	for _, variant := range benchVariants {
+		for _, mode := range []string{backfillAlgebraMode, backfillScanMode} {
+			benchBackfillNewSegment(b, n, variant, mode)
+		}
+	}
+}
+
+// benchVariants are the workspaces of the backfill benchmarks: without, and with
+// time-relative segments in force.
+var benchVariants = []string{"", "timerel"}
+
+// benchTimeRelative defines, for the timerel variant, time-relative segments like
+// the demo's in the rig's workspace.
+func benchTimeRelative(b *testing.B, rig *windowRig, variant string) {
+	if variant == "" {
+		return
+	}
+	for _, d := range [][2]string{
+		{"lapsed", `[{"conditions":[{"field":"total_spent","op":"gt","value":50},{"field":"days_since_last_order","op":"gt","value":60}]}]`},
+		{"first-time", `[{"conditions":[{"field":"orders_count","op":"eq","value":1},{"field":"days_since_last_order","op":"lte","value":30}]}]`},
+		{"recent-repeat", `[{"conditions":[{"field":"orders_count","op":"gte","value":2,"in_last_days":30}]}]`},
+	} {
+		id, groups := d[0], d[1]
+		rig.global("definition", algebraShop+"/"+id, fmt.Sprintf(`{"workspace":%q,"id":%q,"name":%q,"groups":%s}`, algebraShop, id, id, groups))
+	}
+	rig.run(b, nil)
+}
+
+func benchBackfillNewSegment(b *testing.B, n int, variant, mode string) {
+	{
 		rig := newWindowRig(b, func(c *Config) {
 			c.NaiveEvaluation = mode == backfillScanMode
 			c.BackfillChunk = 1 << 30
 			c.CommitInterval, c.TransactionTimeout = time.Minute, 5*time.Minute
 		})
+		benchTimeRelative(b, rig, variant)
+		name := mode
+		if variant != "" {
+			name = variant + "/" + mode
+		}
 		const batch = 20_000
 		for i := 1; i <= n; i += batch {
 			recs := make([]*kgo.Record, 0, batch)
@@ -319,7 +357,7 @@ func BenchmarkBackfillNewSegment(b *testing.B) {
 			name string
 			gt   int
 		}{{"join10", 90}, {"join1", 98}} {
-			b.Run(mode+"/"+join.name, func(b *testing.B) {
+			b.Run(name+"/"+join.name, func(b *testing.B) {
 				scan0, alg0, _ := backfillReads(rig)
 				var transitions int
 				for i := 0; i < b.N; i++ {
@@ -346,33 +384,40 @@ func BenchmarkBackfillNewSegment(b *testing.B) {
 //	go test ./processor -run '^$' -bench BackfillBurst -benchtime 2x
 func BenchmarkBackfillBurst(b *testing.B) {
 	const n, defs = 20_000, 200
-	for _, mode := range []string{backfillAlgebraMode, backfillScanMode} {
-		b.Run(mode, func(b *testing.B) {
-			rig := newWindowRig(b, func(c *Config) {
-				c.NaiveEvaluation = mode == backfillScanMode
-				c.BackfillChunk = 1 << 30
-				c.CommitInterval, c.TransactionTimeout = time.Minute, 5*time.Minute
-			})
-			recs := make([]*kgo.Record, 0, n)
-			for j := 1; j <= n; j++ {
-				recs = append(recs, rig.orderEvent(j, 1, j%100))
+	for _, variant := range benchVariants {
+		for _, mode := range []string{backfillAlgebraMode, backfillScanMode} {
+			name := mode
+			if variant != "" {
+				name = variant + "/" + mode
 			}
-			rig.run(b, recs)
-			b.ResetTimer()
-			var transitions int
-			for i := 0; i < b.N; i++ {
-				for k := range defs {
-					id := fmt.Sprintf("burst%d-%d", i, k)
-					rig.global("definition", algebraShop+"/"+id, spentDef(id, 95+k%4))
+			b.Run(name, func(b *testing.B) {
+				rig := newWindowRig(b, func(c *Config) {
+					c.NaiveEvaluation = mode == backfillScanMode
+					c.BackfillChunk = 1 << 30
+					c.CommitInterval, c.TransactionTimeout = time.Minute, 5*time.Minute
+				})
+				benchTimeRelative(b, rig, variant)
+				recs := make([]*kgo.Record, 0, n)
+				for j := 1; j <= n; j++ {
+					recs = append(recs, rig.orderEvent(j, 1, j%100))
 				}
-				rig.run(b, nil)
-				transitions += rig.transitions()
-			}
-			b.StopTimer()
-			scan, alg, _ := backfillReads(rig)
-			b.ReportMetric(float64(transitions)/float64(b.N), "transitions/op")
-			b.ReportMetric((scan+alg)/float64(b.N), "read/op")
-		})
+				rig.run(b, recs)
+				b.ResetTimer()
+				var transitions int
+				for i := 0; i < b.N; i++ {
+					for k := range defs {
+						id := fmt.Sprintf("burst%d-%d", i, k)
+						rig.global("definition", algebraShop+"/"+id, spentDef(id, 95+k%4))
+					}
+					rig.run(b, nil)
+					transitions += rig.transitions()
+				}
+				b.StopTimer()
+				scan, alg, _ := backfillReads(rig)
+				b.ReportMetric(float64(transitions)/float64(b.N), "transitions/op")
+				b.ReportMetric((scan+alg)/float64(b.N), "read/op")
+			})
+		}
 	}
 }
 
