@@ -36,10 +36,12 @@ import (
 // loop goroutine in scan order, which evaluates them again on the window's copy and
 // produces the changes as before; the others cost no copy, no write and no output.
 //
-// A step of a live definition that needs no new NextDue and no settling of old
-// incarnations reads only its candidates instead of the whole workspace
-// (backfillAlgebra): the members the attribute index gives for the new version XOR
-// the segment's member bitmap, the contacts with a timer and those the window holds.
+// A step of a live definition that changes no time-relative predicate and needs no
+// settling of old incarnations reads only its candidates instead of the whole
+// workspace (backfillAlgebra): the members the attribute index gives for the new
+// version XOR the segment's member bitmap, the contacts whose NextDue a scan would
+// change (those with a timer, or in a workspace with time-relative segments those
+// whose timer is due) and those the window holds.
 // They go through the same workers and loop, in key order, so the output is the
 // scan's; the other contacts are provably unchanged by the step.
 
