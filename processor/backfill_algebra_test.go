@@ -656,9 +656,10 @@ func TestBackfillAlgebraTimeRelativeWorkspace(t *testing.T) {
 		t.Fatalf("while a time-relative step scans: read %v by scan, %v by algebra, want both", s0-lastScan, a0-lastAlg)
 	}
 	lastScan, lastAlg = s0, a0
+	// A definition followed by a time-relative one: it is scanned (the other's step
+	// is pending), and the next one goes through the index again.
 	phase("a time-relative step after it", [][3]string{def("big6", spentDef("big6", 30)), def("later", daysDef("later", "lte", 5))}, nil)
+	expect("a time-relative step after it", false)
 	phase("last", [][3]string{def("big7", spentDef("big7", 20))}, nil)
-	lastScan, lastAlg, _ = backfillReads(alg)
-	phase("last", [][3]string{def("big7", spentDef("big7", 25))}, nil)
 	expect("last", true)
 }
