@@ -36,10 +36,12 @@ import (
 // loop goroutine in scan order, which evaluates them again on the window's copy and
 // produces the changes as before; the others cost no copy, no write and no output.
 //
-// A step of a live definition that needs no new NextDue and no settling of old
-// incarnations reads only its candidates instead of the whole workspace
-// (backfillAlgebra): the members the attribute index gives for the new version XOR
-// the segment's member bitmap, the contacts with a timer and those the window holds.
+// A step of a live definition that changes no time-relative predicate and needs no
+// settling of old incarnations reads only its candidates instead of the whole
+// workspace (backfillAlgebra): the members the attribute index gives for the new
+// version XOR the segment's member bitmap, the contacts whose NextDue a scan would
+// change (those with a timer, or in a workspace with time-relative segments those
+// whose timer is due) and those the window holds.
 // They go through the same workers and loop, in key order, so the output is the
 // scan's; the other contacts are provably unchanged by the step.
 
@@ -479,11 +481,16 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 		si = step
 	}
 	skip := aheadFrom(sm.Ahead, step.Pos) // contacts an event brought through this step already
-	f := segmentFilter{segID: segID, si: si, now: w.now}
-	var cat func(dense uint32) state.Catalog
+	f := segmentFilter{segID: segID, si: si, now: w.now, wr: w.rules.ws[ws]}
+	cat := func(uint32) state.Catalog { return nil }
 	if si != nil {
-		f.wr = w.rules.ws[ws]
+		f.due = f.wr != nil
 		cat = w.catalogsFor(pt, w.catalogFor(f.wr, si))
+	} else {
+		// The deletion of a time-relative version: the flips of the workspace's
+		// timers change, so its scan arms every contact's timer again, as the scan of
+		// a live version does (backfillAlgebra relies on it).
+		f.due = changesDue(steps, cur)
 	}
 	excl := w.opts.exclusionTag
 	sc := w.newScan(pt, ws+"/", budget)
@@ -494,13 +501,16 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 				continue
 			}
 			enc := ch.buf[it.enc[0]:it.enc[1]]
+			entry := false
 			if f.si == nil {
-				// A deleted segment: only the records with an entry of it change.
+				// A deleted segment: only the records with an entry of it change (and
+				// those with a new NextDue).
 				live, has, err := state.SegmentEntry(enc, segID)
 				if err != nil {
 					return fmt.Errorf("scan partition %d: decode %s: %w", pt.id, it.key, err)
 				}
-				if it.skip = !live || !has; it.skip {
+				entry = live && has
+				if it.skip = !entry && !f.due; it.skip {
 					continue
 				}
 			}
@@ -511,9 +521,9 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 				it.skip = true
 				continue
 			}
-			if f.si != nil {
+			if f.si != nil || (f.due && !entry) {
 				a := c.Attrs(ws, cat(c.DenseID), excl)
-				if it.skip = !f.changes(c, &a); it.skip {
+				if it.skip = !entry && !f.changes(c, &a); it.skip {
 					ch.evals++
 					continue
 				}
@@ -550,16 +560,18 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 			return
 		}
 		start := w.refStart(pt, ws, o.c)
+		var a *operators.Attrs
+		if si != nil || f.due {
+			a = it.attrs(o, func() operators.Attrs { return o.c.Attrs(ws, cat(o.c.DenseID), excl) })
+		}
 		if si == nil {
 			w.removeSegment(ctx, pt, it.key, o, segID, step.Version)
-			w.stepCascade(ctx, pt, it.key, o, segID, start, step.Pos, step.Version)
-			return
+		} else {
+			w.evalSegment(ctx, pt, it.key, o, si, a, ReasonDefinition, Cause{})
 		}
-		a := it.attrs(o, func() operators.Attrs { return o.c.Attrs(ws, cat(o.c.DenseID), excl) })
-		w.evalSegment(ctx, pt, it.key, o, si, a, ReasonDefinition, Cause{})
 		w.stepCascade(ctx, pt, it.key, o, segID, start, step.Pos, step.Version)
-		if f.wr != nil {
-			if due := f.wr.rs.NextFlip(a, w.now); !due.Equal(o.c.NextDue) {
+		if f.due {
+			if due := nextDue(f.rules(), o.c, a, w.now); !due.Equal(o.c.NextDue) {
 				o.c.NextDue = due
 				w.markDirty(pt.id, it.key, o)
 			}
@@ -624,16 +636,40 @@ type algebraStep struct {
 //     scanned).
 //   - purchased collections: the step reads none, or the partition has no catalog
 //     step pending, so every contact sees the catalog the query reads.
-//   - NextDue: the workspace has no time-relative segment in force, so a scan sets
-//     NextDue to zero: the contacts with a timer (the store's timer index) are
-//     candidates. Otherwise the step is scanned, since a scan recomputes every
-//     contact's NextDue.
+//   - NextDue: a scan sets each contact's NextDue to nextDue (the next flip of the
+//     workspace's time-relative predicates in force, or an earlier deletion fence
+//     still ahead). If the workspace has no time-relative segment in force, that is
+//     zero or the fence, which only a contact with a timer can differ from: the
+//     contacts with a timer (the store's timer index) are candidates. Otherwise the
+//     step goes through the index only if dueSettled holds: no step of the
+//     workspace pending in the partition, this one included, changes its
+//     time-relative predicates (neither its version nor the one it replaces is
+//     time-relative; Segment.TimeRelative looks at a segment's own conditions only,
+//     and a reference to a time-relative segment needs no timer of its own: its
+//     flips follow the referenced segment's, by cascade), and the partition applied
+//     every time-relative segment in force. Then every live contact's NextDue was
+//     last set, at some t ≤ now, to nextDue with the predicates in force (by an
+//     event, a fired timer or the scan of the last step that changed them; a
+//     deletion's included, which recomputes NextDue for that reason), from the
+//     attributes it still has (a backfill changes memberships, not attributes).
+//     NextFlip(a, t) is the first instant after t of a set of instants that
+//     depends only on a and the predicates (day counts stepping at t0 + k·24h,
+//     lifecycle stages, window departures), so it equals NextFlip(a, now) unless it
+//     is at or before now; likewise the fence counts at t and at now unless it
+//     expired in between, which left NextDue at or before now. applyEvent arms the
+//     fence even if it expired: also at or before now. So the scan changes only the
+//     contacts whose timer is due (NextDue ≤ now, not fired yet: the timer index up
+//     to now), and the contacts the window holds. A time-relative step is scanned.
 //
 // Contacts an event brought through the step already (skip) are left out, as the
 // scan leaves them; the candidates go through the scan's own evaluation in key
 // order, so the step's output is the scan's.
 func (w *window) backfillAlgebra(pt *partition, segKey string, sm *state.SegmentMeta, si *segInfo, wr *wsRules, skip *roaring.Bitmap) (*algebraStep, error) {
-	if w.opts.naive || wr == nil || len(wr.rs.TimeRelative()) > 0 || si.Seg.TimeRelative() {
+	if w.opts.naive || wr == nil || si.Seg.TimeRelative() {
+		return nil, nil
+	}
+	timeRelative := len(wr.rs.TimeRelative()) > 0
+	if timeRelative && !w.dueSettled(pt, si.Workspace, wr) {
 		return nil, nil
 	}
 	if pos, ok := pt.clean[segKey]; !ok || pos != si.Pos {
@@ -676,7 +712,12 @@ func (w *window) backfillAlgebra(pt *partition, segKey string, sm *state.Segment
 		}
 		st.keys = append(st.keys, key)
 	}
-	timed, err := w.timedContacts(pt, ws)
+	var timed []string
+	if timeRelative {
+		timed, err = w.dueContacts(pt, ws)
+	} else {
+		timed, err = w.timedContacts(pt, ws)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("backfill %s in partition %d: %w", segKey, pt.id, err)
 	}
@@ -725,6 +766,20 @@ func (w *window) timedContacts(pt *partition, ws string) ([]string, error) {
 	return keys, nil
 }
 
+// dueContacts returns the keys of the contacts of workspace ws in partition pt
+// whose timer is due (at or before the window's instant) in the store.
+func (w *window) dueContacts(pt *partition, ws string) ([]string, error) {
+	var keys []string
+	prefix := ws + "/"
+	err := w.store.ScanTimers(pt.id, time.Time{}, w.now, func(_ time.Time, key string) bool {
+		if strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return true
+	})
+	return keys, err
+}
+
 // maxDue is an instant after every timer.
 var maxDue = time.Unix(0, math.MaxInt64-1)
 
@@ -770,8 +825,81 @@ func (w *window) catalogFor(wr *wsRules, si *segInfo) state.Catalog {
 type segmentFilter struct {
 	segID string
 	si    *segInfo
-	wr    *wsRules // the workspace's rules, for NextDue (segment backfills)
+	wr    *wsRules // the workspace's rules, for NextDue (nil: none in force)
+	due   bool     // the step sets each contact's NextDue (nextDue)
 	now   time.Time
+}
+
+// rules returns the rule set NextDue is computed with (nil: no segment in force).
+func (f *segmentFilter) rules() *operators.RuleSet {
+	if f.wr == nil {
+		return nil
+	}
+	return f.wr.rs
+}
+
+// nextDue is the NextDue a backfill step, and a fired timer, give a live contact c
+// with attributes a: the next flip of a time-relative predicate of rs (nil: none in
+// force), or the expiry of c's deletion fence if it is earlier and still ahead.
+// applyEvent arms the fence's expiry whatever the instant; one in the past is due
+// at once and fires, so the two agree from then on (see backfillAlgebra).
+func nextDue(rs *operators.RuleSet, c *state.Contact, a *operators.Attrs, now time.Time) time.Time {
+	var due time.Time
+	if rs != nil {
+		due = rs.NextFlip(a, now)
+	}
+	if until := c.FenceUntil(); until.After(now) && (due.IsZero() || until.Before(due)) {
+		due = until
+	}
+	return due
+}
+
+// changesDue reports whether step i of a segment's steps changes the time-relative
+// predicates of its workspace, which every contact's NextDue is computed from: its
+// version is time-relative, or the one it replaces is (unknown when the history no
+// longer holds that one, which then counts as time-relative).
+func changesDue(steps []*segInfo, i int) bool {
+	s := steps[i]
+	if !s.Deleted && s.Seg.TimeRelative() {
+		return true
+	}
+	if i == 0 {
+		return s.Deleted || s.Version > 1
+	}
+	prev := steps[i-1]
+	return !prev.Deleted && prev.Seg.TimeRelative()
+}
+
+// dueSettled reports whether every live contact of workspace ws (rules wr) in
+// partition pt has the NextDue that wr's time-relative predicates give it, as of
+// when it was last computed: partition pt has applied the step of every
+// time-relative segment in force, and has no step of ws pending, this one
+// included, that changes the time-relative predicates (changesDue). The last
+// step that changed them (its version or the one it replaced time-relative, a
+// deletion included) was then a scan that recomputed every contact's NextDue
+// (nextDue) with the predicates in force since, and every evaluation since
+// (events, timers, scans) did the same.
+func (w *window) dueSettled(pt *partition, ws string, wr *wsRules) bool {
+	view := w.metaView(pt)
+	for _, k := range w.pendingSegments(pt, ws) {
+		sm := view.Segments[k]
+		steps, cur, ok := w.segSteps(k, &sm)
+		if !ok {
+			return false
+		}
+		for i := cur; i < len(steps); i++ {
+			if changesDue(steps, i) {
+				return false
+			}
+		}
+	}
+	for _, i := range wr.rs.TimeRelative() {
+		s := wr.segs[i]
+		if sm, ok := view.Segments[s.Key]; !ok || sm.Pos != s.Pos || sm.Backfilling {
+			return false
+		}
+	}
+	return true
 }
 
 // flips reports whether evaluating the live segment on c (attributes a) produces a
@@ -793,7 +921,7 @@ func (f *segmentFilter) flips(c *state.Contact, a *operators.Attrs) bool {
 // changes reports whether a backfill of the live segment changes c: a flip, or a
 // new NextDue.
 func (f *segmentFilter) changes(c *state.Contact, a *operators.Attrs) bool {
-	return f.flips(c, a) || (f.wr != nil && !f.wr.rs.NextFlip(a, f.now).Equal(c.NextDue))
+	return (f.si != nil && f.flips(c, a)) || (f.due && !nextDue(f.rules(), c, a, f.now).Equal(c.NextDue))
 }
 
 // removeSegment removes a contact from a deleted segment and forgets the entries.

@@ -248,6 +248,9 @@ func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
 		}
 		ws := workspaceOf(e.key)
 		c.NextDue = time.Time{}
+		if !c.IsNew() {
+			c.NextDue = nextDue(nil, c, nil, w.now) // the deletion fence, if still ahead
+		}
 		if wr := w.rules.ws[ws]; wr != nil && !c.IsNew() {
 			var a operators.Attrs
 			if adopted && r.hasAttrs {
@@ -260,7 +263,7 @@ func (w *window) fireBatch(ctx context.Context, b *timerReads) error {
 				a = c.Attrs(ws, w.catalog(pt, c.DenseID, false), w.opts.exclusionTag)
 			}
 			w.evalSegments(ctx, pt, e.key, o, wr, wr.rs.TimeRelative(), &a, ReasonTime, Cause{DueAt: e.due})
-			c.NextDue = wr.rs.NextFlip(&a, w.now)
+			c.NextDue = nextDue(wr.rs, c, &a, w.now)
 		}
 		w.markDirty(pt.id, e.key, o)
 	}
