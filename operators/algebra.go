@@ -26,11 +26,12 @@ type AttrsFunc func(id uint32) (*Attrs, error)
 // left undecided by the algebra is decided by Segment.Match over its Attrs, so the
 // result always equals Match over every contact of the index.
 type Query struct {
-	x     *Index
-	now   time.Time
-	attrs AttrsFunc
-	preds map[string]tri
-	stage *[StageLapsed + 1]*roaring.Bitmap // derived lifecycle stages at now, on first use
+	x      *Index
+	now    time.Time
+	attrs  AttrsFunc
+	preds  map[string]tri
+	stage  *[StageLapsed + 1]*roaring.Bitmap // derived lifecycle stages at now, on first use
+	stageU *roaring.Bitmap                   // contacts whose derived stage the index leaves undecided
 
 	// Collections, if set, returns a superset of the contacts who bought from one of
 	// the named collections (lower case): for instance the buyers of the products the
@@ -126,7 +127,7 @@ func (q *Query) cond(c *cond) tri {
 		return r
 	}
 	var r tri
-	outcome, present, ok := q.pred(c.pred)
+	outcome, undecided, present, ok := q.pred(c.pred)
 	switch {
 	case c.pred.dim == dimCollections && q.Collections != nil:
 		// Only who may have bought is known: they are undecided, the others certainly
@@ -140,6 +141,9 @@ func (q *Query) cond(c *cond) tri {
 		r = tri{roaring.New(), q.x.live} // not indexed: every contact is undecided
 	default:
 		u := roaring.And(q.x.inexact, q.x.live)
+		if undecided != nil { // a subset of present
+			u.Or(undecided)
+		}
 		if c.negate {
 			outcome = roaring.AndNot(present, outcome)
 		} else {
@@ -152,14 +156,15 @@ func (q *Query) cond(c *cond) tri {
 	return r
 }
 
-// pred returns the exact contacts for which p is true and those holding its value, or
-// false when the index does not hold p's dim.
-func (q *Query) pred(p *pred) (outcome, present *roaring.Bitmap, ok bool) {
+// pred returns the exact contacts for which p is true, those (holding its value) it
+// leaves undecided (nil: none; instants in a threshold's second), and those holding
+// its value, or false when the index does not hold p's dim.
+func (q *Query) pred(p *pred) (outcome, undecided, present *roaring.Bitmap, ok bool) {
 	x := q.x
 	switch p.dim {
 	case dimPhone, dimCountry, dimLanguage, dimCity, dimProvince, dimEmailDomain:
 		i := strDim(p.dim)
-		return x.strs[i].union(p.set), x.strsAny[i], true
+		return x.strs[i].union(p.set), nil, x.strsAny[i], true
 	case dimConsent, dimEmailConsent:
 		consent := &x.consent[0]
 		if p.dim == dimEmailConsent {
@@ -171,7 +176,7 @@ func (q *Query) pred(p *pred) (outcome, present *roaring.Bitmap, ok bool) {
 				bs = append(bs, consent[c])
 			}
 		}
-		return roaring.FastOr(bs...), x.live, true
+		return roaring.FastOr(bs...), nil, x.live, true
 	case dimLifecycle:
 		stages := q.stages()
 		var bs []*roaring.Bitmap
@@ -180,18 +185,18 @@ func (q *Query) pred(p *pred) (outcome, present *roaring.Bitmap, ok bool) {
 				bs = append(bs, stages[s])
 			}
 		}
-		return roaring.FastOr(bs...), x.live, true
+		return roaring.FastOr(bs...), q.stageU, x.live, true
 	case dimLists, dimTags, dimBrands:
-		return x.sets[setDim(p.dim)].union(p.set), x.live, true
+		return x.sets[setDim(p.dim)].union(p.set), nil, x.live, true
 	case dimSegments:
 		if q.Segments == nil {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		var bs []*roaring.Bitmap
 		for _, id := range p.set {
 			bs = append(bs, q.Segments(id))
 		}
-		return roaring.FastOr(bs...), x.live, true
+		return roaring.FastOr(bs...), nil, x.live, true
 	case dimPrices:
 		var bs []*roaring.Bitmap
 		for _, pb := range x.prices {
@@ -199,38 +204,40 @@ func (q *Query) pred(p *pred) (outcome, present *roaring.Bitmap, ok bool) {
 				bs = append(bs, pb.ids)
 			}
 		}
-		return roaring.FastOr(bs...), x.live, true
+		return roaring.FastOr(bs...), nil, x.live, true
 	case dimOrdersCount, dimMessagesReceived, dimMessagesRead:
-		return countRange(p.ints).compare(x.countBSI(p.dim)), x.live, true
+		return countRange(p.ints).compare(x.countBSI(p.dim)), nil, x.live, true
 	case dimCompletions:
 		r := countRange(p.ints)
 		if p.automation == "" {
-			return r.compare(x.completions), x.live, true
+			return r.compare(x.completions), nil, x.live, true
 		}
 		b := x.byAutomation[p.automation]
 		if b == nil {
 			if r.contains(0) {
-				return x.live.Clone(), x.live, true
+				return x.live.Clone(), nil, x.live, true
 			}
-			return roaring.New(), x.live, true
+			return roaring.New(), nil, x.live, true
 		}
 		out := r.compare(b)
 		if r.contains(0) { // contacts without completions of this automation have 0
 			out.Or(roaring.AndNot(x.live, b.GetExistenceBitmap()))
 		}
-		return out, x.live, true
+		return out, nil, x.live, true
 	case dimDaysSinceLastOrder, dimDaysSinceFirstOrder, dimMessageDays, dimEngagedDays, dimCreatedDays:
 		b := x.instantBSI(p.dim)
-		return daysRange(p.ints, q.now).compare(b), b.GetExistenceBitmap(), true
+		sure, u := daysRange(p.ints, q.now).compare(b)
+		return sure, u, b.GetExistenceBitmap(), true
 	case dimTotalSpent:
-		return decRange(&p.decs).compare(x.totalSpent), x.live, true
+		return decRange(&p.decs).compare(x.totalSpent), nil, x.live, true
 	case dimAOV:
-		return decRange(&p.decs).compare(x.aov), x.aov.GetExistenceBitmap(), true
+		return decRange(&p.decs).compare(x.aov), nil, x.aov.GetExistenceBitmap(), true
 	case dimMessageAt, dimEngagedAt, dimFirstOrderAt, dimLastOrderAt, dimCreatedAt:
 		b := x.instantBSI(p.dim)
-		return timeRange(&p.times).compare(b), b.GetExistenceBitmap(), true
+		sure, u := timeRange(&p.times).compare(b)
+		return sure, u, b.GetExistenceBitmap(), true
 	}
-	return nil, nil, false
+	return nil, nil, nil, false
 }
 
 // countRange converts an integer span to the range of stored counts.
@@ -243,7 +250,9 @@ func countRange(s intSpan) intRange {
 
 // stages returns the contacts of each lifecycle stage at the query's instant (SPEC §5):
 // the override if set, else lead with no orders, lapsed after 180 days, at risk after
-// 90, else first-time or repeat buyer by the count of orders.
+// 90, else first-time or repeat buyer by the count of orders. A contact whose last
+// order lies in the second of the 90 or 180 days' threshold is in no stage and in
+// q.stageU instead.
 func (q *Query) stages() *[StageLapsed + 1]*roaring.Bitmap {
 	if q.stage != nil {
 		return q.stage
@@ -255,9 +264,15 @@ func (q *Query) stages() *[StageLapsed + 1]*roaring.Bitmap {
 	noOrders.Or(roaring.AndNot(derived, x.lastOrder.GetExistenceBitmap()))
 	st[StageLead] = roaring.And(derived, noOrders)
 	rest := roaring.AndNot(derived, noOrders)
-	st[StageLapsed] = roaring.And(rest, daysRange(intSpan{181, math.MaxInt64}, q.now).compare(x.lastOrder))
-	st[StageAtRisk] = roaring.And(rest, daysRange(intSpan{91, 180}, q.now).compare(x.lastOrder))
+	lapsed, uLapsed := daysRange(intSpan{181, math.MaxInt64}, q.now).compare(x.lastOrder)
+	atRisk, uAtRisk := daysRange(intSpan{91, 180}, q.now).compare(x.lastOrder)
+	q.stageU = roaring.And(rest, roaring.Or(uLapsed, uAtRisk))
+	st[StageLapsed] = roaring.And(rest, lapsed)
+	st[StageAtRisk] = roaring.And(rest, atRisk)
+	st[StageLapsed].AndNot(q.stageU)
+	st[StageAtRisk].AndNot(q.stageU)
 	recent := roaring.AndNot(rest, roaring.Or(st[StageLapsed], st[StageAtRisk]))
+	recent.AndNot(q.stageU)
 	st[StageFirstTimeBuyer] = roaring.And(recent, intRange{1, 1}.compare(x.ordersCount))
 	st[StageRepeatBuyer] = roaring.AndNot(recent, st[StageFirstTimeBuyer])
 	for s := StageLead; s <= StageLapsed; s++ {

@@ -12,7 +12,7 @@ import (
 
 // Index is an in-memory attribute index over the contacts of one partition, keyed by
 // their dense ids: a bit-sliced index (BSI) per ordered attribute — counts, money as
-// exact scaled integers, instants as Unix nanoseconds — a bitmap per value of each
+// exact scaled integers, instants as whole Unix seconds — a bitmap per value of each
 // categorical attribute and per element of each set (purchased collections excepted:
 // see Query.Collections). Over it a compiled segment is
 // evaluated as bitmap algebra (Query) instead of a scan of every contact.
@@ -20,6 +20,10 @@ import (
 // The index is exact: a value it cannot represent exactly (money with more than
 // MoneyScale decimals, a negative count or amount, an instant before 1970) marks the
 // contact inexact, and a query decides inexact contacts by evaluating their Attrs.
+// An instant is held as its second (floor): half the bit slices of nanoseconds, so
+// half the work of each change. A comparison with a threshold decides every contact
+// whose second differs from the threshold's; the few in the threshold's own second
+// are left to their Attrs as well (instantRange).
 // Attributes the index does not hold at all (fields added after it) are decided the
 // same way, over the contacts that the indexed conditions leave.
 //
@@ -319,13 +323,14 @@ func scaledMoney(d decimal.Decimal) (int64, bool) {
 	return int64(c), true
 }
 
-// setInstant indexes an instant as Unix nanoseconds; one before 1970 is not
-// represented (false). Every time.Time after 1970 that UnixNano can express is.
+// setInstant indexes an instant as its whole Unix second (floor); one before 1970 or
+// after what UnixNano can express (2262) is not represented (false): days-since
+// arithmetic saturates beyond it.
 func setInstant(b *bsi.BSI, id uint32, t time.Time) bool {
-	if t.Before(time.Unix(0, 0)) || t.After(time.Unix(0, math.MaxInt64)) {
+	if !instantIndexable(t) {
 		return false
 	}
-	b.SetValue(uint64(id), t.UnixNano())
+	b.SetValue(uint64(id), t.Unix())
 	return true
 }
 
@@ -414,8 +419,48 @@ func decRange(s *span[decimal.Decimal]) intRange {
 	return rangeOf(lo, hi)
 }
 
-// timeRange converts an instant span to the range of stored Unix nanoseconds.
-func timeRange(s *span[time.Time]) intRange {
+// instantRange is what a closed range of instants (in nanoseconds) is over stored
+// seconds: sure holds the seconds wholly inside it, maybe those that overlap it. The
+// seconds of maybe outside sure (at most the two holding its ends) are undecided.
+type instantRange struct{ sure, maybe intRange }
+
+var nanosPerSecond = big.NewInt(int64(time.Second))
+
+// secondsOf converts the closed range [lo, hi] of Unix nanoseconds (nil = unbounded).
+func secondsOf(lo, hi *big.Int) instantRange {
+	var sureLo, sureHi, maybeLo, maybeHi *big.Int
+	if lo != nil { // second s holds [s·1e9, s·1e9 + 1e9 − 1]
+		maybeLo = new(big.Int).Div(lo, nanosPerSecond) // Euclidean: floor
+		sureLo = new(big.Int).Add(lo, big.NewInt(int64(time.Second)-1))
+		sureLo.Div(sureLo, nanosPerSecond) // ceil
+	}
+	if hi != nil {
+		maybeHi = new(big.Int).Div(hi, nanosPerSecond)
+		sureHi = new(big.Int).Add(hi, big.NewInt(1))
+		sureHi.Div(sureHi, nanosPerSecond)
+		sureHi.Sub(sureHi, big.NewInt(1))
+	}
+	return instantRange{sure: rangeOf(sureLo, sureHi), maybe: rangeOf(maybeLo, maybeHi)}
+}
+
+// compare returns the contacts of b whose instant certainly lies in r and those
+// whose stored second leaves it undecided.
+func (r instantRange) compare(b *bsi.BSI) (sure, undecided *roaring.Bitmap) {
+	if r.sure.lo > r.sure.hi {
+		return roaring.New(), r.maybe.compare(b)
+	}
+	sure, undecided = r.sure.compare(b), roaring.New()
+	if r.maybe.lo < r.sure.lo {
+		undecided.Or(intRange{r.maybe.lo, r.sure.lo - 1}.compare(b))
+	}
+	if r.sure.hi < r.maybe.hi {
+		undecided.Or(intRange{r.sure.hi + 1, r.maybe.hi}.compare(b))
+	}
+	return sure, undecided
+}
+
+// timeRange converts an instant span to stored seconds.
+func timeRange(s *span[time.Time]) instantRange {
 	var lo, hi *big.Int
 	if s.lo.set {
 		lo = unixNano(s.lo.v)
@@ -429,7 +474,7 @@ func timeRange(s *span[time.Time]) intRange {
 			hi.Sub(hi, big.NewInt(1))
 		}
 	}
-	return rangeOf(lo, hi)
+	return secondsOf(lo, hi)
 }
 
 // unixNano returns t's nanoseconds since the Unix epoch, without overflow.
@@ -439,11 +484,11 @@ func unixNano(t time.Time) *big.Int {
 	return n.Add(n, big.NewInt(int64(t.Nanosecond())))
 }
 
-// daysRange converts a span of days-since counts at now to the range of stored
+// daysRange converts a span of days-since counts at now to stored seconds, for the
 // instants t with DaysSince(t, now) in it: lo·24h ≤ now − t < (hi+1)·24h.
-func daysRange(s intSpan, now time.Time) intRange {
+func daysRange(s intSpan, now time.Time) instantRange {
 	if s.empty() {
-		return intRange{1, 0}
+		return instantRange{intRange{1, 0}, intRange{1, 0}}
 	}
 	n := unixNano(now)
 	day := big.NewInt(int64(Day))
@@ -457,7 +502,7 @@ func daysRange(s intSpan, now time.Time) intRange {
 		hi = new(big.Int).Mul(big.NewInt(s.lo), day)
 		hi.Sub(n, hi)
 	}
-	return rangeOf(lo, hi)
+	return secondsOf(lo, hi)
 }
 
 // Merge adds the contacts of o, none of which x holds, to x: how indexes built in

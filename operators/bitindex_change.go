@@ -165,7 +165,7 @@ func instantValue(t time.Time) indexed {
 	if t.IsZero() || !instantIndexable(t) {
 		return indexed{}
 	}
-	return indexed{t.UnixNano(), true}
+	return indexed{t.Unix(), true}
 }
 
 // instantIndexable reports whether setInstant represents t.
