@@ -444,19 +444,32 @@ func secondsOf(lo, hi *big.Int) instantRange {
 }
 
 // compare returns the contacts of b whose instant certainly lies in r and those
-// whose stored second leaves it undecided.
+// whose stored second leaves it undecided. Those seconds are one or two values, found
+// by BatchEqual's walk down the bit slices (bitmap operations, not a pass over every
+// contact as a range compare is).
 func (r instantRange) compare(b *bsi.BSI) (sure, undecided *roaring.Bitmap) {
+	var edge []int64
 	if r.sure.lo > r.sure.hi {
-		return roaring.New(), r.maybe.compare(b)
+		sure = roaring.New()
+		if r.maybe.lo <= r.maybe.hi && r.maybe.hi-r.maybe.lo > 1 { // not the case: guard
+			return sure, r.maybe.compare(b)
+		}
+		for v := r.maybe.lo; v <= r.maybe.hi; v++ {
+			edge = append(edge, v)
+		}
+	} else {
+		sure = r.sure.compare(b)
+		if r.maybe.lo < r.sure.lo { // floor and ceil of one bound: one second
+			edge = append(edge, r.maybe.lo)
+		}
+		if r.sure.hi < r.maybe.hi {
+			edge = append(edge, r.maybe.hi)
+		}
 	}
-	sure, undecided = r.sure.compare(b), roaring.New()
-	if r.maybe.lo < r.sure.lo {
-		undecided.Or(intRange{r.maybe.lo, r.sure.lo - 1}.compare(b))
+	if len(edge) == 0 {
+		return sure, roaring.New()
 	}
-	if r.sure.hi < r.maybe.hi {
-		undecided.Or(intRange{r.sure.hi + 1, r.maybe.hi}.compare(b))
-	}
-	return sure, undecided
+	return sure, b.BatchEqual(1, edge)
 }
 
 // timeRange converts an instant span to stored seconds.
