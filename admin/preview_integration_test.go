@@ -33,8 +33,12 @@ func TestPreviewChangeOnProcessor(t *testing.T) {
 		}
 		d.population()
 		testenv.Eventually(t, "big settled", func() (bool, string) {
+			// procs[1] reads the write from the topic on its own (about a commit
+			// interval later): 404 until then.
 			var seg admin.SegmentResponse
-			d.get(d.procs[1], segs+"/big", &seg)
+			if ok, msg := d.tryGet(d.procs[1], segs+"/big", &seg); !ok {
+				return false, msg
+			}
 			return seg.Members == 10 && !seg.Backfilling, mustJSON(seg)
 		})
 		ends := func() kadm.ListedOffsets {
