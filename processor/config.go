@@ -91,7 +91,8 @@ type Config struct {
 	MaxContactBytes int
 	// ContactCache is how many decoded contacts the processor keeps across windows
 	// (over all its partitions), so that the input of a contact written a moment
-	// ago skips the store read and the decode; negative: none. Default 20000.
+	// ago skips the store read and the decode; 0 or negative: none (the default:
+	// end to end it cost more CPU in garbage collection than it saved, bench/RESULTS.md).
 	ContactCache int
 	// SegmentMemberMetrics exports segmentd_segment_members{workspace,segment}, the
 	// members of each segment in the owned partitions. Off by default: one series per
@@ -196,8 +197,5 @@ func (c *Config) ensureSettingDefaults() {
 	}
 	if c.MaxContactBytes == 0 {
 		c.MaxContactBytes = state.DefaultMaxContactBytes
-	}
-	if c.ContactCache == 0 {
-		c.ContactCache = 20000
 	}
 }

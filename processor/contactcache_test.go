@@ -61,11 +61,14 @@ func tagEvent(rig *windowRig, topic, delivery, tag string) *kgo.Record {
 		`","payload":{"customerId":"gid://shopify/Customer/7","tags":["`+tag+`"]}}`)
 }
 
+// withContactCache turns the contact cache on (it is off by default).
+func withContactCache(c *Config) { c.ContactCache = 1000 }
+
 // TestContactCacheAbortedWindow: a window that aborts after changing a cached
 // contact leaves the cache as the store holds it; its input, consumed again, applies
 // afresh (neither a duplicate nor a membership the aborted window decided).
 func TestContactCacheAbortedWindow(t *testing.T) {
-	rig := newWindowRig(t)
+	rig := newWindowRig(t, withContactCache)
 	rig.global("definition", "acme.myshopify.com/vip", vipDefinition)
 	if out := rig.run(t, []*kgo.Record{tagEvent(rig, "tags_added", "d1", "newsletter")}); out != "(nothing)\n" {
 		t.Fatalf("first window: %s", out)
@@ -94,8 +97,8 @@ func TestContactCacheAbortedWindow(t *testing.T) {
 // another process wrote meanwhile, is read afresh, not from the cache of the earlier
 // ownership.
 func TestContactCacheHandoff(t *testing.T) {
-	rig := newWindowRig(t)
-	other := newWindowRig(t) // the process that owns the partition meanwhile
+	rig := newWindowRig(t, withContactCache)
+	other := newWindowRig(t, withContactCache) // the process that owns the partition meanwhile
 	for _, r := range []*windowRig{rig, other} {
 		r.global("definition", "acme.myshopify.com/vip", vipDefinition)
 		if out := r.run(t, []*kgo.Record{tagEvent(r, "tags_added", "d1", "vip")}); out == "(nothing)\n" {
@@ -144,7 +147,7 @@ func TestContactCacheHandoff(t *testing.T) {
 // TestContactCacheHandoffMidWindow: a window during which a partition changed hands
 // (drainHandoffs runs between polls) caches none of what it wrote.
 func TestContactCacheHandoffMidWindow(t *testing.T) {
-	rig := newWindowRig(t)
+	rig := newWindowRig(t, withContactCache)
 	rig.midWindow = func() { rig.p.cache.dropPartition(5) } // as drainHandoffs for partition 5
 	rig.run(t, []*kgo.Record{tagEvent(rig, "tags_added", "d1", "vip")})
 	if n := len(rig.p.cache.entries); n != 0 {
@@ -188,7 +191,7 @@ func TestContactCacheBound(t *testing.T) {
 // TestContactCachePurge: a tombstone purged when it expires (a timer) leaves the
 // cache with the record: the contact comes back as a new one.
 func TestContactCachePurge(t *testing.T) {
-	rig := newWindowRig(t)
+	rig := newWindowRig(t, withContactCache)
 	rig.global("definition", "acme.myshopify.com/vip", vipDefinition)
 	rig.run(t, []*kgo.Record{tagEvent(rig, "tags_added", "d1", "vip")})
 	rig.run(t, []*kgo.Record{rig.event("acme.myshopify.com/7", `{"topic":"customers/delete","shop":"acme.myshopify.com","id":"d2","payload":{"id":7}}`)})

@@ -91,7 +91,7 @@ func mmConfigs(long bool) []mmConfig {
 		{Name: "p3-two-procs", Partitions: 3, Procs: 2},
 		{Name: "p1", Partitions: 1, PaceGlobals: true},
 		// The contact cache off, and of one contact (evicted by every other one).
-		{Name: "p3-nocache", Partitions: 3, ContactCache: -1},
+		{Name: "p3-cache", Partitions: 3, ContactCache: 20000},
 		{Name: "p3-window7-kills-cache1", Partitions: 3, WindowRecords: 7, Kills: true, ContactCache: 1},
 		{Name: "p6-two-procs-kills", Partitions: 6, WindowRecords: 7, Procs: 2, Kills: true},
 	}

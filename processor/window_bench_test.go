@@ -23,15 +23,15 @@ import (
 // goroutine of the process while the window runs) and cpu-ns/event (the CPU time of
 // the process: the preparation workers run on other cores, so it exceeds ns/event
 // when cores are free), and the share of contact reads the contact cache served
-// (cache-hit-rate; the default --contact-cache holds all of the shops' contacts). For
+// (cache-hit-rate, with -window.contact-cache N: the cache is off by default). For
 // profiling:
 //
 //	go test ./processor -run '^$' -bench WindowLive -benchtime 200x -count 6 \
 //	    -cpuprofile cpu.out -memprofile mem.out
 //	go tool pprof -top -nodecount 40 processor.test cpu.out
 //
-// -window.contact-cache N sets --contact-cache (0: the default, negative: off).
-var benchContactCache = flag.Int("window.contact-cache", 0, "BenchmarkWindowLive: --contact-cache (0: default, negative: off)")
+// -window.contact-cache N sets --contact-cache (0 or negative: off, the default).
+var benchContactCache = flag.Int("window.contact-cache", 0, "BenchmarkWindowLive: --contact-cache (0 or negative: off)")
 
 func BenchmarkWindowLive(b *testing.B) {
 	const windowLiveEvents = 1000

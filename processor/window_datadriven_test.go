@@ -44,7 +44,7 @@ import (
 // of one contact and segment, so lines are sorted by key and segment, stably. The
 // expected outputs are written from SPEC §4–§7, not from what the code produced.
 //
-// Each file runs with the contact cache of the default size, of one contact (evicted
+// Each file runs with the contact cache of 1,000 contacts, of one contact (evicted
 // by every other) and off: the outputs are the same, and after every window each
 // cached contact is exactly the store's record (checkCacheExact).
 func TestWindowData(t *testing.T) {
@@ -52,7 +52,7 @@ func TestWindowData(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no testdata/window files: %v", err)
 	}
-	for _, cache := range []int{0, 1, -1} {
+	for _, cache := range []int{1000, 1, -1} {
 		for _, path := range files {
 			t.Run(fmt.Sprintf("cache=%d/%s", cache, filepath.Base(path)), func(t *testing.T) {
 				rig := newWindowRig(t, func(c *Config) { c.ContactCache = cache })

@@ -35,7 +35,7 @@ var (
 	benchRate         = flag.Float64("harness.rate", 0, "produce the live events on an open loop at this rate (events/s) while processing, instead of preloading them")
 	benchCacheMB      = flag.Int("harness.cache-mb", 0, "Pebble block cache in MiB (0: segmentd's default)")
 	benchMemtableMB   = flag.Int("harness.memtable-mb", 0, "Pebble memtable size in MiB (0: segmentd's default)")
-	benchContactCache = flag.Int("harness.contact-cache", 0, "decoded contacts kept across windows (0: segmentd's default; negative: off)")
+	benchContactCache = flag.Int("harness.contact-cache", 0, "decoded contacts kept across windows (0 or negative: off, segmentd's default)")
 	benchLog          = flag.Bool("harness.log", false, "log the processor at debug level to stderr (slow windows, restores)")
 )
 

@@ -213,7 +213,7 @@ func newLogger(level, format string) (*slog.Logger, error) {
 }
 
 // contactCacheValue is --contact-cache: a count of contacts, 0 for none
-// (processor.Config.ContactCache takes a negative count for none, 0 for its default).
+// (processor.Config.ContactCache: 0 or negative for none).
 type contactCacheValue struct{ p *int }
 
 func (v contactCacheValue) String() string {
