@@ -333,7 +333,8 @@ func (w *window) catchUp(ctx context.Context, pt *partition, key string, o *over
 	slices.SortStableFunc(todo, func(x, y *segInfo) int { return cmp.Compare(x.Pos, y.Pos) })
 	var withCollections *operators.Attrs
 	for _, s := range todo {
-		start := w.refStart(pt, s.Workspace, o.c)
+		// Steps are pending in the workspace (keys): one may cascade (refsPossible).
+		start := refStart(true, o.c, s.ID)
 		switch {
 		case s.Deleted:
 			w.removeSegment(ctx, pt, key, o, s.ID, s.Version)
@@ -553,13 +554,14 @@ func (w *window) backfillSegment(ctx context.Context, pt *partition, segKey stri
 		}
 	}
 	cursor := ""
+	refs := w.refsPossible(pt, ws)
 	end, err := sc.run(func(it *scanItem) {
 		cursor = it.key
 		o := w.scanned(pt.id, it)
 		if o == nil || o.c.IsNew() || o.c.IsTombstone() || (skip != nil && skip.Contains(o.c.DenseID)) {
 			return
 		}
-		start := w.refStart(pt, ws, o.c)
+		start := refStart(refs, o.c, segID)
 		var a *operators.Attrs
 		if si != nil || f.due {
 			a = it.attrs(o, func() operators.Attrs { return o.c.Attrs(ws, cat(o.c.DenseID), excl) })

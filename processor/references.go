@@ -328,23 +328,48 @@ func (w *window) reachedRules(pt *partition, key string, dense uint32, ws, from 
 	return segs, operators.NewRuleSet(ordered)
 }
 
-// refStart returns the contact's memberships before a definition step of workspace
-// ws changes one of them, for stepCascade; nil when no segment of ws can reference
-// another (then there is nothing to cascade).
-func (w *window) refStart(pt *partition, ws string, c *state.Contact) []string {
+// refBefore is what stepCascade needs of a contact before a definition step of one
+// of its segments: whether a step of the workspace can cascade at all
+// (refsPossible), and the contact's membership of the step's segment.
+type refBefore struct {
+	possible bool
+	was      bool
+}
+
+// refsPossible reports whether a definition step of workspace ws can cascade: a
+// live segment of ws references another, or a segment of ws has a step pending in
+// pt (whose history may hold a reference). Steps and events do not change it while
+// one contact is brought through its steps, or during one backfill step.
+func (w *window) refsPossible(pt *partition, ws string) bool {
 	wr := w.rules.ws[ws]
-	if (wr == nil || !wr.rs.HasReferences()) && len(w.pendingSegments(pt, ws)) == 0 {
-		return nil
+	return (wr != nil && wr.rs.HasReferences()) || len(w.pendingSegments(pt, ws)) > 0
+}
+
+// refStart records, before a definition step of segment seg, what stepCascade needs
+// of contact c. It allocates nothing: most steps change no membership, and a contact
+// brought through a burst of steps meets one per step.
+func refStart(possible bool, c *state.Contact, seg string) refBefore {
+	if !possible {
+		return refBefore{}
 	}
-	return memberIDs(c, []string{})
+	return refBefore{possible: true, was: isMember(c, seg)}
 }
 
 // stepCascade follows a definition step (position pos, version version) of segment
 // from: if it changed the contact's membership of from, the segments referencing
-// from are evaluated (cascade). start is refStart's answer before the step.
-func (w *window) stepCascade(ctx context.Context, pt *partition, key string, o *overlay, from string, start []string, pos, version int64) {
-	if start == nil || operators.MemberOf(start, from) == isMember(o.c, from) {
+// from are evaluated (cascade). before is refStart's answer before the step.
+func (w *window) stepCascade(ctx context.Context, pt *partition, key string, o *overlay, from string, before refBefore, pos, version int64) {
+	if !before.possible || before.was == isMember(o.c, from) {
 		return
+	}
+	// A step changes only the membership of its own segment: the memberships before
+	// it are the present ones with from as it was.
+	start := memberIDs(o.c, nil)
+	switch i, found := slices.BinarySearch(start, from); {
+	case before.was && !found:
+		start = slices.Insert(start, i, from)
+	case !before.was && found:
+		start = slices.Delete(start, i, i+1)
 	}
 	w.cascade(ctx, pt, key, o, from, start, pos, ReasonDefinition, Cause{SegmentVersion: version})
 }
