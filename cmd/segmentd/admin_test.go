@@ -446,3 +446,20 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestRunPprof: --pprof serves the runtime's profiles on --http-addr; without it
+// there are none.
+func TestRunPprof(t *testing.T) {
+	b := kafkatest.Kfake(t)
+	on := startSegmentd(t, b, "127.0.0.1", "--pprof")
+	if status, body := httpGet(on.base+"/debug/pprof/heap?debug=1", ""); status != http.StatusOK || !strings.Contains(body, "heap profile") {
+		t.Fatalf("GET /debug/pprof/heap with --pprof: %d %.200s", status, body)
+	}
+	if status, body := httpGet(on.base+"/debug/pprof/goroutine?debug=1", ""); status != http.StatusOK || !strings.Contains(body, "goroutine profile") {
+		t.Fatalf("GET /debug/pprof/goroutine with --pprof: %d %.200s", status, body)
+	}
+	off := startSegmentd(t, b, "127.0.0.1")
+	if status, _ := httpGet(off.base+"/debug/pprof/heap?debug=1", ""); status == http.StatusOK {
+		t.Fatal("/debug/pprof/heap served without --pprof")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -211,7 +212,7 @@ type httpServer struct {
 }
 
 // newHTTPServers returns the HTTP servers of `segmentd run`: on --http-addr /metrics,
-// /healthz and /readyz, plus the admin API unless --admin-addr names another address,
+// /healthz and /readyz (and /debug/pprof/ with --pprof), plus the admin API unless --admin-addr names another address,
 // where it is then served alone. The admin API's listener uses TLS with
 // --admin-tls-cert and --admin-tls-key when they are given.
 func newHTTPServers(f *runFlags, metrics http.Handler, api http.Handler, log *slog.Logger) ([]httpServer, error) {
@@ -229,6 +230,13 @@ func newHTTPServers(f *runFlags, metrics http.Handler, api http.Handler, log *sl
 	separate := f.adminAddr != "" && f.adminAddr != f.httpAddr
 	mux := http.NewServeMux()
 	mux.Handle("/", metrics)
+	if f.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index) // heap, goroutine, allocs... by name
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	var servers []httpServer
 	if !separate {
 		mux.Handle("/v1/", api)

@@ -32,6 +32,7 @@ type runFlags struct {
 	proc     processor.Config // the settings processorFlags binds, from processor.Defaults
 	dataDir  string
 	httpAddr string
+	pprof    bool
 	cacheMB  int
 	demo     bool
 	// Demo feeder (demo.go).
@@ -92,6 +93,7 @@ var otherRunFlags = map[string]string{
 	"data-dir":             "the state store (and the derived transactional id)",
 	"pebble-cache-mb":      "the state store",
 	"http-addr":            "the HTTP server",
+	"pprof":                "the HTTP server (/debug/pprof/)",
 	"admin-token-file":     "the admin API",
 	"peers":                "the admin API",
 	"admin-addr":           "the HTTP servers (the admin API's own listener)",
@@ -113,6 +115,7 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	processorFlags(fs, &f.proc)
 	fs.StringVar(&f.dataDir, "data-dir", "./segmentd-data", "directory of the local Pebble state")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP server (/metrics, /healthz, /readyz, admin API)")
+	fs.BoolVar(&f.pprof, "pprof", false, "serve Go's runtime profiles (CPU, heap, goroutines: net/http/pprof) under /debug/pprof/ on --http-addr, for diagnosis")
 	fs.IntVar(&f.cacheMB, "pebble-cache-mb", 256, "Pebble block cache in MiB: decoded contact records kept in memory (part of the RSS)")
 	fs.BoolVar(&f.demo, "demo", false, "with the embedded broker: load a synthetic shop, demo segments and a live event stream")
 	fs.IntVar(&f.demoContacts, "demo-contacts", 3000, "contacts of the demo shop")

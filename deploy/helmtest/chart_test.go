@@ -636,6 +636,7 @@ var flagsLeftOut = map[string]string{
 	"sasl-password":          "a password in plain text in the pod spec: the chart mounts kafka.sasl.passwordSecret for --sasl-password-file",
 	"admin-token":            "a token in plain text in the pod spec: the chart mounts admin.tokenSecret for --admin-token-file",
 	"bench-naive-evaluation": "a benchmark baseline, never for production",
+	"pprof":                  "profiling for someone diagnosing a pod (SEGMENTD_PPROF=true in extraEnv), not a setting",
 }
 
 // Variables the chart sets for flags `segmentd run` does not have yet.
