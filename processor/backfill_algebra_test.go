@@ -180,20 +180,26 @@ func TestBackfillScanKeepsEachRecord(t *testing.T) {
 	}
 }
 
+// feed hands rig the globals (kind, key, value) and runs one window of events.
+func feed(t *testing.T, rig *windowRig, globals [][3]string, events func(rig *windowRig) []*kgo.Record) {
+	t.Helper()
+	for _, g := range globals {
+		rig.global(g[0], g[1], g[2])
+	}
+	var recs []*kgo.Record
+	if events != nil {
+		recs = events(rig)
+	}
+	rig.run(t, recs)
+}
+
 // stepBoth runs one window in each rig, with the globals (kind, key, value) and the
 // records of events, and checks they produced the same records.
 func stepBoth(t *testing.T, rigs []*windowRig, name string, globals [][3]string, events func(rig *windowRig) []*kgo.Record) {
 	t.Helper()
 	var out [][]*kgo.Record
 	for _, rig := range rigs {
-		for _, g := range globals {
-			rig.global(g[0], g[1], g[2])
-		}
-		var recs []*kgo.Record
-		if events != nil {
-			recs = events(rig)
-		}
-		rig.run(t, recs)
+		feed(t, rig, globals, events)
 		out = append(out, rig.sink.recs)
 	}
 	compareBoth(t, rigs, name, out)
@@ -532,14 +538,7 @@ func TestBackfillAlgebraTimeRelativeWorkspace(t *testing.T) {
 		t.Helper()
 		var out [][]*kgo.Record
 		for _, rig := range rigs {
-			for _, g := range globals {
-				rig.global(g[0], g[1], g[2])
-			}
-			var recs []*kgo.Record
-			if events != nil {
-				recs = events(rig)
-			}
-			rig.run(t, recs)
+			feed(t, rig, globals, events)
 			all := rig.sink.recs
 			for i := 0; rig.p.backfillsPending() > 0; i++ {
 				if i > 100 {
