@@ -422,10 +422,16 @@ func TestAdminWritesReadYourWrites(t *testing.T) {
 			if r := d.do(del, "DELETE", segs+id, ""); r.status != http.StatusAccepted {
 				t.Fatalf("DELETE %s right after PUT: %d %s", id, r.status, r.body)
 			}
-			for _, p := range []*process{del, d.procs[0]} {
-				if r := d.do(p, "GET", segs+id+"?local=true", ""); r.status != http.StatusNotFound {
-					t.Fatalf("GET %s after DELETE: %d %s", id, r.status, r.body)
-				}
+			// The deleting process at once; the other when it has read the topic
+			// (about a commit interval later).
+			if r := d.do(del, "GET", segs+id+"?local=true", ""); r.status != http.StatusNotFound {
+				t.Fatalf("GET %s after DELETE: %d %s", id, r.status, r.body)
+			}
+			if del != d.procs[0] {
+				testenv.Eventually(t, "the other process sees the DELETE", func() (bool, string) {
+					r := d.do(d.procs[0], "GET", segs+id+"?local=true", "")
+					return r.status == http.StatusNotFound, fmt.Sprintf("%d %s", r.status, r.body)
+				})
 			}
 		}
 		// PUT twice at once through both processes: one creates, the other finds it.
