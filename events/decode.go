@@ -244,30 +244,26 @@ func Decode(r *Record, opts *Options) (*Event, error) {
 func newEvent(head *Event) *Event {
 	switch head.Kind {
 	case MessageStatus, MessageInbound:
-		x := &struct {
-			ev  Event
-			msg Message
-		}{ev: *head}
-		x.ev.Message = &x.msg
-		return &x.ev
+		return withPayload(head, func(ev *Event, m *Message) { ev.Message = m })
 	case OrderUpsert:
-		x := &struct {
-			ev    Event
-			order Order
-		}{ev: *head}
-		x.ev.Order = &x.order
-		return &x.ev
+		return withPayload(head, func(ev *Event, o *Order) { ev.Order = o })
 	case CustomerUpsert:
-		x := &struct {
-			ev       Event
-			customer Customer
-		}{ev: *head}
-		x.ev.Customer = &x.customer
-		return &x.ev
+		return withPayload(head, func(ev *Event, c *Customer) { ev.Customer = c })
 	}
 	ev := new(Event)
 	*ev = *head
 	return ev
+}
+
+// withPayload allocates a copy of head and a zero payload P together, and points the
+// event at the payload with set.
+func withPayload[P any](head *Event, set func(*Event, *P)) *Event {
+	x := &struct {
+		ev Event
+		p  P
+	}{ev: *head}
+	set(&x.ev, &x.p)
+	return &x.ev
 }
 
 // decodeCommon recognizes the form of the record, fills in the fields of ev that do not

@@ -40,8 +40,7 @@ func MissingTool(t testing.TB, tool, why string) {
 	if CI() || os.Getenv(EnvAllowMissing) != "1" {
 		t.Fatalf("missing %s: %s (run make test-deps; %s=1 lets a local run go on without it, never under CI)", tool, why, EnvAllowMissing)
 	}
-	t.Logf("missing optional tool %s, not run: %s", tool, why)
-	t.SkipNow()
+	t.Skipf("missing optional tool %s, not run: %s", tool, why)
 }
 
 // modulePath is the line of segmentd's go.mod that FindRepoRoot looks for.
